@@ -1,0 +1,96 @@
+/**
+ * Every error Vigil raises is a VigilError with a stable `code` users can match on, a message that says what to
+ * do, and the underlying `cause` attached. One module, one list: grep for a code here to find where it comes from.
+ */
+
+export type ErrorCode =
+  | 'VIGIL_INVALID_TASK_OPTION'
+  | 'VIGIL_INVALID_DURATION'
+  | 'VIGIL_UNKNOWN_TASK'
+  | 'VIGIL_DUPLICATE_TASK'
+  | 'VIGIL_TASKS_MODULE_LOAD'
+  | 'VIGIL_INVALID_INPUT'
+  | 'VIGIL_PAYLOAD_TOO_LARGE'
+  | 'VIGIL_STORE_UNAVAILABLE'
+  | 'VIGIL_STORE_URL'
+  | 'VIGIL_JOB_NOT_FOUND'
+  | 'VIGIL_INVALID_STATE'
+  | 'VIGIL_LEASE_LOST'
+  | 'VIGIL_WAIT_TIMEOUT'
+  | 'VIGIL_CLOSED'
+  | 'VIGIL_USAGE'
+  | 'VIGIL_EXEC_NOT_FOUND'
+  | 'VIGIL_EXEC_NOT_EXECUTABLE'
+  | 'VIGIL_CHILDREN_FAILED'
+  | 'VIGIL_NON_RETRYABLE'
+  | 'VIGIL_INTERNAL';
+
+export class VigilError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'VigilError';
+    this.code = code;
+  }
+}
+
+/** Input the caller can fix (CLI exit code 2, HTTP 400). */
+export class UsageError extends VigilError {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'UsageError';
+  }
+}
+
+export class TaskDefinitionError extends UsageError {
+  constructor(readonly task: string, readonly option: string, problem: string, cause?: unknown) {
+    super('VIGIL_INVALID_TASK_OPTION', `task "${task}": option "${option}" ${problem}`, { cause });
+    this.name = 'TaskDefinitionError';
+  }
+}
+
+export class StoreUnavailableError extends VigilError {
+  constructor(message: string, cause?: unknown) {
+    super('VIGIL_STORE_UNAVAILABLE', message, { cause });
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+export class JobNotFoundError extends UsageError {
+  constructor(readonly jobId: string) {
+    super('VIGIL_JOB_NOT_FOUND', `job ${jobId} does not exist in this store (check the id and --store)`);
+    this.name = 'JobNotFoundError';
+  }
+}
+
+/**
+ * Throw this from a task to fail the job at once, without retries: for input that can never succeed.
+ *
+ *   throw new NonRetryableError('the file is not a WAV file', { cause: err })
+ */
+export class NonRetryableError extends Error {
+  readonly retryable = false as const;
+  readonly code = 'VIGIL_NON_RETRYABLE';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'NonRetryableError';
+  }
+}
+
+/** Raised inside a parent by `ctx.all` when its child policy fails; the attempt ends with kind `children`. */
+export class ChildrenFailedError extends Error {
+  readonly code = 'VIGIL_CHILDREN_FAILED';
+  readonly vigilKind = 'children' as const;
+  readonly retryable = false as const;
+  constructor(
+    message: string,
+    readonly failed: ReadonlyArray<{ jobId: string; key: string; kind: string; message: string }>,
+  ) {
+    super(message);
+    this.name = 'ChildrenFailedError';
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

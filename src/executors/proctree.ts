@@ -1,0 +1,273 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { platform } from 'node:process';
+
+/**
+ * The process tree of a program, as seen in /proc, so that ending it ends ALL of it (DESIGN G1). Killing only the
+ * direct child leaves its pool workers running; killing only its process group misses descendants that called
+ * setsid() (daemons, some pool implementations). So the tracker unions, on every sample:
+ * - the root and every descendant by parent pid,
+ * - every member of the root's process group,
+ * - every pid seen in the tree before that is still alive with the same start time — a descendant that setsid()s
+ *   and whose parent exits is reparented to init and no longer a descendant, but it is remembered here,
+ * - and the descendants of all of these.
+ * Pids are identified by (pid, start time) so that a recycled pid is never signalled.
+ *
+ * What this can not do without cgroups (see docs/command-tasks.md): a process that double-forks and setsid()s
+ * entirely between two samples is never seen; a process that enters another pid namespace is only seen by its
+ * outer pid while its ancestor link is intact. Only a cgroup (or a pid namespace owned by Vigil) contains a tree
+ * with no gap.
+ *
+ * Elsewhere than Linux (no /proc), the tracker degrades to the root and its process group: sample() returns the
+ * root while it lives, rssKb() is 0 (memoryMb is not enforced there) and killAll signals the group and the root.
+ */
+
+export interface ProcStat {
+  pid: number;
+  ppid: number;
+  pgid: number;
+  sid: number;
+  state: string;
+  comm: string;
+  /** Clock ticks after boot at which the process started: with the pid, its identity. */
+  startTime: number;
+  rssKb?: number;
+}
+
+const HAS_PROC = platform === 'linux';
+let pageKb: number | null = null;
+
+/** The page size in KiB (4 on most machines, 16 or 64 on some ARM kernels). */
+function pageSizeKb(): number {
+  if (pageKb !== null) return pageKb;
+  pageKb = 4;
+  try {
+    const match = /KernelPageSize:\s+(\d+)\s+kB/.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'))
+      ?? /KernelPageSize:\s+(\d+)\s+kB/.exec(readFileSync('/proc/self/smaps', 'utf8'));
+    if (match) pageKb = Number(match[1]);
+  } catch {
+    // Keep 4.
+  }
+  return pageKb;
+}
+
+/** /proc/<pid>/stat parsed, or null when the process is gone (or this is not Linux). */
+export function readProcStat(pid: number): ProcStat | null {
+  if (!HAS_PROC) return null;
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return null;
+  }
+  return parseStat(text);
+}
+
+export function parseStat(text: string): ProcStat | null {
+  // comm may contain spaces and parentheses: it ends at the LAST ')'.
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return null;
+  const rest = text.slice(close + 2).split(' ');
+  const pid = Number(text.slice(0, open).trim());
+  const ppid = Number(rest[1]);
+  const pgid = Number(rest[2]);
+  const sid = Number(rest[3]);
+  const startTime = Number(rest[19]);
+  const rssPages = Number(rest[21]);
+  if (!Number.isFinite(pid) || !Number.isFinite(ppid) || !Number.isFinite(startTime)) return null;
+  const stat: ProcStat = { pid, ppid, pgid, sid, state: rest[0] ?? '?', comm: text.slice(open + 1, close), startTime };
+  if (Number.isFinite(rssPages)) stat.rssKb = rssPages * pageSizeKb();
+  return stat;
+}
+
+function isDead(stat: ProcStat): boolean {
+  // A zombie has exited: it holds no memory and no signal reaches it; its parent only has to reap it.
+  return stat.state === 'Z' || stat.state === 'X' || stat.state === 'x';
+}
+
+function allStats(): ProcStat[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const out: ProcStat[] = [];
+  for (const entry of entries) {
+    const c = entry.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    const stat = readProcStat(Number(entry));
+    if (stat) out.push(stat);
+  }
+  return out;
+}
+
+export class TreeTracker {
+  readonly rootPid: number;
+  /** The root's process group: the root leads it when spawned with `detached: true`. */
+  readonly pgid: number;
+  private readonly rootStart: number | null;
+  /** pid → start time of every live process seen in the tree. */
+  private readonly known = new Map<number, number>();
+  private last: ProcStat[] = [];
+
+  constructor(rootPid: number) {
+    if (!Number.isInteger(rootPid) || rootPid <= 0) throw new RangeError(`TreeTracker needs a positive pid (got ${rootPid})`);
+    this.rootPid = rootPid;
+    const stat = readProcStat(rootPid);
+    this.pgid = stat ? stat.pgid : rootPid;
+    this.rootStart = stat ? stat.startTime : null;
+    if (stat) this.known.set(rootPid, stat.startTime);
+  }
+
+  /** The live pids of the tree (zombies excluded), root first. Scans /proc: a few ms for a few hundred processes. */
+  sample(): number[] {
+    return this.sampleStats().map((s) => s.pid);
+  }
+
+  /** The tree's resident memory in KiB, summed over its processes (pages shared between them count once each). */
+  rssKb(): number {
+    let total = 0;
+    for (const stat of this.sampleStats()) total += stat.rssKb ?? 0;
+    return total;
+  }
+
+  /** The processes of the last sample (for hang reports). */
+  lastSample(): ProcStat[] {
+    return this.last;
+  }
+
+  /**
+   * Sends `signal` to the root's process group and to every live process of the tree (each checked by start time,
+   * so a recycled pid is left alone). Never throws.
+   */
+  killAll(signal: NodeJS.Signals): void {
+    // Sample BEFORE signalling the group: once a parent dies, its setsid() children are reparented to init and
+    // only a sample taken while the parent lived links them to the tree.
+    const tree = HAS_PROC ? this.sampleStats() : [];
+    let groupSignalled = false;
+    // Only a group seen alive is signalled: once it is empty, its id may be reused by an unrelated group.
+    if (!HAS_PROC || tree.some((s) => s.pgid === this.pgid)) {
+      try {
+        process.kill(-this.pgid, signal);
+        groupSignalled = true;
+      } catch {
+        // The group emptied meanwhile: the members that left it are signalled one by one below.
+      }
+    }
+    if (!HAS_PROC) {
+      if (!groupSignalled) signalPid(this.rootPid, signal);
+      return;
+    }
+    for (const stat of tree) {
+      // Group members got it already; a second SIGTERM/SIGINT means "quit now, skip cleanup" to many programs.
+      if (groupSignalled && stat.pgid === this.pgid) continue;
+      signalPid(stat.pid, signal);
+    }
+  }
+
+  private sampleStats(): ProcStat[] {
+    if (!HAS_PROC) {
+      const alive = isAlive(this.rootPid);
+      this.last = alive ? [{ pid: this.rootPid, ppid: 0, pgid: this.pgid, sid: 0, state: '?', comm: '?', startTime: 0 }] : [];
+      return this.last;
+    }
+    const stats = allStats();
+    const byPid = new Map<number, ProcStat>();
+    const children = new Map<number, ProcStat[]>();
+    for (const stat of stats) {
+      byPid.set(stat.pid, stat);
+      const list = children.get(stat.ppid);
+      if (list) list.push(stat);
+      else children.set(stat.ppid, [stat]);
+    }
+    const seeds: ProcStat[] = [];
+    for (const [pid, start] of this.known) {
+      const stat = byPid.get(pid);
+      if (stat && stat.startTime === start) seeds.push(stat);
+    }
+    for (const stat of stats) {
+      // A group member started before the root can not be ours: the pgid was recycled from an older group.
+      if (stat.pgid === this.pgid && (this.rootStart === null || stat.startTime >= this.rootStart)) seeds.push(stat);
+    }
+    const tree: ProcStat[] = [];
+    const seen = new Set<number>();
+    const queue = seeds;
+    for (let i = 0; i < queue.length; i++) {
+      const stat = queue[i]!;
+      if (seen.has(stat.pid)) continue;
+      seen.add(stat.pid);
+      tree.push(stat);
+      for (const child of children.get(stat.pid) ?? []) if (!seen.has(child.pid)) queue.push(child);
+    }
+    // Remember the living; forget the dead so the map stays the size of the live tree.
+    this.known.clear();
+    const live = tree.filter((s) => !isDead(s));
+    for (const stat of live) this.known.set(stat.pid, stat.startTime);
+    live.sort((a, b) => (a.pid === this.rootPid ? -1 : b.pid === this.rootPid ? 1 : a.startTime - b.startTime || a.pid - b.pid));
+    this.last = live;
+    return live;
+  }
+}
+
+function signalPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // Exited in the meantime.
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const POLL_MS = 25;
+/** After SIGKILL, how long to wait for the tree to be gone. SIGKILL is not deferrable, except by a process stuck in
+ * uninterruptible I/O (state D), which dies when the I/O returns. */
+const KILL_BOUND_MS = 1_000;
+
+/**
+ * Ends the whole tree: SIGTERM (and SIGCONT, so a stopped process can act on it) to everything, up to `graceMs` for
+ * it to exit, then SIGKILL until nothing is left, bounded by ~1 s. Resolves when the tree is gone or the bound
+ * passed; never throws.
+ */
+export async function killTree(tracker: TreeTracker, graceMs: number): Promise<void> {
+  if (graceMs > 0) {
+    tracker.killAll('SIGTERM');
+    tracker.killAll('SIGCONT');
+    if (await waitGone(tracker, graceMs)) return;
+  }
+  await killNow(tracker);
+}
+
+/** SIGKILL to the tree, repeated while new members appear (a fork racing the kill), until gone or ~1 s. */
+export async function killNow(tracker: TreeTracker, boundMs: number = KILL_BOUND_MS): Promise<boolean> {
+  const until = Date.now() + boundMs;
+  for (;;) {
+    tracker.killAll('SIGKILL');
+    if (tracker.sample().length === 0) return true;
+    if (Date.now() >= until) return false;
+    await delay(POLL_MS);
+  }
+}
+
+/** Polls /proc until the tree is gone; false when `ms` passed first. */
+export async function waitGone(tracker: TreeTracker, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (tracker.sample().length === 0) return true;
+    const left = until - Date.now();
+    if (left <= 0) return false;
+    await delay(Math.min(POLL_MS, left));
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,251 @@
+import { Worker } from 'node:worker_threads';
+import type { HangReport } from '../types.js';
+import { serializeError } from '../task/serialize.js';
+import { LineSplitter, type HostInbound, type HostOutbound, type RunnerInbound, type RunnerOutbound } from './ipc.js';
+import { workerEntry } from './node-entry.js';
+import type { AttemptEnd, AttemptSpec } from './types.js';
+
+/**
+ * Entry of an executor host process: a pool of task threads, driven by the supervisor over IPC. Threads live here,
+ * never in the supervisor, because a thread blocked in a syscall can not be terminated: the supervisor then SIGKILLs
+ * this whole process (DESIGN G1).
+ *
+ * argv: [threadsPerHost]
+ */
+
+const threadsPerHost = Math.max(1, Number(process.argv[2]) || 4);
+/** How long an ended attempt waits for its console output markers before it is reported anyway. */
+const MARKER_WAIT_MS = 500;
+const THREAD_STACK_MODULE = '../forensics/thread-stack.js';
+
+interface Slot {
+  worker: Worker;
+  memoryMb: number | null;
+  /** The attempt running on this thread, null when idle. */
+  key: string | null;
+  /** Attempts started on this thread, and end markers seen on each stream (see END_MARKER). */
+  started: number;
+  marks: { stdout: number; stderr: number };
+  heldEnd: { end: AttemptEnd; timer: NodeJS.Timeout } | null;
+  killRequested: boolean;
+  error: unknown;
+  exited: boolean;
+  execPids: Set<number>;
+  out: LineSplitter;
+  err: LineSplitter;
+}
+
+const slots = new Set<Slot>();
+const byKey = new Map<string, Slot>();
+
+function send(message: HostOutbound): void {
+  if (process.connected) process.send!(message);
+}
+
+process.on('error', () => {
+  // IPC errors after the supervisor went away: the 'disconnect' handler ends this process.
+});
+
+process.on('disconnect', () => {
+  // The supervisor is gone: nothing may outlive it. process.exit() can hang behind a thread blocked in a syscall,
+  // so the host kills its own process after the programs its tasks started.
+  for (const slot of slots) for (const pid of slot.execPids) killGroup(pid);
+  process.kill(process.pid, 'SIGKILL');
+});
+
+process.on('message', (message: HostInbound) => {
+  switch (message.type) {
+    case 'start':
+      start(message.spec);
+      return;
+    case 'abort':
+    case 'reply': {
+      const slot = byKey.get(message.key);
+      if (slot && !slot.exited) slot.worker.postMessage(message satisfies RunnerInbound);
+      return;
+    }
+    case 'kill': {
+      const slot = byKey.get(message.key);
+      if (!slot || slot.exited) return;
+      slot.killRequested = true;
+      for (const pid of slot.execPids) killGroup(pid);
+      void slot.worker.terminate();
+      return;
+    }
+    case 'capture':
+      void capture(message.key, message.budgetMs).then((where) => send({ type: 'captured', id: message.id, where }));
+      return;
+  }
+});
+
+function start(spec: AttemptSpec): void {
+  let slot: Slot | undefined;
+  for (const candidate of slots) {
+    if (candidate.key === null && !candidate.exited && !candidate.killRequested && candidate.memoryMb === spec.memoryMb) {
+      slot = candidate;
+      break;
+    }
+  }
+  if (!slot) {
+    makeRoom();
+    slot = createSlot(spec.memoryMb);
+  }
+  slot.key = spec.key;
+  slot.started += 1;
+  byKey.set(spec.key, slot);
+  slot.worker.postMessage({ type: 'run', spec } satisfies RunnerInbound);
+}
+
+/** Keeps the pool near threadsPerHost: idle threads with another memory limit make room for a new one. */
+function makeRoom(): void {
+  if (slots.size < threadsPerHost) return;
+  for (const slot of slots) {
+    if (slot.key === null && !slot.exited) {
+      retire(slot);
+      if (slots.size < threadsPerHost) return;
+    }
+  }
+}
+
+function retire(slot: Slot): void {
+  slots.delete(slot);
+  slot.exited = true;
+  void slot.worker.terminate();
+}
+
+function createSlot(memoryMb: number | null): Slot {
+  const entry = workerEntry('thread-entry');
+  const worker = new Worker(entry.filename, {
+    eval: entry.eval,
+    stdout: true,
+    stderr: true,
+    resourceLimits: memoryMb ? { maxOldGenerationSizeMb: memoryMb } : undefined,
+  });
+  const slot: Slot = {
+    worker,
+    memoryMb,
+    key: null,
+    started: 0,
+    marks: { stdout: 0, stderr: 0 },
+    heldEnd: null,
+    killRequested: false,
+    error: undefined,
+    exited: false,
+    execPids: new Set(),
+    out: new LineSplitter(
+      (line) => output(slot, 'stdout', line),
+      () => marker(slot, 'stdout'),
+    ),
+    err: new LineSplitter(
+      (line) => output(slot, 'stderr', line),
+      () => marker(slot, 'stderr'),
+    ),
+  };
+  slots.add(slot);
+  worker.stdout.on('data', (chunk: Buffer) => slot.out.write(chunk));
+  worker.stderr.on('data', (chunk: Buffer) => slot.err.write(chunk));
+  worker.on('message', (message: RunnerOutbound) => fromThread(slot, message));
+  worker.on('error', (err) => {
+    slot.error = err;
+  });
+  worker.on('exit', (code) => threadExited(slot, code));
+  return slot;
+}
+
+function output(slot: Slot, stream: 'stdout' | 'stderr', line: string): void {
+  // Output between attempts (a timer left behind by an earlier attempt) belongs to no attempt.
+  if (slot.key === null) return;
+  send({ type: 'log', key: slot.key, stream, line, ts: Date.now() });
+  send({ type: 'activity', key: slot.key });
+}
+
+function marker(slot: Slot, stream: 'stdout' | 'stderr'): void {
+  slot.marks[stream] += 1;
+  if (slot.heldEnd && slot.marks.stdout >= slot.started && slot.marks.stderr >= slot.started) releaseEnd(slot);
+}
+
+function fromThread(slot: Slot, message: RunnerOutbound): void {
+  if (message.type === 'diagnosis') return; // answered to whoever asked (forensics listens on the Worker itself)
+  if (message.key !== slot.key) return;
+  switch (message.type) {
+    case 'exec-started':
+      slot.execPids.add(message.pid);
+      break;
+    case 'exec-ended':
+      slot.execPids.delete(message.pid);
+      break;
+    case 'end':
+      if (slot.marks.stdout >= slot.started && slot.marks.stderr >= slot.started) {
+        finish(slot, message.end);
+      } else {
+        slot.heldEnd = { end: message.end, timer: setTimeout(() => releaseEnd(slot), MARKER_WAIT_MS) };
+      }
+      return;
+  }
+  send(message);
+}
+
+function releaseEnd(slot: Slot): void {
+  const held = slot.heldEnd;
+  if (!held) return;
+  clearTimeout(held.timer);
+  slot.heldEnd = null;
+  finish(slot, held.end);
+}
+
+/** Reports the attempt's end and makes the thread idle again (or retires it when the pool is over size). */
+function finish(slot: Slot, end: AttemptEnd): void {
+  const key = slot.key;
+  if (key === null) return;
+  slot.out.flush();
+  slot.err.flush();
+  slot.key = null;
+  slot.execPids.clear();
+  byKey.delete(key);
+  send({ type: 'end', key, end });
+  if (!slot.exited && slots.size > threadsPerHost) retire(slot);
+}
+
+function threadExited(slot: Slot, code: number): void {
+  slot.exited = true;
+  slots.delete(slot);
+  if (slot.key === null) return;
+  for (const pid of slot.execPids) killGroup(pid);
+  if (slot.heldEnd) {
+    // The task had already ended; its result stands even if a kill raced with it.
+    releaseEnd(slot);
+    return;
+  }
+  finish(slot, endOfDeadThread(slot, code));
+}
+
+function endOfDeadThread(slot: Slot, code: number): AttemptEnd {
+  if (slot.killRequested) return { type: 'killed' };
+  const err = slot.error as (Error & { code?: unknown }) | undefined;
+  if (err && err.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+    return { type: 'oom', message: `the task used more than its memory limit (memoryMb: ${slot.memoryMb}) and its thread was stopped` };
+  }
+  if (err !== undefined) return { type: 'threw', error: serializeError(err) };
+  return { type: 'died', message: `the task's thread exited with code ${code} before the task finished (process.exit() in a task ends its thread)`, collateral: false };
+}
+
+async function capture(key: string, budgetMs: number): Promise<HangReport['where']> {
+  const slot = byKey.get(key);
+  if (!slot || slot.exited) return { notes: [`no running thread for attempt ${key}`] };
+  try {
+    const mod = (await import(THREAD_STACK_MODULE)) as {
+      captureThreadStack(worker: Worker, budgetMs: number): Promise<HangReport['where']>;
+    };
+    return await mod.captureThreadStack(slot.worker, budgetMs);
+  } catch (err) {
+    return { notes: [`thread stack capture failed: ${err instanceof Error ? err.message : String(err)}`] };
+  }
+}
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}

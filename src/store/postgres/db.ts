@@ -1,0 +1,115 @@
+import pg from 'pg';
+import { StoreUnavailableError, VigilError, errorMessage } from '../../errors.js';
+
+export type Row = Record<string, unknown>;
+
+/** What every store operation gets: one round trip, or one transaction. Operations never see the pool itself. */
+export interface Db {
+  /** The quoted schema, to prefix table names. */
+  readonly s: string;
+  query<R extends Row = Row>(sql: string, params?: unknown[]): Promise<R[]>;
+  /**
+   * A read that may be repeated: it is retried once on a fresh connection when the first one turns out dead
+   * (an idle pooled connection killed by a restart is only noticed when used).
+   */
+  read<R extends Row = Row>(sql: string, params?: unknown[]): Promise<R[]>;
+  tx<T>(work: (q: <R extends Row = Row>(sql: string, params?: unknown[]) => Promise<R[]>) => Promise<T>): Promise<T>;
+}
+
+// SQLSTATE classes and codes that mean "the database went away", not "the query is wrong".
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '53400', '08000', '08001', '08003', '08004', '08006', '08007']);
+const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
+const UNAVAILABLE_MESSAGES = [
+  'Connection terminated',
+  'connection timeout',
+  'timeout exceeded when trying to connect',
+  'Query read timeout',
+  'not queryable',
+  'Client was closed',
+  'Cannot use a pool after calling end',
+];
+/** Deadlocks and serialization failures: the transaction was rolled back, doing it again is safe. */
+const RETRY_SQLSTATES = new Set(['40P01', '40001']);
+
+export function isUnavailable(err: unknown): boolean {
+  if (err instanceof StoreUnavailableError) return true;
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (!e || typeof e !== 'object') return false;
+  if (typeof e.code === 'string' && (UNAVAILABLE_SQLSTATES.has(e.code) || UNAVAILABLE_ERRNOS.has(e.code))) return true;
+  const message = typeof e.message === 'string' ? e.message : '';
+  return UNAVAILABLE_MESSAGES.some((m) => message.includes(m));
+}
+
+export function toStoreError(err: unknown, description: string): unknown {
+  if (err instanceof VigilError) return err;
+  if (isUnavailable(err)) {
+    return new StoreUnavailableError(
+      `PostgreSQL store ${description} is unavailable (${errorMessage(err)}); Vigil retries with backoff — check that the database is up and reachable`,
+      err,
+    );
+  }
+  return err;
+}
+
+export function createDb(pool: pg.Pool, schema: string, description: string): Db {
+  const run = async <R extends Row>(sql: string, params: unknown[] | undefined): Promise<R[]> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await pool.query<R>(sql, params);
+        return res.rows;
+      } catch (err) {
+        if (attempt < 4 && isRetryable(err)) continue;
+        throw toStoreError(err, description);
+      }
+    }
+  };
+  return {
+    s: schema,
+    query: run,
+    async read<R extends Row>(sql: string, params?: unknown[]): Promise<R[]> {
+      try {
+        return await run<R>(sql, params);
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError)) throw err;
+        return run<R>(sql, params);
+      }
+    },
+    async tx<T>(work: (q: <R extends Row = Row>(sql: string, params?: unknown[]) => Promise<R[]>) => Promise<T>): Promise<T> {
+      for (let attempt = 1; ; attempt++) {
+        let client: pg.PoolClient;
+        try {
+          client = await pool.connect();
+        } catch (err) {
+          throw toStoreError(err, description);
+        }
+        let broken: Error | undefined;
+        try {
+          await client.query('BEGIN');
+          const q = async <R extends Row = Row>(sql: string, params?: unknown[]): Promise<R[]> =>
+            (await client.query<R>(sql, params)).rows;
+          const out = await work(q);
+          await client.query('COMMIT');
+          return out;
+        } catch (err) {
+          if (isUnavailable(err)) {
+            broken = err as Error;
+          } else {
+            await client.query('ROLLBACK').catch((rollbackErr: unknown) => {
+              broken = rollbackErr as Error;
+            });
+          }
+          if (attempt < 4 && isRetryable(err)) continue;
+          throw toStoreError(err, description);
+        } finally {
+          // A connection that failed mid-transaction is destroyed, never handed to the next caller.
+          client.release(broken);
+        }
+      }
+    },
+  };
+}
+
+function isRetryable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && RETRY_SQLSTATES.has(code);
+}

@@ -1,0 +1,233 @@
+import pg from 'pg';
+import { StoreUnavailableError, VigilError, errorMessage } from '../../errors.js';
+import type { Attempt, Job, JobState, Json, LogLine } from '../../types.js';
+import type {
+  ActivityUpdate,
+  AttemptFinish,
+  ClaimRequest,
+  Claimed,
+  EnqueueResult,
+  Fence,
+  JobFilter,
+  NewJob,
+  NewLogLine,
+  Store,
+  StoreEvent,
+  TaskRecord,
+  WorkerInfo,
+  WorkerRecord,
+} from '../contract.js';
+import * as att from './attempts.js';
+import { claim, nextRunAt } from './claim.js';
+import { cancel, retry } from './control.js';
+import { createDb, isUnavailable, type Db } from './db.js';
+import { enqueue } from './enqueue.js';
+import { Listener } from './listener.js';
+import { migrate } from './migrate.js';
+import * as reads from './reads.js';
+import { recoverExpired } from './recover.js';
+import { parsePostgresUrl, quoteIdent } from './url.js';
+import * as workers from './workers.js';
+
+export interface PostgresStoreOptions {
+  /** Pooled connections for queries (the LISTEN connection is extra). Default 4. */
+  poolSize?: number;
+  /** Slow poll behind LISTEN/NOTIFY, for notifications lost anyway. Default 10 s. */
+  pollMs?: number;
+}
+
+let instances = 0;
+
+/**
+ * Opens (and migrates) the store at `postgres://…[?schema=NAME]`. Fails with StoreUnavailableError when the
+ * database can not be reached, and with UsageError for a malformed URL.
+ */
+export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+  const loc = parsePostgresUrl(url);
+  const applicationName = `vigil:${loc.schema}:${process.pid}.${++instances}`;
+  const base: pg.ClientConfig = {
+    connectionString: loc.connectionString,
+    application_name: applicationName,
+    connectionTimeoutMillis: 5_000,
+    // A peer that vanished without a reset (cable, VM pause) is noticed in seconds, not after the 2 h OS default.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  };
+  const migrator = new pg.Client(base);
+  migrator.on('error', () => undefined);
+  try {
+    await migrator.connect();
+    await migrate(migrator, loc.schema);
+  } catch (err) {
+    if (isUnavailable(err)) {
+      throw new StoreUnavailableError(`can not open PostgreSQL store ${loc.description}: ${errorMessage(err)} — is the database running and reachable?`, err);
+    }
+    throw new VigilError('VIGIL_INTERNAL', `migrating PostgreSQL store ${loc.description} failed: ${errorMessage(err)}`, { cause: err });
+  } finally {
+    await migrator.end().catch(() => undefined);
+  }
+  return new PostgresStore(loc.schema, loc.description, base, applicationName, options);
+}
+
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  readonly crossProcessEvents = true;
+  private readonly pool: pg.Pool;
+  private readonly db: Db;
+  private readonly listener: Listener;
+  private readonly listeners = new Set<(event: StoreEvent) => void>();
+  private closed = false;
+
+  constructor(
+    /** Unquoted schema name. */
+    readonly schema: string,
+    readonly description: string,
+    clientConfig: pg.ClientConfig,
+    /** `application_name` of every connection of this store (to find them in pg_stat_activity). */
+    readonly applicationName: string,
+    options: PostgresStoreOptions = {},
+  ) {
+    this.pool = new pg.Pool({
+      ...clientConfig,
+      max: options.poolSize ?? 4,
+      idleTimeoutMillis: 30_000,
+      // The last resort against a query that never returns: the engine gets an error it can retry instead of a hang.
+      query_timeout: 60_000,
+    });
+    // An idle pooled connection killed by a restart emits 'error'; unhandled, it would crash the worker.
+    this.pool.on('error', () => undefined);
+    this.db = createDb(this.pool, quoteIdent(schema), description);
+    this.listener = new Listener({
+      clientConfig,
+      channel: `vigil_${schema}`,
+      pollMs: options.pollMs ?? 10_000,
+      onEvent: (e) => this.emit(e),
+      runnableTasks: () => this.runnableTasks(),
+    });
+  }
+
+  /** Connections made by the LISTEN side so far (1 + reconnections). */
+  get listenConnections(): number {
+    return this.listener.connections;
+  }
+
+  get listening(): boolean {
+    return this.listener.connected;
+  }
+
+  private get q(): Db {
+    if (this.closed) throw new VigilError('VIGIL_CLOSED', `store ${this.description} is closed`);
+    return this.db;
+  }
+
+  async now(): Promise<number> {
+    return reads.now(this.q);
+  }
+  async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
+    return enqueue(this.q, jobs);
+  }
+  async claim(request: ClaimRequest): Promise<Claimed[]> {
+    return claim(this.q, request);
+  }
+  async nextRunAt(tasks: string[]): Promise<number | null> {
+    return nextRunAt(this.q, tasks);
+  }
+  async renewLeases(workerId: string, fences: Fence[], leaseMs: number): Promise<{ lost: Fence[]; cancelRequested: Fence[] }> {
+    return att.renewLeases(this.q, workerId, fences, leaseMs);
+  }
+  async recordActivity(updates: ActivityUpdate[]): Promise<void> {
+    return att.recordActivity(this.q, updates);
+  }
+  async appendLogs(lines: NewLogLine[]): Promise<void> {
+    return att.appendLogs(this.q, lines);
+  }
+  async finishAttempt(fence: Fence, finish: AttemptFinish): Promise<boolean> {
+    return att.finishAttempt(this.q, fence, finish);
+  }
+  async recoverExpired(): Promise<Job[]> {
+    return recoverExpired(this.q);
+  }
+  async cancel(jobIds: string[], reason: string): Promise<Job[]> {
+    return cancel(this.q, jobIds, reason);
+  }
+  async retry(jobId: string): Promise<Job> {
+    return retry(this.q, jobId);
+  }
+  async get(jobId: string): Promise<Job | null> {
+    return reads.get(this.q, jobId);
+  }
+  async getMany(jobIds: string[]): Promise<Job[]> {
+    return reads.getMany(this.q, jobIds);
+  }
+  async list(filter: JobFilter): Promise<Job[]> {
+    return reads.list(this.q, filter);
+  }
+  async children(parentId: string): Promise<Job[]> {
+    return reads.children(this.q, parentId);
+  }
+  async attempts(jobId: string): Promise<Attempt[]> {
+    return reads.attempts(this.q, jobId);
+  }
+  async logs(jobId: string, options?: { afterSeq?: number; limit?: number; attempt?: number; tail?: boolean }): Promise<LogLine[]> {
+    return reads.logs(this.q, jobId, options);
+  }
+  async counts(): Promise<Record<JobState, number>> {
+    return reads.counts(this.q);
+  }
+  async registerWorker(info: WorkerInfo): Promise<void> {
+    return workers.registerWorker(this.q, info);
+  }
+  async workerHeartbeat(workerId: string, stats: Json): Promise<void> {
+    return workers.workerHeartbeat(this.q, workerId, stats);
+  }
+  async unregisterWorker(workerId: string): Promise<void> {
+    return workers.unregisterWorker(this.q, workerId);
+  }
+  async listWorkers(): Promise<WorkerRecord[]> {
+    return workers.listWorkers(this.q);
+  }
+  async knownTasks(): Promise<TaskRecord[]> {
+    return workers.knownTasks(this.q);
+  }
+
+  /** The LISTEN connection is opened on the first subscription: one-shot CLI commands never hold one. */
+  subscribe(listener: (event: StoreEvent) => void): () => void {
+    this.listeners.add(listener);
+    if (!this.closed) void this.listener.start();
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** Resolves when the LISTEN connection is up (tests; a worker does not need to wait for it). */
+  async whenListening(): Promise<void> {
+    await this.listener.start();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    await this.listener.close();
+    await this.pool.end().catch(() => undefined);
+  }
+
+  private emit(event: StoreEvent): void {
+    for (const l of [...this.listeners]) {
+      try {
+        l(event);
+      } catch {
+        // A failing subscriber must not stop the others from waking up.
+      }
+    }
+  }
+
+  private async runnableTasks(): Promise<string[]> {
+    if (this.closed) return [];
+    const rows = await this.db.read<{ task: string }>(
+      `SELECT DISTINCT task FROM (
+         SELECT task FROM ${this.db.s}.jobs WHERE state = 'queued' AND run_at <= ${this.db.s}.now_ms() LIMIT 10000) s`,
+    );
+    return rows.map((r) => r.task);
+  }
+}

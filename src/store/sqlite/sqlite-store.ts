@@ -1,0 +1,216 @@
+import { EventEmitter } from 'node:events';
+import { resolve } from 'node:path';
+import { VigilError, errorMessage } from '../../errors.js';
+import type { Attempt, Job, JobState, Json, LogLine } from '../../types.js';
+import type {
+  ActivityUpdate,
+  AttemptFinish,
+  ClaimRequest,
+  Claimed,
+  EnqueueResult,
+  Fence,
+  JobFilter,
+  NewJob,
+  NewLogLine,
+  Store,
+  StoreEvent,
+  TaskRecord,
+  WorkerInfo,
+  WorkerRecord,
+} from '../contract.js';
+import { rowToJob } from '../rows.js';
+import * as attempts from './attempts.js';
+import * as cancel from './cancel.js';
+import * as claim from './claim.js';
+import { openSqlite, unavailable, type Db } from './connection.js';
+import * as jobs from './jobs.js';
+import type { OpResult } from './jobs.js';
+import * as logs from './logs.js';
+import * as workers from './workers.js';
+
+/**
+ * The Store contract on one SQLite file (better-sqlite3, WAL). Several processes may share the file: every write
+ * is one BEGIN IMMEDIATE transaction, so they serialise on SQLite's write lock and never see a half-done batch.
+ * The clock is this process's Date.now() (one machine). Methods are async only to share the contract with
+ * PostgreSQL; the work itself is synchronous and short.
+ */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly crossProcessEvents = false;
+  readonly description: string;
+  private readonly events = new EventEmitter();
+  private closed = false;
+
+  private constructor(private readonly db: Db, readonly path: string) {
+    this.description = `sqlite:${path}`;
+    // Many waiters (one per awaited job) may subscribe; that is not a leak.
+    this.events.setMaxListeners(0);
+  }
+
+  /** Opens or creates the file and applies migrations. Throws StoreUnavailableError (nothing created) when it can't. */
+  static async open(path: string): Promise<SqliteStore> {
+    const full = path === ':memory:' ? path : resolve(path);
+    return new SqliteStore(openSqlite(full), full);
+  }
+
+  async now(): Promise<number> {
+    return Date.now();
+  }
+
+  enqueue(newJobs: NewJob[]): Promise<EnqueueResult[]> {
+    return this.write((now) => jobs.enqueue(this.db, newJobs, now));
+  }
+
+  claim(request: ClaimRequest): Promise<Claimed[]> {
+    return this.write((now) => claim.claim(this.db, request, now));
+  }
+
+  nextRunAt(tasks: string[]): Promise<number | null> {
+    return this.read(() => jobs.nextRunAt(this.db, tasks));
+  }
+
+  renewLeases(workerId: string, fences: Fence[], leaseMs: number): Promise<{ lost: Fence[]; cancelRequested: Fence[] }> {
+    return this.write((now) => ({ value: claim.renewLeases(this.db, workerId, fences, leaseMs, now), events: [] }));
+  }
+
+  recordActivity(updates: ActivityUpdate[]): Promise<void> {
+    if (updates.length === 0) return Promise.resolve();
+    return this.write((now) => ({ value: attempts.recordActivity(this.db, updates, now), events: [] }));
+  }
+
+  appendLogs(lines: NewLogLine[]): Promise<void> {
+    if (lines.length === 0) return Promise.resolve();
+    return this.write((now) => ({ value: logs.appendLogs(this.db, lines, now), events: [] }));
+  }
+
+  finishAttempt(fence: Fence, finish: AttemptFinish): Promise<boolean> {
+    return this.write((now) => attempts.finishAttempt(this.db, fence, finish, now));
+  }
+
+  async recoverExpired(): Promise<Job[]> {
+    return (await this.write((now) => attempts.recoverExpired(this.db, now))).map(rowToJob);
+  }
+
+  async cancel(jobIds: string[], reason: string): Promise<Job[]> {
+    return (await this.write((now) => cancel.cancel(this.db, jobIds, reason, now))).map(rowToJob);
+  }
+
+  async retry(jobId: string): Promise<Job> {
+    return rowToJob(await this.write((now) => cancel.retry(this.db, jobId, now)));
+  }
+
+  get(jobId: string): Promise<Job | null> {
+    return this.read(() => {
+      const row = jobs.get(this.db, jobId);
+      return row ? rowToJob(row) : null;
+    });
+  }
+
+  getMany(jobIds: string[]): Promise<Job[]> {
+    return this.read(() => jobs.getMany(this.db, jobIds).map(rowToJob));
+  }
+
+  list(filter: JobFilter): Promise<Job[]> {
+    return this.read(() => jobs.list(this.db, filter).map(rowToJob));
+  }
+
+  children(parentId: string): Promise<Job[]> {
+    return this.read(() => jobs.children(this.db, parentId).map(rowToJob));
+  }
+
+  attempts(jobId: string): Promise<Attempt[]> {
+    return this.read(() => attempts.attempts(this.db, jobId));
+  }
+
+  logs(jobId: string, options?: { afterSeq?: number; limit?: number; attempt?: number; tail?: boolean }): Promise<LogLine[]> {
+    return this.read(() => logs.logs(this.db, jobId, options));
+  }
+
+  counts(): Promise<Record<JobState, number>> {
+    return this.read(() => jobs.counts(this.db));
+  }
+
+  registerWorker(info: WorkerInfo): Promise<void> {
+    return this.write((now) => ({ value: workers.registerWorker(this.db, info, now), events: [] }));
+  }
+
+  workerHeartbeat(workerId: string, stats: Json): Promise<void> {
+    return this.write((now) => ({ value: workers.workerHeartbeat(this.db, workerId, stats, now), events: [] }));
+  }
+
+  unregisterWorker(workerId: string): Promise<void> {
+    return this.write(() => ({ value: workers.unregisterWorker(this.db, workerId), events: [] }));
+  }
+
+  listWorkers(): Promise<WorkerRecord[]> {
+    return this.read(() => workers.listWorkers(this.db));
+  }
+
+  knownTasks(): Promise<TaskRecord[]> {
+    return this.read(() => workers.knownTasks(this.db));
+  }
+
+  subscribe(listener: (event: StoreEvent) => void): () => void {
+    // A throwing listener must not turn a committed write into a rejected call.
+    const safe = (e: StoreEvent): void => {
+      try {
+        listener(e);
+      } catch (err) {
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    };
+    this.events.on('event', safe);
+    return () => this.events.off('event', safe);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.events.removeAllListeners();
+    this.db.close();
+  }
+
+  /** One BEGIN IMMEDIATE transaction; events are emitted only after it committed. */
+  private async write<T>(op: (now: number) => OpResult<T>): Promise<T> {
+    this.checkOpen();
+    let result: OpResult<T>;
+    try {
+      result = this.db.transaction(() => op(Date.now())).immediate();
+    } catch (err) {
+      throw this.wrap(err);
+    }
+    for (const e of result.events) this.events.emit('event', e);
+    return result.value;
+  }
+
+  private async read<T>(op: () => T): Promise<T> {
+    this.checkOpen();
+    try {
+      return op();
+    } catch (err) {
+      throw this.wrap(err);
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new VigilError('VIGIL_CLOSED', `the store ${this.description} is closed: open it again to use it`);
+  }
+
+  /** Our own errors pass through; driver errors say which file and what to do. */
+  private wrap(err: unknown): Error {
+    if (err instanceof VigilError) return err;
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && UNAVAILABLE.test(code)) return unavailable(this.path, err);
+    return new VigilError('VIGIL_INTERNAL', `SQLite store ${this.path}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+// Conditions of the file or its lock, not bugs: the caller may retry later or fix the location.
+const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CORRUPT|NOTADB|CANTOPEN|READONLY|PERM)/;
+
+/** Same as SqliteStore.open. */
+export function openSqliteStore(path: string): Promise<SqliteStore> {
+  return SqliteStore.open(path);
+}

@@ -1,0 +1,61 @@
+import type { Json } from '../../types.js';
+import type { TaskRecord, WorkerInfo, WorkerRecord } from '../contract.js';
+import { parseJson } from '../rows.js';
+import type { Db } from './connection.js';
+import { stmt } from './statements.js';
+
+export function registerWorker(db: Db, info: WorkerInfo, now: number): void {
+  stmt(
+    db,
+    `INSERT INTO workers (worker_id, hostname, pid, concurrency, tasks, started_at, last_seen_at, stats)
+     VALUES (@workerId, @hostname, @pid, @concurrency, @tasks, @now, @now, 'null')
+     ON CONFLICT (worker_id) DO UPDATE SET hostname = excluded.hostname, pid = excluded.pid,
+       concurrency = excluded.concurrency, tasks = excluded.tasks, last_seen_at = excluded.last_seen_at`,
+  ).run({ ...info, tasks: JSON.stringify(info.tasks.map((t) => t.name)), now });
+  const task = stmt(
+    db,
+    `INSERT INTO tasks (name, options, worker_id, updated_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (name) DO UPDATE SET options = excluded.options, worker_id = excluded.worker_id, updated_at = excluded.updated_at`,
+  );
+  for (const t of info.tasks) task.run(t.name, JSON.stringify(t.options ?? null), info.workerId, now);
+}
+
+export function workerHeartbeat(db: Db, workerId: string, stats: Json, now: number): void {
+  stmt(db, 'UPDATE workers SET last_seen_at = ?, stats = ? WHERE worker_id = ?').run(now, JSON.stringify(stats ?? null), workerId);
+}
+
+export function unregisterWorker(db: Db, workerId: string): void {
+  stmt(db, 'DELETE FROM workers WHERE worker_id = ?').run(workerId);
+}
+
+interface WorkerRow {
+  worker_id: string;
+  hostname: string;
+  pid: number;
+  concurrency: number;
+  started_at: number;
+  last_seen_at: number;
+  stats: string;
+}
+
+export function listWorkers(db: Db): WorkerRecord[] {
+  const rows = stmt(db, 'SELECT * FROM workers ORDER BY started_at, worker_id').all() as WorkerRow[];
+  return rows.map((r) => ({
+    workerId: r.worker_id,
+    hostname: r.hostname,
+    pid: r.pid,
+    concurrency: r.concurrency,
+    startedAt: r.started_at,
+    lastSeenAt: r.last_seen_at,
+    stats: parseJson<Json>(r.stats),
+  }));
+}
+
+export function knownTasks(db: Db): TaskRecord[] {
+  const rows = stmt(db, 'SELECT name, options, updated_at FROM tasks ORDER BY name').all() as Array<{ name: string; options: string; updated_at: number }>;
+  return rows.map((r) => ({ name: r.name, options: parseJson<Json>(r.options), updated_at: r.updated_at })).map((r) => ({
+    name: r.name,
+    options: r.options,
+    updatedAt: r.updated_at,
+  }));
+}

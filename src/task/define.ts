@@ -1,0 +1,285 @@
+import { TaskDefinitionError, UsageError } from '../errors.js';
+import type { ChildOutcome, ChildPolicy, Json, RetryPolicy } from '../types.js';
+import { parseDuration, type Duration } from './duration.js';
+
+export type Isolation = 'thread' | 'process';
+
+export interface RetryOptions {
+  /** Retries after the first attempt. */
+  max: number;
+  backoff?: Duration;
+  factor?: number;
+  maxDelay?: Duration;
+  /** 0..1, the share of each delay that is randomised. */
+  jitter?: number;
+}
+
+interface CommonOptions {
+  name: string;
+  /** Per attempt. Always set: defaults to 30m. */
+  timeout?: Duration;
+  /** Abort → kill. Defaults to 5s. */
+  grace?: Duration;
+  /** A task that declares it must call ctx.heartbeat() at least this often, or it is `stalled`. */
+  heartbeat?: Duration;
+  /** Over all attempts of a job, from submission. */
+  deadline?: Duration;
+  /** Retries after the first attempt (default 2), or a full policy. */
+  retries?: number | RetryOptions;
+  memoryMb?: number;
+  /** At most this many attempts of the task at once in one worker. */
+  concurrency?: number;
+}
+
+export interface FunctionTaskOptions<I, O> extends CommonOptions {
+  isolation?: Isolation;
+  run: (input: I, ctx: TaskContext) => O | Promise<O>;
+}
+
+export type StdinOption = 'closed' | 'open' | { text: string };
+
+export interface CommandTaskOptions<I> extends CommonOptions {
+  /** The argument vector. Never a shell string: to use a shell, say so: ['sh', '-c', script]. */
+  command: (input: I) => string[];
+  cwd?: string;
+  env?: Record<string, string>;
+  /** 'closed' (default: the program reads end-of-file), 'open' (an empty pipe kept open), or text written then closed. */
+  stdin?: StdinOption | ((input: I) => StdinOption);
+  /** No output on stdout or stderr for this long → `stalled`. */
+  silence?: Duration;
+  /**
+   * How the job's result is read: 'exit' (default: `{ exitCode: 0 }`), 'last-line' (the last stdout line, parsed
+   * as JSON), or 'file' (the JSON the program wrote to the path in $VIGIL_RESULT_FILE).
+   */
+  result?: 'exit' | 'last-line' | 'file';
+}
+
+export interface ResolvedOptions {
+  name: string;
+  kind: 'function' | 'command';
+  isolation: Isolation;
+  timeoutMs: number;
+  graceMs: number;
+  heartbeatMs: number | null;
+  silenceMs: number | null;
+  deadlineMs: number | null;
+  retry: RetryPolicy;
+  memoryMb: number | null;
+  concurrency: number | null;
+}
+
+export interface FunctionTask<I = Json, O = Json> {
+  readonly __vigilTask: true;
+  readonly options: ResolvedOptions;
+  // Method syntax on purpose: makes a FunctionTask<{ a: number }> assignable to TaskDefinition<unknown>.
+  run(input: I, ctx: TaskContext): O | Promise<O>;
+  readonly command?: undefined;
+  /** Phantom field carrying the input/output types for `spawn` and `submit`. */
+  readonly __types?: { input: I; output: O };
+}
+
+export interface CommandTask<I = Json> {
+  readonly __vigilTask: true;
+  readonly options: ResolvedOptions;
+  readonly run?: undefined;
+  command(input: I): string[];
+  readonly cwd: string | undefined;
+  readonly env: Record<string, string> | undefined;
+  stdin: StdinOption | ((input: I) => StdinOption);
+  readonly result: 'exit' | 'last-line' | 'file';
+  readonly __types?: { input: I; output: Json };
+}
+
+export type TaskDefinition<I = unknown, O = unknown> = FunctionTask<I, O> | CommandTask<I>;
+
+export interface ExecOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  stdin?: StdinOption;
+  /** Defaults to the rest of the attempt's timeout. */
+  timeout?: Duration;
+  /** Throw when the program exits non-zero (default true). */
+  check?: boolean;
+}
+
+export interface ExecResult {
+  exitCode: number | null;
+  signal: string | null;
+  /** The last 64 KiB of each stream; everything also goes to the job's log. */
+  stdout: string;
+  stderr: string;
+}
+
+/** A child job created by `ctx.spawn`; pass it to `ctx.all`. */
+export interface ChildRef<O = Json> {
+  readonly key: string;
+  readonly task: string;
+  readonly __output?: O;
+}
+
+export interface TaskContext {
+  readonly jobId: string;
+  readonly attempt: number;
+  readonly task: string;
+  /** Fires on timeout, stall, cancellation, deadline or shutdown: stop soon, the attempt is killed after `grace`. */
+  readonly signal: AbortSignal;
+  heartbeat(details?: Json): void;
+  progress(value: number | { done: number; total: number }, message?: string): void;
+  log(...args: unknown[]): void;
+  /** A durable child job keyed by (this job, key). Defaults the key to the call's index in this attempt. */
+  spawn<I, O>(task: string | TaskDefinition<I, O>, input: I, options?: { key?: string }): ChildRef<O>;
+  /**
+   * Waits for children, giving this job's concurrency slot back while it waits. Throws ChildrenFailedError
+   * (kind `children`) when the policy fails.
+   */
+  all<O>(children: ReadonlyArray<ChildRef<O>>, options?: { policy?: ChildPolicy }): Promise<ChildOutcome<O>[]>;
+  /** Runs a program under the same supervision as a command task: its whole tree dies with this attempt. */
+  exec(argv: string[], options?: ExecOptions): Promise<ExecResult>;
+}
+
+const COMMON_KEYS = ['name', 'timeout', 'grace', 'heartbeat', 'deadline', 'retries', 'memoryMb', 'concurrency'];
+const FUNCTION_KEYS = new Set([...COMMON_KEYS, 'isolation', 'run']);
+const COMMAND_KEYS = new Set([...COMMON_KEYS, 'command', 'cwd', 'env', 'stdin', 'silence', 'result']);
+
+export const DEFAULTS = {
+  timeoutMs: 30 * 60_000,
+  graceMs: 5_000,
+  retries: 2,
+  backoffMs: 1_000,
+  factor: 2,
+  maxDelayMs: 5 * 60_000,
+  jitter: 0.2,
+} as const;
+
+export function defineTask<I = Json, O = Json>(options: FunctionTaskOptions<I, O>): FunctionTask<I, O>;
+export function defineTask<I = Json>(options: CommandTaskOptions<I>): CommandTask<I>;
+export function defineTask(options: FunctionTaskOptions<unknown, unknown> | CommandTaskOptions<unknown>): TaskDefinition {
+  if (!options || typeof options !== 'object') {
+    throw new UsageError('VIGIL_INVALID_TASK_OPTION', 'defineTask needs an options object: defineTask({ name, run })');
+  }
+  const name = options.name;
+  if (typeof name !== 'string' || !/^[A-Za-z0-9_.:-]{1,200}$/.test(name)) {
+    throw new UsageError(
+      'VIGIL_INVALID_TASK_OPTION',
+      `defineTask: "name" must be 1-200 characters of letters, digits, _ . : - (got ${JSON.stringify(name)})`,
+    );
+  }
+  const isCommand = 'command' in options && options.command !== undefined;
+  const hasRun = 'run' in options && options.run !== undefined;
+  if (isCommand === hasRun) throw new TaskDefinitionError(name, isCommand ? 'run' : 'run', 'a task needs exactly one of "run" (a function) or "command" (an argument vector builder)');
+  const allowed = isCommand ? COMMAND_KEYS : FUNCTION_KEYS;
+  for (const key of Object.keys(options)) {
+    if (!allowed.has(key)) {
+      throw new TaskDefinitionError(name, key, `is not a known option of a ${isCommand ? 'command' : 'function'} task (known: ${[...allowed].join(', ')})`);
+    }
+  }
+  const resolved = resolveCommon(name, options, isCommand);
+  if (isCommand) {
+    const o = options as CommandTaskOptions<unknown>;
+    if (typeof o.command !== 'function') throw new TaskDefinitionError(name, 'command', 'must be a function (input) => string[]');
+    if (o.result !== undefined && !['exit', 'last-line', 'file'].includes(o.result)) {
+      throw new TaskDefinitionError(name, 'result', `must be 'exit', 'last-line' or 'file' (got ${JSON.stringify(o.result)})`);
+    }
+    if (o.stdin !== undefined) checkStdin(name, o.stdin);
+    return Object.freeze({
+      __vigilTask: true as const,
+      options: resolved,
+      command: o.command,
+      cwd: o.cwd,
+      env: o.env,
+      stdin: o.stdin ?? 'closed',
+      result: o.result ?? 'exit',
+    });
+  }
+  const o = options as FunctionTaskOptions<unknown, unknown>;
+  if (typeof o.run !== 'function') throw new TaskDefinitionError(name, 'run', 'must be a function (input, ctx) => result');
+  return Object.freeze({ __vigilTask: true as const, options: resolved, run: o.run });
+}
+
+function checkStdin(name: string, stdin: unknown): void {
+  if (typeof stdin === 'function' || stdin === 'closed' || stdin === 'open') return;
+  if (stdin && typeof stdin === 'object' && typeof (stdin as { text?: unknown }).text === 'string') return;
+  throw new TaskDefinitionError(name, 'stdin', `must be 'closed', 'open', { text } or a function of the input (got ${JSON.stringify(stdin)})`);
+}
+
+function duration(name: string, option: string, value: unknown, { positive }: { positive: boolean }): number {
+  let ms: number;
+  try {
+    ms = parseDuration(value as string | number, option);
+  } catch (err) {
+    throw new TaskDefinitionError(name, option, `is not a valid duration: ${JSON.stringify(value)} (use "250ms", "30s", "5m", "1h" or milliseconds)`, err);
+  }
+  if (positive && ms <= 0) throw new TaskDefinitionError(name, option, `must be greater than 0 (got ${JSON.stringify(value)})`);
+  return ms;
+}
+
+function optionalDuration(name: string, option: string, value: unknown): number | null {
+  return value === undefined ? null : duration(name, option, value, { positive: true });
+}
+
+function positiveInt(name: string, option: string, value: unknown): number | null {
+  if (value === undefined) return null;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new TaskDefinitionError(name, option, `must be a positive integer (got ${JSON.stringify(value)})`);
+  }
+  return value;
+}
+
+function resolveCommon(name: string, o: FunctionTaskOptions<unknown, unknown> | CommandTaskOptions<unknown>, isCommand: boolean): ResolvedOptions {
+  const isolation = isCommand ? 'process' : ((o as FunctionTaskOptions<unknown, unknown>).isolation ?? 'thread');
+  if (isolation !== 'thread' && isolation !== 'process') {
+    throw new TaskDefinitionError(name, 'isolation', `must be 'thread' or 'process' (got ${JSON.stringify(isolation)})`);
+  }
+  return {
+    name,
+    kind: isCommand ? 'command' : 'function',
+    isolation,
+    timeoutMs: o.timeout === undefined ? DEFAULTS.timeoutMs : duration(name, 'timeout', o.timeout, { positive: true }),
+    graceMs: o.grace === undefined ? DEFAULTS.graceMs : duration(name, 'grace', o.grace, { positive: false }),
+    heartbeatMs: optionalDuration(name, 'heartbeat', o.heartbeat),
+    silenceMs: isCommand ? optionalDuration(name, 'silence', (o as CommandTaskOptions<unknown>).silence) : null,
+    deadlineMs: optionalDuration(name, 'deadline', o.deadline),
+    retry: resolveRetry(name, o.retries),
+    memoryMb: positiveInt(name, 'memoryMb', o.memoryMb),
+    concurrency: positiveInt(name, 'concurrency', o.concurrency),
+  };
+}
+
+function resolveRetry(name: string, retries: number | RetryOptions | undefined): RetryPolicy {
+  const base = {
+    maxAttempts: DEFAULTS.retries + 1,
+    backoffMs: DEFAULTS.backoffMs,
+    factor: DEFAULTS.factor,
+    maxDelayMs: DEFAULTS.maxDelayMs,
+    jitter: DEFAULTS.jitter,
+  };
+  if (retries === undefined) return base;
+  if (typeof retries === 'number') {
+    if (!Number.isInteger(retries) || retries < 0) throw new TaskDefinitionError(name, 'retries', `must be an integer ≥ 0 (got ${retries})`);
+    return { ...base, maxAttempts: retries + 1 };
+  }
+  if (typeof retries !== 'object' || retries === null) {
+    throw new TaskDefinitionError(name, 'retries', 'must be a number or { max, backoff, factor, maxDelay, jitter }');
+  }
+  for (const key of Object.keys(retries)) {
+    if (!['max', 'backoff', 'factor', 'maxDelay', 'jitter'].includes(key)) {
+      throw new TaskDefinitionError(name, `retries.${key}`, 'is not a known retry option (known: max, backoff, factor, maxDelay, jitter)');
+    }
+  }
+  if (!Number.isInteger(retries.max) || retries.max < 0) throw new TaskDefinitionError(name, 'retries.max', `must be an integer ≥ 0 (got ${retries.max})`);
+  const factor = retries.factor ?? base.factor;
+  if (typeof factor !== 'number' || !(factor >= 1)) throw new TaskDefinitionError(name, 'retries.factor', `must be a number ≥ 1 (got ${factor})`);
+  const jitter = retries.jitter ?? base.jitter;
+  if (typeof jitter !== 'number' || jitter < 0 || jitter > 1) throw new TaskDefinitionError(name, 'retries.jitter', `must be between 0 and 1 (got ${jitter})`);
+  return {
+    maxAttempts: retries.max + 1,
+    backoffMs: retries.backoff === undefined ? base.backoffMs : duration(name, 'retries.backoff', retries.backoff, { positive: false }),
+    factor,
+    maxDelayMs: retries.maxDelay === undefined ? base.maxDelayMs : duration(name, 'retries.maxDelay', retries.maxDelay, { positive: false }),
+    jitter,
+  };
+}
+
+export function isTaskDefinition(value: unknown): value is TaskDefinition {
+  return typeof value === 'object' && value !== null && (value as { __vigilTask?: unknown }).__vigilTask === true;
+}

@@ -1,0 +1,85 @@
+// G1: every attempt ends, whatever the task does — real busy loops, real blocking syscalls, real native code.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { Worker } from '../src/engine/worker.js';
+import { childPids, cpuTicks, openTestVigil, startWorker, until, type TestVigil } from './helpers/engine.js';
+
+const HANGS = ['spin', 'never', 'atomics', 'fifo', 'pbkdf2'] as const;
+
+for (const isolation of ['thread', 'process'] as const) {
+  describe(`hung ${isolation} tasks end as timeout and free the worker`, () => {
+    let t: TestVigil;
+    let worker: Worker;
+    before(async () => {
+      t = await openTestVigil();
+      worker = await startWorker(t.vigil, { concurrency: 2 });
+    });
+    after(async () => {
+      await t.cleanup();
+    });
+
+    for (const hang of HANGS) {
+      test(`${hang} (timeout 1s, grace 200ms)`, async () => {
+        let input: unknown = null;
+        if (hang === 'fifo') {
+          const fifo = join(t.dir, `fifo-${isolation}`);
+          execFileSync('mkfifo', [fifo]);
+          input = { path: fifo };
+        }
+        const job = await t.vigil.submit(`${hang}.${isolation}`, input);
+        const done = await t.vigil.wait(job.id, { timeout: '10s' });
+        assert.equal(done.state, 'failed');
+        assert.equal(done.error?.kind, 'timeout', JSON.stringify(done.error));
+        const [attempt] = await t.vigil.attempts(job.id);
+        assert.ok(attempt && attempt.finishedAt !== null);
+        const tookMs = attempt.finishedAt - attempt.startedAt;
+        assert.ok(tookMs <= 1_500 + (hang === 'fifo' || hang === 'pbkdf2' ? 300 : 0), `attempt ended after ${tookMs} ms`);
+        // Nothing of the attempt keeps burning CPU: every executor process's CPU time has stopped growing.
+        const before = childPids().map((pid) => cpuTicks(pid) ?? 0).reduce((a, b) => a + b, 0);
+        await new Promise((r) => setTimeout(r, 400));
+        const afterTicks = childPids().map((pid) => cpuTicks(pid) ?? 0).reduce((a, b) => a + b, 0);
+        assert.ok(afterTicks - before <= 8, `executor processes used ${afterTicks - before} ticks in 400 ms after the kill`);
+      });
+    }
+
+    test('the same worker then completes 100 other jobs', async () => {
+      const jobs = await Promise.all(Array.from({ length: 100 }, (_, i) => t.vigil.submit('noop', { i })));
+      for (const job of jobs) {
+        const done = await t.vigil.wait(job.id, { timeout: '30s' });
+        assert.equal(done.state, 'succeeded');
+      }
+      assert.equal(worker.runningCount, 0);
+    });
+  });
+}
+
+describe('stalls and memory', () => {
+  let t: TestVigil;
+  before(async () => {
+    t = await openTestVigil();
+    await startWorker(t.vigil);
+  });
+  after(async () => t.cleanup());
+
+  test('a task that stops calling ctx.heartbeat() ends stalled within heartbeat + 1 s', async () => {
+    const job = await t.vigil.submit('stopsHeartbeating', null);
+    const done = await t.vigil.wait(job.id, { timeout: '10s' });
+    assert.equal(done.error?.kind, 'stalled');
+    const [attempt] = await t.vigil.attempts(job.id);
+    // 3 heartbeats 200 ms apart, then silence: stalled 1 s after the last one.
+    assert.ok(attempt!.finishedAt! - (done.lastHeartbeatAt ?? attempt!.startedAt) <= 2_000);
+    assert.ok(attempt!.finishedAt! - attempt!.startedAt <= 600 + 1_000 + 1_000 + 500);
+  });
+
+  test('unbounded allocation under memoryMb 128 ends oom and the worker survives', async () => {
+    const job = await t.vigil.submit('hog', null);
+    const done = await t.vigil.wait(job.id, { timeout: '30s' });
+    assert.equal(done.error?.kind, 'oom', JSON.stringify(done.error));
+    const ok = await t.vigil.submit('noop', { after: 'oom' });
+    assert.equal((await t.vigil.wait(ok.id, { timeout: '10s' })).state, 'succeeded');
+  });
+});
+
+void until;

@@ -1,0 +1,378 @@
+// PostgreSQL-only behaviour of the store (the shared contract is test/store-contract.test.ts): concurrent
+// migrations, LISTEN/NOTIFY wake-ups, connections killed with pg_terminate_backend, a database outage longer than
+// the lease (through a TCP proxy that this test cuts), the database clock, and SKIP LOCKED claiming.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { StoreUnavailableError } from '../src/errors.js';
+import type { Fence, NewJob, StoreEvent } from '../src/store/contract.js';
+import { openPostgresStore, type PostgresStore } from '../src/store/postgres/postgres-store.js';
+import type { RetryPolicy } from '../src/types.js';
+
+const BASE = process.env.VIGIL_TEST_PG_URL;
+const skip = BASE ? false : 'VIGIL_TEST_PG_URL not set';
+
+const RETRY: RetryPolicy = { maxAttempts: 3, backoffMs: 10, factor: 2, maxDelayMs: 100, jitter: 0 };
+const schemas: string[] = [];
+const stores: PostgresStore[] = [];
+let admin: pg.Client;
+
+function freshSchema(): string {
+  const s = `vigil_pgtest_${randomBytes(5).toString('hex')}`;
+  schemas.push(s);
+  return s;
+}
+
+function urlFor(schema: string, base: string = BASE!): string {
+  return `${base}${base.includes('?') ? '&' : '?'}schema=${schema}`;
+}
+
+async function open(schema: string, base?: string, options?: { pollMs?: number }): Promise<PostgresStore> {
+  const s = await openPostgresStore(urlFor(schema, base), options);
+  stores.push(s);
+  return s;
+}
+
+function job(task: string, extra: Partial<NewJob> = {}): NewJob {
+  return { task, input: { n: 1 }, retry: RETRY, ...extra };
+}
+
+/** Resolves with the first event matching, or fails after timeoutMs. */
+function nextEvent(store: PostgresStore, match: (e: StoreEvent) => boolean, timeoutMs = 5_000): Promise<StoreEvent> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`no matching store event within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const off = store.subscribe((e) => {
+      if (!match(e)) return;
+      clearTimeout(timer);
+      off();
+      resolve(e);
+    });
+  });
+}
+
+async function waitUntil<T>(what: string, check: () => Promise<T | false | undefined>, timeoutMs = 10_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== false && v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Calls `op` until the store answers, as the engine does; any error but StoreUnavailableError fails the test. */
+async function retryUnavailable<T>(op: () => Promise<T>, timeoutMs = 15_000): Promise<{ value: T; unavailable: number }> {
+  const until = Date.now() + timeoutMs;
+  let unavailable = 0;
+  for (;;) {
+    try {
+      return { value: await op(), unavailable };
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      assert.equal(err.code, 'VIGIL_STORE_UNAVAILABLE');
+      unavailable++;
+      if (Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+async function terminate(store: PostgresStore, onlyListen = false): Promise<number> {
+  const res = await admin.query(
+    `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+      WHERE application_name = $1 AND ($2::boolean = false OR query ILIKE 'LISTEN%')`,
+    [store.applicationName, onlyListen],
+  );
+  return res.rowCount ?? 0;
+}
+
+/** A TCP proxy in front of PostgreSQL that the test can cut and restore: a real outage for one store only. */
+class Proxy {
+  private server: net.Server | null = null;
+  private readonly sockets = new Set<net.Socket>();
+  port = 0;
+  constructor(private readonly target: { host: string; port: number }) {}
+  async up(): Promise<void> {
+    const server = net.createServer((client) => {
+      const upstream = net.connect(this.target.port, this.target.host);
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    this.port = (server.address() as net.AddressInfo).port;
+    this.server = server;
+  }
+  async down(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    for (const s of this.sockets) s.destroy();
+    if (server) await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+describe('PostgreSQL store', { skip }, () => {
+  before(async () => {
+    admin = new pg.Client({ connectionString: BASE });
+    await admin.connect();
+  });
+
+  after(async () => {
+    for (const s of stores) await s.close().catch(() => undefined);
+    for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+    await admin.end();
+  });
+
+  it('migrates once when many workers open a new schema at the same time', async () => {
+    const schema = freshSchema();
+    const opened = await Promise.all(Array.from({ length: 6 }, () => open(schema)));
+    const versions = await admin.query(`SELECT version, count(*)::int AS n FROM "${schema}".schema_migrations GROUP BY version`);
+    assert.ok(versions.rows.length >= 1);
+    for (const r of versions.rows) assert.equal(r.n, 1);
+    // Every instance works on the one schema they share.
+    const [first] = await opened[0]!.enqueue([job('mig')]);
+    for (const s of opened) assert.equal((await s.get(first!.job.id))?.task, 'mig');
+  });
+
+  it('keeps schemas isolated: ?schema= selects an instance, its events stay on its own channel', async () => {
+    const a = await open(freshSchema());
+    const b = await open(freshSchema());
+    const heardB: StoreEvent[] = [];
+    b.subscribe((e) => heardB.push(e));
+    await b.whenListening();
+    const got = nextEvent(a, (e) => e.type === 'enqueued' && e.tasks.includes('iso'));
+    await a.whenListening();
+    const [r] = await a.enqueue([job('iso')]);
+    await got;
+    assert.equal(await b.get(r!.job.id), null);
+    assert.deepEqual(await b.counts(), { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 });
+    assert.deepEqual(heardB, []);
+  });
+
+  it('wakes other processes through LISTEN/NOTIFY: enqueued, finished, cancelRequested', async (t) => {
+    const schema = freshSchema();
+    const listener = await open(schema, undefined, { pollMs: 60_000 });
+    const writer = await open(schema);
+    listener.subscribe(() => undefined);
+    await listener.whenListening();
+
+    let t0 = Date.now();
+    const enq = nextEvent(listener, (e) => e.type === 'enqueued' && e.tasks.includes('wake'));
+    const [parent] = await writer.enqueue([job('wake')]);
+    assert.deepEqual(await enq, { type: 'enqueued', tasks: ['wake'] });
+    t.diagnostic(`enqueue → other store's event: ${Date.now() - t0} ms`);
+
+    const [claimed] = await writer.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { wake: 1 } });
+    const [child] = await writer.enqueue([job('kid', { parentId: parent!.job.id, childKey: 'a' })]);
+    const [kidClaim] = await writer.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { kid: 1 } });
+    t0 = Date.now();
+    const fin = nextEvent(listener, (e) => e.type === 'finished' && e.jobId === child!.job.id);
+    assert.equal(await writer.finishAttempt(kidClaim!.fence, { outcome: 'succeeded', result: 7 }), true);
+    assert.deepEqual(await fin, { type: 'finished', jobId: child!.job.id, parentId: parent!.job.id, state: 'succeeded' });
+    t.diagnostic(`finish → other store's event: ${Date.now() - t0} ms`);
+
+    const cancelReq = nextEvent(listener, (e) => e.type === 'cancelRequested');
+    await writer.cancel([parent!.job.id], 'operator said stop');
+    assert.deepEqual(await cancelReq, { type: 'cancelRequested', jobIds: [claimed!.job.id] });
+    const renewed = await writer.renewLeases('w', [claimed!.fence], 30_000);
+    assert.deepEqual(renewed.cancelRequested, [claimed!.fence]);
+  });
+
+  it('reconnects its LISTEN connection after pg_terminate_backend and tells waiters to look again', async () => {
+    const schema = freshSchema();
+    const store = await open(schema, undefined, { pollMs: 60_000 });
+    const other = await open(schema);
+    store.subscribe(() => undefined);
+    await store.whenListening();
+    assert.equal(store.listenConnections, 1);
+    // Work that was enqueued while nobody listened: the synthetic event must name its task.
+    await other.enqueue([job('missed')]);
+    const synthetic = nextEvent(store, (e) => e.type === 'enqueued' && e.tasks.includes('missed'));
+    assert.equal(await terminate(store, true), 1);
+    await synthetic;
+    await waitUntil('a second LISTEN connection', async () => store.listening && store.listenConnections === 2);
+    const live = nextEvent(store, (e) => e.type === 'enqueued' && e.tasks.includes('after'));
+    await other.enqueue([job('after')]);
+    await live;
+  });
+
+  it('survives pg_terminate_backend on every connection: errors are StoreUnavailableError, then it resumes', async () => {
+    const schema = freshSchema();
+    const store = await open(schema);
+    store.subscribe(() => undefined);
+    await store.whenListening();
+    await store.enqueue([job('conn'), job('conn')]);
+    const claimed = await store.claim({ workerId: 'w-conn', leaseMs: 30_000, limit: 2, tasks: { conn: 2 } });
+    assert.equal(claimed.length, 2);
+    // Fill the pool so there are idle connections to kill, not just the LISTEN one.
+    await Promise.all(Array.from({ length: 4 }, () => store.counts()));
+    assert.ok((await terminate(store)) >= 2);
+
+    // The running attempts are untouched by the outage: the worker renews and finishes them once the store answers.
+    const fences: Fence[] = claimed.map((c) => c.fence);
+    const renew = await retryUnavailable(() => store.renewLeases('w-conn', fences, 30_000));
+    assert.deepEqual(renew.value.lost, []);
+    for (const f of fences) {
+      const done = await retryUnavailable(() => store.finishAttempt(f, { outcome: 'succeeded', result: { jobId: f.jobId } }));
+      assert.equal(done.value, true);
+    }
+    assert.equal((await store.counts()).succeeded, 2);
+    await waitUntil('the LISTEN connection to come back', async () => store.listening);
+    const live = nextEvent(store, (e) => e.type === 'enqueued' && e.tasks.includes('conn2'));
+    await store.enqueue([job('conn2')]);
+    await live;
+  });
+
+  it('an outage longer than the lease: the job re-runs elsewhere, the late result is fenced out', async () => {
+    const base = new URL(BASE!);
+    const proxy = new Proxy({ host: base.hostname, port: Number(base.port || 5432) });
+    await proxy.up();
+    try {
+      const viaProxy = new URL(BASE!);
+      viaProxy.hostname = '127.0.0.1';
+      viaProxy.port = String(proxy.port);
+      const schema = freshSchema();
+      const cut = await open(schema, viaProxy.toString());
+      const healthy = await open(schema);
+      cut.subscribe(() => undefined);
+      await cut.whenListening();
+      const [r] = await healthy.enqueue([job('outage')]);
+      const [mine] = await cut.claim({ workerId: 'w-cut', leaseMs: 400, limit: 1, tasks: { outage: 1 } });
+      assert.ok(mine);
+
+      await proxy.down();
+      await assert.rejects(
+        cut.finishAttempt(mine.fence, { outcome: 'succeeded', result: 'late' }),
+        (e: unknown) => e instanceof StoreUnavailableError,
+      );
+      // Meanwhile another worker sees the lease expire on the database clock and runs the job again.
+      const recovered = await waitUntil('the expired lease to be recovered', async () => {
+        const jobs = await healthy.recoverExpired();
+        return jobs.length > 0 ? jobs : undefined;
+      });
+      assert.equal(recovered[0]!.state, 'queued');
+      const [again] = await waitUntil('the job to be claimable again', async () => {
+        const c = await healthy.claim({ workerId: 'w-healthy', leaseMs: 30_000, limit: 1, tasks: { outage: 1 } });
+        return c.length ? c : undefined;
+      });
+      assert.equal(again!.fence.attempt, 2);
+      assert.equal(await healthy.finishAttempt(again!.fence, { outcome: 'succeeded', result: 'from the healthy worker' }), true);
+
+      await proxy.up();
+      // The cut worker retries with backoff until the store answers: its result is refused, nothing is recorded twice.
+      const late = await retryUnavailable(() => cut.finishAttempt(mine.fence, { outcome: 'succeeded', result: 'late' }));
+      assert.equal(late.value, false);
+      assert.deepEqual((await cut.renewLeases('w-cut', [mine.fence], 1_000)).lost, [mine.fence]);
+      const final = await healthy.get(r!.job.id);
+      assert.equal(final!.state, 'succeeded');
+      assert.equal(final!.result, 'from the healthy worker');
+      const attempts = await healthy.attempts(r!.job.id);
+      assert.deepEqual(
+        attempts.map((a) => [a.attempt, a.workerId, a.outcome]),
+        [
+          [1, 'w-cut', 'crashed'],
+          [2, 'w-healthy', 'succeeded'],
+        ],
+      );
+      await waitUntil('the cut store to listen again', async () => cut.listening, 15_000);
+    } finally {
+      await proxy.down();
+    }
+  });
+
+  it("uses the database's clock for leases, not the worker's", async () => {
+    const schema = freshSchema();
+    const skewed = await open(schema);
+    const other = await open(schema);
+    const dbNow = Number((await admin.query('SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint AS t')).rows[0].t);
+    assert.ok(Math.abs((await skewed.now()) - dbNow) < 1_000);
+    await skewed.enqueue([job('clock')]);
+    const realNow = Date.now;
+    // This worker's clock is an hour ahead (and then an hour behind): leases must not care.
+    Date.now = () => realNow() + 3_600_000;
+    let claimed;
+    try {
+      [claimed] = await skewed.claim({ workerId: 'w-skew', leaseMs: 2_000, limit: 1, tasks: { clock: 1 } });
+    } finally {
+      Date.now = realNow;
+    }
+    assert.ok(claimed);
+    const storeNow = await other.now();
+    const remaining = claimed.job.leaseExpiresAt! - storeNow;
+    assert.ok(remaining > 0 && remaining <= 2_000, `lease ends ${remaining} ms from the store's now`);
+    assert.deepEqual(await other.recoverExpired(), []);
+    Date.now = () => realNow() - 3_600_000;
+    try {
+      assert.deepEqual((await skewed.renewLeases('w-skew', [claimed.fence], 2_000)).lost, []);
+    } finally {
+      Date.now = realNow;
+    }
+    // An expired lease (on the DB clock) is expired for everyone, whatever their own clocks say.
+    await admin.query(`UPDATE "${schema}".jobs SET lease_expires_at = "${schema}".now_ms() - 1 WHERE id = $1`, [claimed.job.id]);
+    assert.deepEqual((await skewed.renewLeases('w-skew', [claimed.fence], 2_000)).lost, [claimed.fence]);
+    const [rec] = await other.recoverExpired();
+    assert.equal(rec!.id, claimed.job.id);
+  });
+
+  it('claims with SKIP LOCKED: concurrent workers never take the same job', async () => {
+    const schema = freshSchema();
+    const workers = await Promise.all(Array.from({ length: 4 }, () => open(schema)));
+    await workers[0]!.enqueue(Array.from({ length: 400 }, (_, i) => job('race', { input: i })));
+    const taken = new Map<string, string>();
+    await Promise.all(
+      workers.map(async (w, i) => {
+        for (;;) {
+          const batch = await w.claim({ workerId: `w${i}`, leaseMs: 30_000, limit: 7, tasks: { race: 7 } });
+          if (batch.length === 0) return;
+          for (const c of batch) {
+            assert.equal(taken.get(c.job.id), undefined, `job ${c.job.id} claimed twice`);
+            taken.set(c.job.id, `w${i}`);
+          }
+        }
+      }),
+    );
+    assert.equal(taken.size, 400);
+    assert.equal((await workers[0]!.counts()).running, 400);
+  });
+
+  it('measures enqueue and claim+finish throughput', async (t) => {
+    const schema = freshSchema();
+    const store = await open(schema);
+    const N = 10_000;
+    let t0 = performance.now();
+    const res = await store.enqueue(Array.from({ length: N }, (_, i) => job('bench', { input: { i } })));
+    const enqueueMs = performance.now() - t0;
+    assert.equal(res.length, N);
+    assert.ok(res.every((r) => r.created));
+    t.diagnostic(`enqueue: ${N} jobs in one batch: ${enqueueMs.toFixed(0)} ms (${Math.round(N / (enqueueMs / 1000))} jobs/s)`);
+
+    // Four workers on separate stores (separate pools), each claiming batches of 25 and finishing every job.
+    const M = 3_000;
+    const workers = await Promise.all(Array.from({ length: 4 }, () => open(schema)));
+    let done = 0;
+    t0 = performance.now();
+    await Promise.all(
+      workers.map(async (w, i) => {
+        while (done < M) {
+          const batch = await w.claim({ workerId: `b${i}`, leaseMs: 60_000, limit: 25, tasks: { bench: 25 } });
+          if (batch.length === 0) return;
+          await Promise.all(batch.map((c) => w.finishAttempt(c.fence, { outcome: 'succeeded', result: c.job.input })));
+          done += batch.length;
+        }
+      }),
+    );
+    const claimMs = performance.now() - t0;
+    t.diagnostic(`claim+finish: ${done} jobs in ${claimMs.toFixed(0)} ms (${Math.round(done / (claimMs / 1000))} jobs/s, 4 workers, batches of 25)`);
+    assert.equal((await store.counts()).succeeded, done);
+  });
+});

@@ -1,0 +1,251 @@
+// SQLite-only facts: pragmas, migrations, bad locations, several processes on one file, log retention, store URLs.
+// Contract behaviour shared with PostgreSQL is in test/store-contract.test.ts.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { DEFAULT_STORE_URL, openStore, parseStoreUrl, storeUrlFromEnv } from '../src/store/open.js';
+import { LOG_RETENTION_CHUNK, LOG_RETENTION_LINES } from '../src/store/rows.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import type { RetryPolicy } from '../src/types.js';
+
+const retry: RetryPolicy = { maxAttempts: 3, backoffMs: 0, factor: 2, maxDelayMs: 1000, jitter: 0 };
+const CHILD = join(import.meta.dirname, 'fixtures', 'sqlite-store-child.ts');
+
+let dir: string;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'vigil-sqlite-test-'));
+});
+after(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let n = 0;
+const dbPath = (): string => join(dir, `t${++n}.db`);
+
+interface Child {
+  /** Resolves when the child printed "ready". */
+  ready: Promise<void>;
+  go(): void;
+  done: Promise<string>;
+}
+
+function startChild(args: string[], timeoutMs = 30_000): Child {
+  const p = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let errOut = '';
+  let onReady: () => void = () => {};
+  let notReady: (e: Error) => void = () => {};
+  const ready = new Promise<void>((r, j) => {
+    onReady = r;
+    notReady = j;
+  });
+  ready.catch(() => {}); // `done` reports the failure
+  p.stdout.on('data', (d: Buffer) => {
+    out += d;
+    if (out.startsWith('ready\n')) onReady();
+  });
+  const done = new Promise<string>((res, rej) => {
+    p.stderr.on('data', (d: Buffer) => (errOut += d));
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      notReady(new Error(`child ${args.join(' ')} exited ${code} before it was ready: ${errOut}`));
+      if (code === 0) res(out.replace(/^ready\n/, '').trim());
+      else rej(new Error(`child ${args.join(' ')} exited ${code}: ${errOut}`));
+    });
+  });
+  return { ready, go: () => p.stdin.end('go\n'), done };
+}
+
+/** Starts children, waits until all are ready, releases them together, and returns their outputs. */
+async function runTogether(argsList: string[][]): Promise<string[]> {
+  const children = argsList.map((a) => startChild(a));
+  await Promise.all(children.map((c) => c.ready));
+  for (const c of children) c.go();
+  return Promise.all(children.map((c) => c.done));
+}
+
+describe('sqlite store: file and schema', () => {
+  it('opens in WAL mode with the documented pragmas and records its migrations', async () => {
+    const path = dbPath();
+    const store = await SqliteStore.open(path);
+    assert.equal(store.kind, 'sqlite');
+    assert.equal(store.crossProcessEvents, false);
+    assert.equal(store.description, `sqlite:${path}`);
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+      const versions = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all() as Array<{ version: number; name: string }>;
+      assert.deepEqual(versions[0], { version: 1, name: 'init' });
+      const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map((t) => t.name);
+      for (const t of ['jobs', 'attempts', 'logs', 'workers', 'tasks']) assert.ok(tables.includes(t), `table ${t}`);
+    } finally {
+      db.close();
+    }
+    // Re-opening is a no-op migration and keeps the data.
+    const again = await SqliteStore.open(path);
+    const [r] = await again.enqueue([{ task: 't', input: 1, retry }]);
+    await again.close();
+    const third = await SqliteStore.open(path);
+    assert.equal((await third.get(r!.job.id))?.input, 1);
+    await third.close();
+  });
+
+  it('refuses a file with a schema newer than it knows', async () => {
+    const path = dbPath();
+    (await SqliteStore.open(path)).close();
+    const db = new Database(path);
+    db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)").run();
+    db.close();
+    await assert.rejects(SqliteStore.open(path), (e: { code?: string; message: string }) => e.code === 'VIGIL_STORE_UNAVAILABLE' && /newer/.test(e.message));
+  });
+
+  it('two processes opening the same new file at once both succeed', async () => {
+    const path = dbPath();
+    const outs = await runTogether([['open', path], ['open', path], ['open', path]]);
+    assert.deepEqual(outs, ['{"ok":true}', '{"ok":true}', '{"ok":true}']);
+    const db = new Database(path, { readonly: true });
+    assert.equal((db.prepare('SELECT COUNT(*) AS n FROM schema_migrations WHERE version = 1').get() as { n: number }).n, 1);
+    db.close();
+  });
+
+  it('bad locations: StoreUnavailableError naming the path, nothing created', async () => {
+    const missing = join(dir, 'no-such-dir', 'x.db');
+    await assert.rejects(SqliteStore.open(missing), (e: { code?: string; message: string }) => {
+      assert.equal(e.code, 'VIGIL_STORE_UNAVAILABLE');
+      assert.match(e.message, /no-such-dir/);
+      assert.match(e.message, /does not exist/);
+      return true;
+    });
+    assert.equal(existsSync(join(dir, 'no-such-dir')), false);
+
+    const notDb = join(dir, 'notes.db');
+    writeFileSync(notDb, 'this is not a database, just some text that is long enough to have a header'.repeat(20));
+    await assert.rejects(SqliteStore.open(notDb), (e: { code?: string; message: string }) => {
+      assert.equal(e.code, 'VIGIL_STORE_UNAVAILABLE');
+      assert.ok(e.message.includes(notDb));
+      assert.match(e.message, /not an SQLite database/);
+      return true;
+    });
+    assert.ok(!existsSync(`${notDb}-wal`));
+
+    const aDir = join(dir, 'adir.db');
+    mkdirSync(aDir);
+    await assert.rejects(SqliteStore.open(aDir), (e: { code?: string; message: string }) => e.code === 'VIGIL_STORE_UNAVAILABLE' && /is a directory/.test(e.message));
+    assert.deepEqual(readdirSync(aDir), []);
+  });
+
+  it('permission denied is a StoreUnavailableError', { skip: process.getuid?.() === 0 ? 'running as root: permissions are not enforced' : false }, async () => {
+    const ro = join(dir, 'readonly');
+    mkdirSync(ro);
+    chmodSync(ro, 0o500);
+    try {
+      await assert.rejects(SqliteStore.open(join(ro, 'x.db')), (e: { code?: string; message: string }) => e.code === 'VIGIL_STORE_UNAVAILABLE' && /permission|read-only/.test(e.message));
+      assert.deepEqual(readdirSync(ro), []);
+    } finally {
+      chmodSync(ro, 0o700);
+    }
+  });
+});
+
+describe('sqlite store: several processes, retention, cancel races', () => {
+  it('three processes claiming from one file never take the same job', async () => {
+    const path = dbPath();
+    const store = await SqliteStore.open(path);
+    const total = 600;
+    await store.enqueue(Array.from({ length: total }, (_, i) => ({ task: 'race', input: i, retry })));
+    const outs = await runTogether(['p1', 'p2', 'p3'].map((w) => ['claim', path, 'race', w]));
+    const lists = outs.map((o) => JSON.parse(o) as string[]);
+    const all = lists.flat();
+    console.log(`claimed per process: ${lists.map((l) => l.length).join(', ')}`);
+    assert.equal(all.length, total);
+    assert.equal(new Set(all).size, total, 'no job claimed twice');
+    assert.equal((await store.counts()).running, total);
+    await store.close();
+  });
+
+  it(`keeps about the last ${LOG_RETENTION_LINES} log lines of a job`, async () => {
+    const store = await SqliteStore.open(dbPath());
+    const [r] = await store.enqueue([{ task: 'chatty', input: null, retry }]);
+    const [c] = await store.claim({ workerId: 'w', leaseMs: 60_000, limit: 1, tasks: { chatty: 1 } });
+    const fence = c!.fence;
+    const total = LOG_RETENTION_LINES + 2 * LOG_RETENTION_CHUNK + 500;
+    const t = performance.now();
+    for (let i = 0; i < total; i += 2000) {
+      const batch = Array.from({ length: Math.min(2000, total - i) }, (_, k) => ({ fence, ts: Date.now(), stream: 'stdout' as const, line: `line ${i + k + 1}` }));
+      await store.appendLogs(batch);
+    }
+    console.log(`appendLogs: ${total} lines in ${(performance.now() - t).toFixed(0)} ms`);
+    const first = await store.logs(r!.job.id, { limit: 1 });
+    const last = await store.logs(r!.job.id, { tail: true, limit: 1 });
+    assert.equal(last[0]!.seq, total);
+    assert.equal(last[0]!.line, `line ${total}`);
+    const kept = total - first[0]!.seq + 1;
+    assert.ok(kept >= LOG_RETENTION_LINES && kept <= LOG_RETENTION_LINES + LOG_RETENTION_CHUNK, `kept ${kept} lines`);
+    await store.close();
+  });
+
+  it('a failing attempt of a job cancelled meanwhile ends cancelled, not re-queued', async () => {
+    const store = await SqliteStore.open(dbPath());
+    const [r] = await store.enqueue([{ task: 'c', input: null, retry }]);
+    const [c] = await store.claim({ workerId: 'w', leaseMs: 60_000, limit: 1, tasks: { c: 1 } });
+    await store.cancel([r!.job.id], 'stop it');
+    await store.finishAttempt(c!.fence, { outcome: 'error', error: { kind: 'error', message: 'x' }, charged: true, retryInMs: 0 });
+    const j = await store.get(r!.job.id);
+    assert.equal(j?.state, 'cancelled');
+    assert.equal(j?.error?.message, 'stop it');
+    await store.close();
+  });
+});
+
+describe('store URLs', () => {
+  it('parses the accepted forms', () => {
+    assert.deepEqual(parseStoreUrl('sqlite:./vigil.db'), { kind: 'sqlite', path: './vigil.db' });
+    assert.deepEqual(parseStoreUrl('sqlite:/abs/x.sqlite'), { kind: 'sqlite', path: '/abs/x.sqlite' });
+    assert.deepEqual(parseStoreUrl('sqlite:///abs/x.db'), { kind: 'sqlite', path: '/abs/x.db' });
+    assert.deepEqual(parseStoreUrl('jobs.db'), { kind: 'sqlite', path: 'jobs.db' });
+    assert.deepEqual(parseStoreUrl('/var/lib/vigil/jobs.db'), { kind: 'sqlite', path: '/var/lib/vigil/jobs.db' });
+    assert.deepEqual(parseStoreUrl('postgres://u@h:5432/db?schema=x'), { kind: 'postgres', url: 'postgres://u@h:5432/db?schema=x' });
+    assert.deepEqual(parseStoreUrl('postgresql://h/db'), { kind: 'postgres', url: 'postgresql://h/db' });
+    for (const bad of ['', 'mysql://h/db', './jobs.sqlite', 'sqlite:', 'http://x/y.db']) {
+      assert.throws(() => parseStoreUrl(bad), (e: { code?: string; name?: string; message: string }) => {
+        assert.equal(e.code, 'VIGIL_STORE_URL');
+        assert.equal(e.name, 'UsageError');
+        assert.match(e.message, /sqlite:PATH/);
+        assert.match(e.message, /postgres:\/\//);
+        return true;
+      });
+    }
+  });
+
+  it('storeUrlFromEnv: flag, then VIGIL_STORE, then the default', () => {
+    const saved = process.env.VIGIL_STORE;
+    try {
+      delete process.env.VIGIL_STORE;
+      assert.equal(storeUrlFromEnv(), DEFAULT_STORE_URL);
+      assert.equal(DEFAULT_STORE_URL, 'sqlite:./vigil.db');
+      process.env.VIGIL_STORE = 'sqlite:/env.db';
+      assert.equal(storeUrlFromEnv(), 'sqlite:/env.db');
+      assert.equal(storeUrlFromEnv('flag.db'), 'flag.db');
+    } finally {
+      if (saved === undefined) delete process.env.VIGIL_STORE;
+      else process.env.VIGIL_STORE = saved;
+    }
+  });
+
+  it('openStore opens SQLite from either form, relative to the current directory', async () => {
+    const path = dbPath();
+    const a = await openStore(`sqlite:${path}`);
+    assert.equal(a.kind, 'sqlite');
+    await a.close();
+    const b = await openStore(path);
+    assert.equal(b.description, `sqlite:${resolve(path)}`);
+    await b.close();
+    await assert.rejects(openStore('redis://x'), (e: { code?: string }) => e.code === 'VIGIL_STORE_URL');
+  });
+});
