@@ -16,7 +16,7 @@ if (!process.env.VIGIL_TEST_PG_URL) {
 }
 const r = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=300000', ...files],
   { stdio: 'inherit' },
 );
 process.exit(r.status ?? 1);

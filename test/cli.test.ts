@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -68,8 +69,15 @@ class Cli {
         throw new Error(`stderr never matched ${pattern} (exit ${this.child.exitCode}):\n${this.stderr}`);
       }
       await new Promise<void>((r) => {
-        const t = setTimeout(r, 50);
-        this.child.stderr!.once('data', () => (clearTimeout(t), r()));
+        const onData = (): void => {
+          clearTimeout(t);
+          r();
+        };
+        const t = setTimeout(() => {
+          this.child.stderr!.off('data', onData);
+          r();
+        }, 50);
+        this.child.stderr!.once('data', onData);
       });
     }
   }
@@ -131,7 +139,7 @@ describe('vigil CLI', { concurrency: 2 }, () => {
     assert.deepEqual(job.result, { greeting: 'hello Ada' });
     for (const key of ['id', 'task', 'state', 'attempts', 'result', 'error', 'parentId']) assert.ok(key in job, key);
     assert.equal(job.error, null);
-    figures.push(`vigil run hello: ${r.ms} ms from spawn to exit`);
+    figures.push(`vigil run hello: ${r.ms} ms from spawn to exit (while the --help test spawns 12 CLIs)`);
 
     const logs = await vigil('logs', job.id, '--store', store);
     assert.equal(logs.code, 0, logs.stderr);
@@ -264,6 +272,22 @@ describe('vigil CLI', { concurrency: 2 }, () => {
     assert.equal(status.state, 'cancelled');
   });
 
+  test('SIGTERM drains: a job that finishes within --drain succeeds, one that does not returns to the queue uncharged', async () => {
+    const store = newStore();
+    const quick = (await vigil('submit', 'steps', '--tasks', tasks, '--input', '{"n":3,"ms":200}', '--store', store)).stdout.trim();
+    const stuck = (await vigil('submit', 'sleepy', '--tasks', tasks, '--store', store)).stdout.trim();
+    const worker = new Cli(['worker', '--tasks', tasks, '--concurrency', '2', '--drain', '1500ms', '--store', store]);
+    await worker.waitForStderr(new RegExp(`job ${quick} steps: attempt 1 started[^]*job ${stuck} sleepy: attempt 1 started|job ${stuck} sleepy: attempt 1 started[^]*job ${quick} steps: attempt 1 started`));
+    worker.child.kill('SIGTERM');
+    const r = await worker.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.ms < 15_000, `drained stop took ${r.ms} ms`);
+    const [done, back] = await Promise.all([vigil('status', quick, '--json', '--store', store), vigil('status', stuck, '--json', '--store', store)]);
+    assert.equal(json(done).state, 'succeeded');
+    assert.equal(json(back).state, 'queued');
+    assert.equal(json(back).chargedAttempts, 0);
+  });
+
   test('a second signal forces the worker: exit 130, the running job returns to the queue', async () => {
     const store = newStore();
     const id = (await vigil('submit', 'sleepy', '--tasks', tasks, '--store', store)).stdout.trim();
@@ -339,6 +363,23 @@ describe('vigil CLI', { concurrency: 2 }, () => {
     assert.match(text.stdout, /all checks passed/);
     assert.equal(bad.code, 1, bad.stderr);
     assert.match(bad.stdout, /FAIL\s+store\s+.*nonexistent-dir/);
+  });
+
+  test('run shows a progress bar from ctx.progress when stdout is a terminal', { skip: !existsSync('/usr/bin/script') && 'needs script(1) for a pseudo-terminal' }, async () => {
+    const store = newStore();
+    const quote = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
+    const cmd = [process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'run', 'steps', '--tasks', tasks, '--input', '{"n":3,"ms":250}', '--store', store].map(quote).join(' ');
+    // script(1) gives the CLI a pseudo-terminal for stdout and stderr; -e passes its exit code through.
+    const child = spawn('/usr/bin/script', ['-qec', cmd, '/dev/null'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const [code] = (await once(child, 'close')) as [number | null];
+    clearTimeout(timer);
+    assert.equal(code, 0, out);
+    assert.match(out, /\d+% \| running [12]\/3 step [12]/, 'the bar shows the task\'s progress');
+    assert.match(out, /job\s+\d+\s+steps\s+succeeded/);
+    assert.match(out, /progress\s+3\/3 — step 3/);
   });
 
   test('demo is a placeholder that exits 0', async () => {

@@ -16,6 +16,8 @@ import type { LogStream } from '../src/types.js';
 const FIXTURES = new URL('./fixtures/', import.meta.url).pathname;
 const executor = new CommandExecutor();
 let seq = 0;
+/** Pids a fixture reported: killed after the tests in case a failed test left them (a tracking bug must not leak). */
+const reported: number[] = [];
 
 /** The engine's side of the boundary, recorded. */
 class RecordingChannel implements AttemptChannel {
@@ -171,10 +173,11 @@ test('result modes: exit, file ($VIGIL_RESULT_FILE, deleted afterwards), and cle
   assert.match(notJson.message, /last stdout line is not JSON.*done!/);
 });
 
-test('a multiprocessing pool of 2 blocked workers: the script and both workers are gone within grace + 1 s', async () => {
+test('a multiprocessing pool of 2 blocked workers: the script and both workers are gone within grace + 1 s', async (t) => {
   const { attempt, channel } = start({ argv: ['python3', join(FIXTURES, 'cmd-pool.py'), 'stubborn'] });
   const line = await channel.waitLine((l) => l.includes('"workers"'));
   const { main, workers } = JSON.parse(line) as { main: number; workers: number[] };
+  reported.push(main, ...workers);
   await channel.waitLine((l) => l.includes('"worker"')); // the pool is busy, blocked for good
   const all = [main, ...workers];
   assert.equal(all.length, 3);
@@ -182,6 +185,7 @@ test('a multiprocessing pool of 2 blocked workers: the script and both workers a
   const grace = 1_000;
   const { end, ms } = await engineStops(attempt, grace);
   assert.equal(end.type, 'killed');
+  t.diagnostic(`pool (ignoring SIGTERM) gone ${ms} ms after abort, grace ${grace} ms`);
   assert.ok(ms < grace + 1_000, `ended ${ms} ms after abort`);
   assert.ok(all.every((pid) => !alive(pid)), 'no process of the pool is left');
   assert.ok(psShowsNone(all));
@@ -190,6 +194,7 @@ test('a multiprocessing pool of 2 blocked workers: the script and both workers a
 test('a grandchild that called setsid() is killed with the tree', async () => {
   const { attempt, channel } = start({ argv: ['python3', join(FIXTURES, 'cmd-setsid.py'), 'child'] });
   const info = JSON.parse(await channel.waitLine((l) => l.includes('"grandchild"'))) as { main: number; child: number; grandchild: number };
+  reported.push(info.main, info.child, info.grandchild);
   assert.notEqual(readProcStat(info.grandchild)?.sid, readProcStat(info.main)?.sid, 'the grandchild left the session');
   const { end, ms } = await engineStops(attempt, 1_000);
   assert.equal(end.type, 'killed');
@@ -198,8 +203,11 @@ test('a grandchild that called setsid() is killed with the tree', async () => {
 });
 
 test('a double-forked setsid() daemon whose parent exited is remembered and killed', async () => {
-  const { attempt, channel } = start({ argv: ['python3', join(FIXTURES, 'cmd-setsid.py'), 'daemon', '0.3'] });
+  // The intermediate child lives 1 s: the executor's own sampler (every 500 ms) links the daemon to the tree in that
+  // time. A daemon detached faster than one sample period is the gap documented in docs/command-tasks.md.
+  const { attempt, channel } = start({ argv: ['python3', join(FIXTURES, 'cmd-setsid.py'), 'daemon', '1'] });
   const info = JSON.parse(await channel.waitLine((l) => l.includes('"grandchild"'))) as { main: number; child: number; grandchild: number };
+  reported.push(info.main, info.child, info.grandchild);
   await waitFor('the intermediate child exits', () => !alive(info.child), 5_000);
   assert.equal(readProcStat(info.grandchild)?.ppid !== info.child, true, 'the daemon was reparented');
   assert.ok(attempt.pids().includes(info.grandchild), 'the tracker still counts the daemon');
@@ -298,7 +306,7 @@ test('processes a program leaves behind when it exits are killed, with a note in
   const sleeper = Number(channel.text('stdout').trim());
   assert.ok(sleeper > 0);
   await waitFor('the leftover sleep is gone', () => !alive(sleeper), 2_000);
-  assert.match(channel.text('system'), /exited leaving 1 process running, now killed: \d+ \(sleep\)/);
+  assert.match(channel.text('system'), /exited leaving 1 process running, now killed: \d+ \((sleep|sh)\)/, "comm is sh until the fork has exec()ed sleep");
 });
 
 test('kill() before the program ends: done resolves killed, bounded', async () => {
@@ -382,4 +390,12 @@ test('contextExec from a worker thread: aborting the attempt leaves no orphan', 
 
 test.after(async () => {
   await executor.close();
+  for (const pid of reported) {
+    if (!alive(pid)) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone.
+    }
+  }
 });

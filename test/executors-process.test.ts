@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ProcessExecutor } from '../src/executors/process-executor.js';
-import { RecordingChannel, alive, spec, timed, waitFor } from './fixtures/exec-channel.js';
+import { RecordingChannel, alive, pidsOfDeadSupervisor, spec, timed, waitFor } from './fixtures/exec-channel.js';
 
 let executor: ProcessExecutor;
 let dir: string;
@@ -150,5 +150,11 @@ describe('process executor: hangs end within the kill bound', () => {
     await executor.close();
     assert.deepEqual(await attempt.done, { type: 'killed' });
     await waitFor('the process to be gone', () => pids.every((pid) => !alive(pid)), 1_000);
+  });
+
+  test('a supervisor that dies leaves nothing behind (attempt processes and ctx.exec programs)', async () => {
+    const pids = await pidsOfDeadSupervisor('process');
+    assert.ok(pids.length >= 2, JSON.stringify(pids));
+    await waitFor('every process of the dead supervisor to be gone', () => pids.every((pid) => !alive(pid)), 2_000);
   });
 });

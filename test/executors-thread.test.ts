@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ThreadExecutor } from '../src/executors/thread-executor.js';
 import type { AttemptEnd } from '../src/executors/types.js';
-import { RecordingChannel, alive, cpuTicks, spec, timed, waitFor } from './fixtures/exec-channel.js';
+import { RecordingChannel, alive, pidsOfDeadSupervisor, cpuTicks, spec, timed, waitFor } from './fixtures/exec-channel.js';
 
 const KILL_BOUND_MS = 500;
 let executor: ThreadExecutor;
@@ -255,5 +255,11 @@ describe('thread executor: speed', () => {
     t.diagnostic(line);
     console.log(line);
     assert.ok(seqMs / n < 20, 'a no-op attempt round trip stays under 20 ms');
+  });
+
+  test('a supervisor that dies leaves nothing behind (host processes, threads and ctx.exec programs)', async () => {
+    const pids = await pidsOfDeadSupervisor('thread');
+    assert.ok(pids.length >= 2, JSON.stringify(pids));
+    await waitFor('every process of the dead supervisor to be gone', () => pids.every((pid) => !alive(pid)), 2_000);
   });
 });

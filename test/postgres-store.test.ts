@@ -144,6 +144,36 @@ describe('PostgreSQL store', { skip }, () => {
     for (const s of opened) assert.equal((await s.get(first!.job.id))?.task, 'mig');
   });
 
+  it('fails to open with a clear error: bad schema name, unreachable database', async () => {
+    await assert.rejects(openPostgresStore(urlFor('no-dashes')), (e: { code?: string }) => e.code === 'VIGIL_STORE_URL');
+    const down = new URL(BASE!);
+    down.hostname = '127.0.0.1';
+    down.port = '1'; // nothing listens there: connection refused at once
+    await assert.rejects(openPostgresStore(urlFor(freshSchema(), down.toString())), (e: unknown) => {
+      assert.ok(e instanceof StoreUnavailableError);
+      assert.match(e.message, /is the database running/);
+      return true;
+    });
+  });
+
+  it('falls back to a slow poll when a notification is lost', async () => {
+    const schema = freshSchema();
+    const store = await open(schema, undefined, { pollMs: 200 });
+    store.subscribe(() => undefined);
+    await store.whenListening();
+    const woke = nextEvent(store, (e) => e.type === 'enqueued' && e.tasks.includes('silent'));
+    // A job that arrives without any NOTIFY (triggers off for this session), as if the notification were lost.
+    await admin.query('BEGIN');
+    await admin.query("SET LOCAL session_replication_role = 'replica'");
+    await admin.query(
+      `INSERT INTO "${schema}".jobs (task, state, input, retry, max_attempts, run_at, created_at, updated_at)
+       VALUES ('silent', 'queued', 'null', $1, 3, "${schema}".now_ms(), "${schema}".now_ms(), "${schema}".now_ms())`,
+      [JSON.stringify(RETRY)],
+    );
+    await admin.query('COMMIT');
+    await woke;
+  });
+
   it('keeps schemas isolated: ?schema= selects an instance, its events stay on its own channel', async () => {
     const a = await open(freshSchema());
     const b = await open(freshSchema());

@@ -1,10 +1,9 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { killTree, parseStat, readProcStat, TreeTracker, waitGone } from '../src/executors/proctree.js';
-import { ByteTail, LineSplitter, lineText, textLines } from '../src/executors/line-splitter.js';
-import { LogBudget } from '../src/executors/program.js';
+import { ByteTail, LineSplitter, LogBudget, lineText, textLines } from '../src/executors/line-splitter.js';
 
 const FIXTURES = new URL('./fixtures/', import.meta.url).pathname;
 
@@ -26,7 +25,24 @@ async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Pr
 function startGroup(argv: string[]): ChildProcess {
   const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
   child.on('error', () => undefined);
+  // A failed test must not leave its tree running.
+  after(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // Gone.
+    }
+  });
   return child;
+}
+
+function killIfAlive(pid: number): void {
+  if (!alive(pid)) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Gone.
+  }
 }
 
 function firstLine(child: ChildProcess): Promise<string> {
@@ -104,8 +120,9 @@ test('killTree: a tree that ignores SIGTERM is SIGKILLed after the grace', async
 });
 
 test('TreeTracker remembers a setsid() daemon after its parent exited, and kills it', async () => {
-  const root = startGroup(['python3', join(FIXTURES, 'cmd-setsid.py'), 'daemon', '0.5']);
+  const root = startGroup(['python3', join(FIXTURES, 'cmd-setsid.py'), 'daemon', '1']);
   const info = JSON.parse(await firstLine(root)) as { main: number; child: number; grandchild: number };
+  after(() => [info.main, info.child, info.grandchild].forEach(killIfAlive));
   const tracker = new TreeTracker(root.pid!);
   assert.ok(tracker.sample().includes(info.grandchild), 'a descendant while its parent lives');
   await waitFor('the intermediate child exits', () => !alive(info.child), 5_000);

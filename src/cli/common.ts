@@ -49,13 +49,18 @@ export function intArg(min: number, max = Number.MAX_SAFE_INTEGER): (value: stri
   };
 }
 
-/** Commander argument parser for durations ("250ms", "30s", "5m", "1h" or milliseconds). */
-export function durationArg(value: string): number {
-  try {
-    return parseDuration(value);
-  } catch {
-    throw new InvalidArgumentError('must be a duration like "250ms", "30s", "5m", "1h" or milliseconds.');
-  }
+/** Commander argument parser for durations ("250ms", "30s", "5m", "1h" or milliseconds), at least `minMs`. */
+export function durationArg(minMs = 0): (value: string) => number {
+  return (value) => {
+    let ms: number;
+    try {
+      ms = parseDuration(value);
+    } catch {
+      throw new InvalidArgumentError('must be a duration like "250ms", "30s", "5m", "1h" or milliseconds.');
+    }
+    if (ms < minMs) throw new InvalidArgumentError(`must be at least ${minMs} ms.`);
+    return ms;
+  };
 }
 
 /** Resolves once one of the signals arrives; `off()` removes the listeners. */

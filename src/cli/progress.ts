@@ -3,27 +3,35 @@ import type { Vigil } from '../vigil.js';
 
 const POLL_MS = 200;
 
+// A MultiBar (with one bar) because it can print log lines above the bar without tearing it.
+let active: cliProgress.MultiBar | null = null;
+
+/** One line to stderr; above the progress bar when one is shown. Everything the CLI logs goes through here. */
+export function stderrLine(text: string): void {
+  if (active) active.log(`${text}\n`);
+  else process.stderr.write(`${text}\n`);
+}
+
 /**
  * Shows a progress bar for a job while `work` is pending, fed by polling `job.progress` (the store is the one place
  * progress is visible from any process). Only when stdout is a terminal: piped output stays clean data. The bar
  * goes to stderr and is cleared before the caller prints the result.
  */
 export async function withProgressBar<T>(vigil: Vigil, jobId: string, work: Promise<T>, enabled = process.stdout.isTTY === true): Promise<T> {
-  if (!enabled) return work;
-  const bar = new cliProgress.SingleBar(
+  if (!enabled || process.stderr.isTTY !== true) return work;
+  const multi = new cliProgress.MultiBar(
     {
       format: ' {bar} {percentage}% | {state} {message}',
       hideCursor: true,
       clearOnComplete: true,
-      stopOnComplete: false,
       stream: process.stderr,
-      // Render even when only stdout is a terminal; the caller decided.
-      noTTYOutput: true,
-      notTTYSchedule: 1000,
+      // Signals are the commands' business (run cancels the job on SIGINT); the bar is stopped in `finally`.
+      gracefulExit: false,
     },
     cliProgress.Presets.shades_classic,
   );
-  bar.start(100, 0, { state: 'queued', message: '' });
+  const bar = multi.create(100, 0, { state: 'queued', message: '' });
+  active = multi;
   let stopped = false;
   const poll = async (): Promise<void> => {
     while (!stopped) {
@@ -32,7 +40,9 @@ export async function withProgressBar<T>(vigil: Vigil, jobId: string, work: Prom
         const p = job.progress;
         const pct = p?.fraction != null ? p.fraction * 100 : p?.done !== undefined && p.total ? (p.done / p.total) * 100 : undefined;
         const count = p?.done !== undefined && p.total !== undefined ? `${p.done}/${p.total} ` : '';
-        bar.update(pct === undefined ? bar.getProgress() * 100 : Math.max(0, Math.min(100, pct)), { state: job.state, message: `${count}${p?.message ?? ''}` });
+        const payload = { state: job.state, message: `${count}${p?.message ?? ''}` };
+        if (pct === undefined) bar.update(payload);
+        else bar.update(Math.max(0, Math.min(100, pct)), payload);
       } catch {
         // A poll that fails only leaves the bar stale; the wait itself reports real errors.
       }
@@ -45,6 +55,7 @@ export async function withProgressBar<T>(vigil: Vigil, jobId: string, work: Prom
   } finally {
     stopped = true;
     await polling;
-    bar.stop();
+    active = null;
+    multi.stop();
   }
 }

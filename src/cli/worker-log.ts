@@ -1,12 +1,13 @@
 import type { Worker, WorkerEvent } from '../engine/worker.js';
 import { errorMessage } from '../errors.js';
 import type { Vigil } from '../vigil.js';
+import { stderrLine } from './progress.js';
 
 /**
  * One stderr line per notable worker event (started, finished, retrying, enforcing, errors): enough to follow a
  * worker in a terminal or a log file; details stay in the store (`vigil inspect`).
  */
-export function logWorkerEvents(worker: Worker, vigil: Vigil, write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): () => void {
+export function logWorkerEvents(worker: Worker, vigil: Vigil, write: (line: string) => void = stderrLine): () => void {
   const line = (text: string): void => write(`${new Date().toISOString()} ${text}`);
   const listener = (event: WorkerEvent): void => {
     switch (event.type) {

@@ -7,6 +7,7 @@
  * - `\n`, `\r\n` and a lone `\r` (progress bars redraw with it) all end a line.
  * - lineText() decodes UTF-8 (invalid sequences become U+FFFD) and escapes control characters as `\xNN`.
  * - ByteTail keeps the last N bytes of a stream for error messages and results, copying at most N bytes per chunk.
+ * - LogBudget decides how many lines reach the job's log at all.
  */
 
 export const MAX_LINE_BYTES = 8 * 1024;
@@ -234,4 +235,93 @@ export class ByteTail {
     }
     return out.reverse();
   }
+}
+
+/** Lines of each stream logged at the end when the output's last lines were over the budget. */
+export const TRAILING_LINES = 50;
+
+export interface LogBudgetOptions {
+  /** Bytes logged at full speed first (default 2 MiB). */
+  burstBytes?: number;
+  /** Then, on average, this many bytes per second (default 16 KiB/s). */
+  bytesPerSecond?: number;
+}
+
+/**
+ * How much output reaches the job's log: a program printing a gigabyte must neither flood the store nor cost the
+ * worker. A token bucket (each line costs its bytes + 64): once empty, lines are counted and skipped until a
+ * quarter of the bucket has refilled, so skipping comes in long runs with one note each, not a note per line.
+ */
+export class LogBudget {
+  private readonly capacity: number;
+  private readonly rate: number;
+  private tokens: number;
+  private refilledAt = Date.now();
+  private skipping = false;
+  private skippedLines = 0;
+  private skippedBytes = 0;
+  private totalSkippedLines = 0;
+  private totalSkippedBytes = 0;
+  private readonly trailing: Record<'stdout' | 'stderr', number> = { stdout: 0, stderr: 0 };
+
+  constructor(options: LogBudgetOptions = {}) {
+    this.capacity = options.burstBytes ?? 2 * 1024 * 1024;
+    this.rate = options.bytesPerSecond ?? 16 * 1024;
+    this.tokens = this.capacity;
+  }
+
+  /** `kept`: the bytes that would be stored (a cut line keeps 8 KiB); `total`: the line's real length. */
+  admit(stream: 'stdout' | 'stderr', kept: number, total: number = kept): boolean {
+    const cost = kept + 64;
+    if (this.tokens < cost || this.skipping) {
+      this.refill();
+      if (this.skipping && this.tokens >= this.capacity / 4) this.skipping = false;
+      if (this.tokens < cost) this.skipping = true;
+    }
+    if (this.skipping) {
+      this.skippedLines++;
+      this.skippedBytes += total;
+      this.trailing[stream]++;
+      return false;
+    }
+    this.tokens -= cost;
+    this.trailing[stream] = 0;
+    return true;
+  }
+
+  /** The note for lines skipped since the last logged line, once. */
+  takeSkipNote(): string | null {
+    if (this.skippedLines === 0) return null;
+    const note = `[vigil] ${plural(this.skippedLines, 'line')} (${formatBytes(this.skippedBytes)}) of output not logged: over the log budget (${formatBytes(this.capacity)}, then ${formatBytes(this.rate)}/s)`;
+    this.totalSkippedLines += this.skippedLines;
+    this.totalSkippedBytes += this.skippedBytes;
+    this.skippedLines = 0;
+    this.skippedBytes = 0;
+    return note;
+  }
+
+  /** At the end: a note when the output's last lines were skipped, and how many of each stream. */
+  summary(): { note: string; trailing: Record<'stdout' | 'stderr', number> } | null {
+    const pending = this.takeSkipNote();
+    if (!pending) return null;
+    const shown = (['stdout', 'stderr'] as const).filter((s) => this.trailing[s] > 0).map((s) => `${s}: ${Math.min(this.trailing[s], TRAILING_LINES)}`);
+    return { note: `${pending}; ${plural(this.totalSkippedLines, 'line')} (${formatBytes(this.totalSkippedBytes)}) in all; the last lines follow (${shown.join(', ')})`, trailing: { ...this.trailing } };
+  }
+
+  private refill(): void {
+    const now = Date.now();
+    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.refilledAt) / 1000) * this.rate);
+    this.refilledAt = now;
+  }
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(n < 10 * 1024 ? 1 : 0)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }

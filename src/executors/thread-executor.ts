@@ -39,7 +39,7 @@ export class ThreadExecutor implements Executor {
 
   constructor(options: ThreadExecutorOptions = {}) {
     this.threadsPerHost = positiveInt(options.threadsPerHost, 'threadsPerHost', 4);
-    this.killBoundMs = positiveInt(options.killBoundMs, 'killBoundMs', 500);
+    this.killBoundMs = positiveInt(options.killBoundMs, 'killBoundMs', 250);
     this.hostIdleMs = positiveInt(options.hostIdleMs, 'hostIdleMs', 30_000);
     this.onHostOutput = options.onHostOutput ?? ((line, pid) => process.stderr.write(`[vigil executor host ${pid}] ${line}\n`));
   }

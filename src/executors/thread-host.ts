@@ -56,7 +56,13 @@ process.on('disconnect', () => {
 process.on('message', (message: HostInbound) => {
   switch (message.type) {
     case 'start':
-      start(message.spec);
+      try {
+        start(message.spec);
+      } catch (err) {
+        // A thread that can not be created fails this attempt, not every attempt of the host.
+        byKey.delete(message.spec.key);
+        send({ type: 'end', key: message.spec.key, end: { type: 'threw', error: serializeError(err) } });
+      }
       return;
     case 'abort':
     case 'reply': {

@@ -52,6 +52,7 @@ interface AsyncTrace {
 const TIMEOUT = Symbol('timeout');
 const MAX_FRAMES = 64;
 const PAUSE_RETRY_MS = 100;
+const PAUSE_WAIT_MS = 600;
 
 /** `answerBy`: when a thread that has not answered Debugger.enable is declared unresponsive (≤ deadline). */
 export async function captureJsStack(channel: CdpChannel, deadline: number, answerBy: number = deadline): Promise<JsCapture> {
@@ -83,10 +84,13 @@ export async function captureJsStack(channel: CdpChannel, deadline: number, answ
 
   // A pause requested while the thread is between two states can be lost (measured: ~1 capture in 50 on a busy
   // loop, the probe answered and no pause followed), so it is asked again until it arrives or the budget ends.
-  let stop: PausedParams | typeof TIMEOUT = await within(paused, Math.min(deadline, performance.now() + PAUSE_RETRY_MS));
-  while (stop === TIMEOUT && performance.now() < deadline) {
+  // A thread that answered Debugger.enable but has not paused within PAUSE_WAIT_MS will not: waiting longer only
+  // delays the kill (the capture budget is an upper bound, not a target).
+  const pauseBy = Math.min(deadline, performance.now() + PAUSE_WAIT_MS);
+  let stop: PausedParams | typeof TIMEOUT = await within(paused, Math.min(pauseBy, performance.now() + PAUSE_RETRY_MS));
+  while (stop === TIMEOUT && performance.now() < pauseBy) {
     void quiet(channel.send('Debugger.pause'));
-    stop = await within(paused, Math.min(deadline, performance.now() + PAUSE_RETRY_MS));
+    stop = await within(paused, Math.min(pauseBy, performance.now() + PAUSE_RETRY_MS));
   }
   let stack: StackFrame[] = [];
   let asyncStack: StackFrame[] = [];
@@ -111,13 +115,16 @@ export async function captureJsStack(channel: CdpChannel, deadline: number, answ
     await within(quiet(channel.send('Debugger.resume')), deadline + 50);
     if (idle) notes.push('the thread was idle: no JS was running (it awaits something that never settles); see its pending resources');
   }
-  const resources = await within(probe, deadline);
+  // A thread caught running JS will not run the probe once resumed (it goes back to its loop): do not spend the
+  // capture budget (and delay the kill) waiting for it.
+  const busy = stop !== TIMEOUT && !idle;
+  const resources = await within(probe, Math.min(deadline, performance.now() + (busy ? 50 : 200)));
   // Awaited (briefly): a reply still in flight when the thread is terminated right after has crashed Node 20
   // ("double free") in our tests.
   await within(quiet(channel.send('Debugger.disable')), deadline + 50);
   const capture: JsCapture = { responsive: true, stack, asyncStack, notes };
   if (resources !== TIMEOUT) capture.pendingResources = resources;
-  else notes.push('pending resources were not listed in time');
+  else if (!busy) notes.push('pending resources were not listed in time');
   return capture;
 }
 

@@ -114,7 +114,7 @@ function workerChannel(session: Session, sessionId: string, post: (method: strin
       const id = nextId++;
       return new Promise((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        post('NodeWorker.sendMessageToWorker', { sessionId, message: JSON.stringify({ id, method, params: params ?? {} }) }).catch((err: unknown) => {
+        post('NodeWorker.sendMessageToWorker', { sessionId, message: asciiJson({ id, method, params: params ?? {} }) }).catch((err: unknown) => {
           pending.delete(id);
           reject(err instanceof Error ? err : new Error(String(err)));
         });
@@ -124,4 +124,13 @@ function workerChannel(session: Session, sessionId: string, post: (method: strin
       listeners.push(listener);
     },
   };
+}
+
+/**
+ * Node 20 passes messages to a worker's inspector in a way that mangles non-ASCII characters: a probe holding a
+ * "×" came back as "Message must be a valid JSON" and the capture then waited its whole budget for an answer that
+ * never came (the compiled build keeps such characters literally, tsx escapes them). JSON escapes are ASCII.
+ */
+export function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 
-export const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+import { existsSync } from 'node:fs';
+
+/** The built CLI when `npm run build` has run (as in CI: what users run), else the source through tsx. */
+export const CLI = existsSync('dist/src/cli/main.js') && !process.env.VIGIL_TEST_FROM_SOURCE ? ['dist/src/cli/main.js'] : ['--import', 'tsx', 'src/cli/main.ts'];
 
 /** Starts `vigil <args>` as a real child process. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess & { output: () => string } {

@@ -6,7 +6,7 @@ import { example, intArg, onSignals, openVigil, sleep, storeOption, type StoreOp
 import { EXIT, jobExitCode } from '../exit.js';
 import { readInput } from '../input.js';
 import { printJob } from '../output.js';
-import { withProgressBar } from '../progress.js';
+import { stderrLine, withProgressBar } from '../progress.js';
 import { logWorkerEvents } from '../worker-log.js';
 
 interface RunOptions extends StoreOptions {
@@ -53,7 +53,7 @@ async function runOnce(vigil: Vigil, task: string, input: ReturnType<typeof read
   let forced: Promise<void> | null = null;
   const off = onSignals(['SIGINT', 'SIGTERM'], (signal, count) => {
     if (count === 1) {
-      process.stderr.write(`vigil: ${signal}: cancelling job ${job.id} (send it again to force)\n`);
+      stderrLine(`vigil: ${signal}: cancelling job ${job.id} (send it again to force)`);
       interrupted.abort();
     } else {
       off();

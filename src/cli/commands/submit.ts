@@ -25,7 +25,7 @@ export function registerSubmit(program: Command): void {
     .option('--wait', 'wait for the job to end, print it, exit 0 if it succeeded else 1')
     .option('--key <key>', 'idempotency key: submitting the same key again returns the first job')
     .option('--priority <n>', 'higher runs first (default 0)', intArg(-1_000_000, 1_000_000))
-    .option('--delay <duration>', 'run no earlier than this from now', durationArg);
+    .option('--delay <duration>', 'run no earlier than this from now', durationArg());
   jsonOption(cmd, 'the job');
   storeOption(cmd);
   example(cmd, `vigil submit resize --input '{"path":"a.png"}' --tasks ./tasks.ts --wait`, 'vigil submit resize --input @job.json --key a.png');

@@ -1,13 +1,16 @@
 import type { Command } from 'commander';
 import { durationArg, example, intArg, onSignals, openVigil, storeOption, type StoreOptions } from '../common.js';
+import { formatDuration } from '../../task/duration.js';
 import { EXIT } from '../exit.js';
 import { logWorkerEvents } from '../worker-log.js';
+
+const DEFAULT_DRAIN_MS = 30_000;
 
 interface WorkerCliOptions extends StoreOptions {
   tasks: string;
   concurrency?: number;
   lease?: number;
-  drain: number;
+  drain?: number;
   quiet?: boolean;
 }
 
@@ -17,8 +20,8 @@ export function registerWorker(program: Command): void {
     .description('run a worker until SIGTERM/SIGINT (first drains, second forces)')
     .requiredOption('--tasks <module>', 'tasks module (.ts or .js) that defines the tasks this worker runs')
     .option('--concurrency <n>', 'attempts running at once (default 4)', intArg(1, 10_000))
-    .option('--lease <duration>', 'lease length; a dead worker\'s jobs are re-run after it (default 30s)', durationArg)
-    .option('--drain <duration>', 'on the first signal, how long running attempts may finish before they are returned to the queue', durationArg, 30_000)
+    .option('--lease <duration>', 'lease length; a dead worker\'s jobs are re-run after it (default 30s)', durationArg(1_000))
+    .option('--drain <duration>', 'on the first signal, how long running attempts may finish before they are returned to the queue (default 30s)', durationArg())
     .option('--quiet', 'do not log job events to stderr');
   storeOption(cmd);
   example(cmd, 'vigil worker --tasks ./tasks.ts --concurrency 8 --store sqlite:./vigil.db');
@@ -28,13 +31,14 @@ export function registerWorker(program: Command): void {
 }
 
 async function runWorker(opts: WorkerCliOptions): Promise<number> {
+  const drainMs = opts.drain ?? DEFAULT_DRAIN_MS;
   const vigil = await openVigil(opts, opts.tasks);
   const log = (text: string): void => {
     if (!opts.quiet) process.stderr.write(`${new Date().toISOString()} ${text}\n`);
   };
   let worker;
   try {
-    worker = await vigil.startWorker({ concurrency: opts.concurrency, leaseMs: opts.lease, drainMs: opts.drain });
+    worker = await vigil.startWorker({ concurrency: opts.concurrency, leaseMs: opts.lease, drainMs });
   } catch (err) {
     await vigil.close();
     throw err;
@@ -45,9 +49,9 @@ async function runWorker(opts: WorkerCliOptions): Promise<number> {
   const code = await new Promise<number>((resolve) => {
     const off = onSignals(['SIGTERM', 'SIGINT'], (signal, count) => {
       if (count === 1) {
-        log(`${signal}: draining (up to ${opts.drain} ms, no new claims; send it again to force)`);
+        log(`${signal}: draining (up to ${formatDuration(drainMs)}, no new claims; send it again to force)`);
         worker
-          .stop({ drainMs: opts.drain })
+          .stop({ drainMs })
           .then(() => resolve(EXIT.ok))
           .catch((err: unknown) => {
             log(`worker: stop failed: ${err instanceof Error ? err.message : String(err)}`);

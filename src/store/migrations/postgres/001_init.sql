@@ -144,39 +144,26 @@ BEGIN
   RETURN NULL;
 END $$;
 
-CREATE FUNCTION notify_jobs_updated() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
-DECLARE
-  names text[];
-  r record;
-  cancel_ids text[];
+-- Row level, with the transition test in WHEN (evaluated without calling any function): lease renewals, heartbeats
+-- and log appends, the most frequent updates, cost nothing here. Identical payloads in one transaction are
+-- delivered once, so re-queueing many jobs of one task sends one `enqueued`.
+CREATE FUNCTION notify_job_changed() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
-  SELECT array_agg(DISTINCT n.task) INTO names
-    FROM new_rows n JOIN old_rows o USING (id)
-   WHERE n.state = 'queued' AND o.state <> 'queued';
-  PERFORM notify_enqueued(TG_TABLE_SCHEMA, names);
-  FOR r IN
-    SELECT n.id, n.parent_id, n.state
-      FROM new_rows n JOIN old_rows o USING (id)
-     WHERE n.state IN ('succeeded', 'failed', 'cancelled') AND o.state NOT IN ('succeeded', 'failed', 'cancelled')
-     ORDER BY n.id
-  LOOP
+  IF NEW.state = 'queued' AND OLD.state <> 'queued' THEN
+    PERFORM pg_notify('vigil_' || TG_TABLE_SCHEMA, json_build_object('t', 'e', 'k', json_build_array(NEW.task))::text);
+  ELSIF NEW.state IN ('succeeded', 'failed', 'cancelled') AND OLD.state NOT IN ('succeeded', 'failed', 'cancelled') THEN
     PERFORM pg_notify('vigil_' || TG_TABLE_SCHEMA,
-      json_build_object('t', 'f', 'i', r.id::text, 'p', r.parent_id::text, 's', r.state)::text);
-  END LOOP;
-  SELECT array_agg(n.id::text ORDER BY n.id) INTO cancel_ids
-    FROM new_rows n JOIN old_rows o USING (id)
-   WHERE n.cancel_requested AND NOT o.cancel_requested AND n.state = 'running';
-  IF cancel_ids IS NOT NULL THEN
-    -- Chunked: a NOTIFY payload must stay under 8000 bytes.
-    FOR i IN 0 .. (array_length(cancel_ids, 1) - 1) / 200 LOOP
-      PERFORM pg_notify('vigil_' || TG_TABLE_SCHEMA,
-        json_build_object('t', 'c', 'i', cancel_ids[i * 200 + 1 : i * 200 + 200])::text);
-    END LOOP;
+      json_build_object('t', 'f', 'i', NEW.id::text, 'p', NEW.parent_id::text, 's', NEW.state)::text);
+  ELSIF NEW.cancel_requested AND NOT OLD.cancel_requested AND NEW.state = 'running' THEN
+    PERFORM pg_notify('vigil_' || TG_TABLE_SCHEMA, json_build_object('t', 'c', 'i', json_build_array(NEW.id::text))::text);
   END IF;
   RETURN NULL;
 END $$;
 
 CREATE TRIGGER jobs_inserted AFTER INSERT ON jobs REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION notify_jobs_inserted();
-CREATE TRIGGER jobs_updated AFTER UPDATE ON jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION notify_jobs_updated();
+CREATE TRIGGER jobs_changed AFTER UPDATE ON jobs FOR EACH ROW
+  WHEN ((NEW.state = 'queued' AND OLD.state <> 'queued')
+     OR (NEW.state IN ('succeeded', 'failed', 'cancelled') AND OLD.state NOT IN ('succeeded', 'failed', 'cancelled'))
+     OR (NEW.cancel_requested AND NOT OLD.cancel_requested AND NEW.state = 'running'))
+  EXECUTE FUNCTION notify_job_changed();

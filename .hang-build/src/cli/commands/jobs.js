@@ -1,0 +1,33 @@
+import { InvalidArgumentError } from 'commander';
+import { example, intArg, jsonOption, storeOption, withVigil } from '../common.js';
+import { ago, print, printJson, table } from '../output.js';
+const STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
+export function registerJobs(program) {
+    const cmd = program
+        .command('jobs')
+        .description('list jobs, newest first')
+        .option('--state <state>', `only jobs in this state (${STATES.join(', ')})`, stateArg)
+        .option('--task <name>', 'only jobs of this task')
+        .option('--parent <id>', 'only the children of this job')
+        .option('--limit <n>', 'at most this many jobs', intArg(1, 100_000), 50);
+    jsonOption(cmd, 'an array of jobs');
+    storeOption(cmd);
+    example(cmd, 'vigil jobs --state failed --limit 20', 'vigil jobs --parent 42 --json');
+    cmd.action(async (opts) => {
+        await withVigil(opts, async (vigil) => {
+            const jobs = await vigil.list({ state: opts.state, task: opts.task, parentId: opts.parent, limit: opts.limit });
+            if (opts.json)
+                return printJson(jobs);
+            if (jobs.length === 0)
+                return print('no jobs');
+            const now = Date.now();
+            print(table(['ID', 'TASK', 'STATE', 'ATTEMPTS', 'AGE', 'PARENT'], jobs.map((j) => [j.id, j.task, j.state, String(j.attempts), ago(j.createdAt, now), j.parentId ?? '-'])));
+        });
+    });
+}
+function stateArg(value) {
+    if (!STATES.includes(value))
+        throw new InvalidArgumentError(`must be one of ${STATES.join(', ')}.`);
+    return value;
+}
+//# sourceMappingURL=jobs.js.map

@@ -1,0 +1,48 @@
+import { isTerminal } from '../../engine/waiter.js';
+import { example, intArg, sleep, storeOption, withVigil } from '../common.js';
+import { jobExitCode } from '../exit.js';
+import { iso, print } from '../output.js';
+const PAGE = 1000;
+const FOLLOW_POLL_MS = 200;
+export function registerLogs(program) {
+    const cmd = program
+        .command('logs')
+        .description('print a job\'s output as "ts stream line" (--follow: until it ends)')
+        .argument('<id>', 'job id')
+        .option('-f, --follow', 'keep printing new lines until the job ends, then exit 0 if it succeeded else 1')
+        .option('--attempt <n>', 'only the lines of this attempt', intArg(1))
+        .option('--json', 'print one JSON object per line (jobId, attempt, seq, ts, stream, line)');
+    storeOption(cmd);
+    example(cmd, 'vigil logs 42', 'vigil logs 42 --follow --attempt 2');
+    cmd.action(async (id, opts) => {
+        process.exitCode = await withVigil(opts, async (vigil) => {
+            let job = await vigil.get(id);
+            const show = (lines) => {
+                for (const l of lines)
+                    print(opts.json ? JSON.stringify(l) : `${iso(l.ts)} ${l.stream} ${l.line}`);
+            };
+            let afterSeq = await drain(vigil, id, 0, opts.attempt, show);
+            if (!opts.follow)
+                return 0;
+            while (!isTerminal(job)) {
+                await sleep(FOLLOW_POLL_MS);
+                // State first, then lines: lines written before the job ended are all visible once it reads terminal.
+                job = await vigil.get(id);
+                afterSeq = await drain(vigil, id, afterSeq, opts.attempt, show);
+            }
+            return jobExitCode(job.state);
+        });
+    });
+}
+/** Prints every line after `afterSeq`, page by page; returns the last seq seen. */
+async function drain(vigil, id, afterSeq, attempt, show) {
+    for (;;) {
+        const lines = await vigil.logs(id, { afterSeq, limit: PAGE, attempt });
+        show(lines);
+        if (lines.length > 0)
+            afterSeq = lines[lines.length - 1].seq;
+        if (lines.length < PAGE)
+            return afterSeq;
+    }
+}
+//# sourceMappingURL=logs.js.map

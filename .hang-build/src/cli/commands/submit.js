@@ -1,0 +1,38 @@
+import { durationArg, example, intArg, jsonOption, storeOption, withVigil } from '../common.js';
+import { jobExitCode } from '../exit.js';
+import { readInput } from '../input.js';
+import { print, printJob } from '../output.js';
+import { withProgressBar } from '../progress.js';
+export function registerSubmit(program) {
+    const cmd = program
+        .command('submit')
+        .description('enqueue a job for a worker; print its id (--wait: the final job)')
+        .argument('<task>', 'task name')
+        .option('--input <json|@file>', 'job input: inline JSON, @path of a JSON file, or @- for stdin (default: null)')
+        .option('--tasks <module>', 'tasks module to check the task name and options against (else: tasks announced by workers)')
+        .option('--wait', 'wait for the job to end, print it, exit 0 if it succeeded else 1')
+        .option('--key <key>', 'idempotency key: submitting the same key again returns the first job')
+        .option('--priority <n>', 'higher runs first (default 0)', intArg(-1_000_000, 1_000_000))
+        .option('--delay <duration>', 'run no earlier than this from now', durationArg());
+    jsonOption(cmd, 'the job');
+    storeOption(cmd);
+    example(cmd, `vigil submit resize --input '{"path":"a.png"}' --tasks ./tasks.ts --wait`, 'vigil submit resize --input @job.json --key a.png');
+    cmd.action(async (task, opts) => {
+        // Parse before opening anything: broken input must not create a store file or a job.
+        const input = readInput(opts.input);
+        process.exitCode = await withVigil(opts, async (vigil) => {
+            const job = await vigil.submit(task, input, { key: opts.key, priority: opts.priority, delay: opts.delay });
+            if (!opts.wait) {
+                if (opts.json)
+                    printJob(job, true);
+                else
+                    print(job.id);
+                return 0;
+            }
+            const final = await withProgressBar(vigil, job.id, vigil.wait(job.id));
+            printJob(final, opts.json);
+            return jobExitCode(final.state);
+        }, opts.tasks);
+    });
+}
+//# sourceMappingURL=submit.js.map

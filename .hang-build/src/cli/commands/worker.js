@@ -1,0 +1,63 @@
+import { durationArg, example, intArg, onSignals, openVigil, storeOption } from '../common.js';
+import { formatDuration } from '../../task/duration.js';
+import { EXIT } from '../exit.js';
+import { logWorkerEvents } from '../worker-log.js';
+const DEFAULT_DRAIN_MS = 30_000;
+export function registerWorker(program) {
+    const cmd = program
+        .command('worker')
+        .description('run a worker until SIGTERM/SIGINT (first drains, second forces)')
+        .requiredOption('--tasks <module>', 'tasks module (.ts or .js) that defines the tasks this worker runs')
+        .option('--concurrency <n>', 'attempts running at once (default 4)', intArg(1, 10_000))
+        .option('--lease <duration>', 'lease length; a dead worker\'s jobs are re-run after it (default 30s)', durationArg(1_000))
+        .option('--drain <duration>', 'on the first signal, how long running attempts may finish before they are returned to the queue (default 30s)', durationArg())
+        .option('--quiet', 'do not log job events to stderr');
+    storeOption(cmd);
+    example(cmd, 'vigil worker --tasks ./tasks.ts --concurrency 8 --store sqlite:./vigil.db');
+    cmd.action(async (opts) => {
+        process.exitCode = await runWorker(opts);
+    });
+}
+async function runWorker(opts) {
+    const drainMs = opts.drain ?? DEFAULT_DRAIN_MS;
+    const vigil = await openVigil(opts, opts.tasks);
+    const log = (text) => {
+        if (!opts.quiet)
+            process.stderr.write(`${new Date().toISOString()} ${text}\n`);
+    };
+    let worker;
+    try {
+        worker = await vigil.startWorker({ concurrency: opts.concurrency, leaseMs: opts.lease, drainMs });
+    }
+    catch (err) {
+        await vigil.close();
+        throw err;
+    }
+    if (!opts.quiet)
+        logWorkerEvents(worker, vigil);
+    log(`worker ${worker.workerId} started: ${worker.slots.capacity} slots, store ${vigil.store.description}`);
+    const code = await new Promise((resolve) => {
+        const off = onSignals(['SIGTERM', 'SIGINT'], (signal, count) => {
+            if (count === 1) {
+                log(`${signal}: draining (up to ${formatDuration(drainMs)}, no new claims; send it again to force)`);
+                worker
+                    .stop({ drainMs })
+                    .then(() => resolve(EXIT.ok))
+                    .catch((err) => {
+                    log(`worker: stop failed: ${err instanceof Error ? err.message : String(err)}`);
+                    resolve(EXIT.failed);
+                });
+            }
+            else if (count === 2) {
+                log(`${signal} again: forcing stop; running attempts are killed and returned to the queue`);
+                off();
+                // A third signal gets Node's default behaviour (immediate exit): never trap the user.
+                worker.forceStop().finally(() => resolve(EXIT.interrupted));
+            }
+        });
+    });
+    await vigil.close().catch(() => undefined);
+    log(`worker ${worker.workerId} stopped`);
+    return code;
+}
+//# sourceMappingURL=worker.js.map

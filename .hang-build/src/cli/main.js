@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+import { CommanderError } from 'commander';
+import { EXIT, reportError } from './exit.js';
+import { buildProgram } from './program.js';
+/** After the command is done and has closed what it opened, do not wait on stray timers of other layers. */
+const EXIT_GRACE_MS = 250;
+async function main(argv) {
+    try {
+        await buildProgram().parseAsync(argv);
+        return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+    }
+    catch (err) {
+        if (err instanceof CommanderError) {
+            // Commander already printed its message (or the help/version).
+            return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+        }
+        return reportError(err);
+    }
+}
+const code = await main(process.argv);
+process.exitCode = code;
+setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+//# sourceMappingURL=main.js.map

@@ -1,0 +1,46 @@
+import { errorMessage } from '../errors.js';
+import { stderrLine } from './progress.js';
+/**
+ * One stderr line per notable worker event (started, finished, retrying, enforcing, errors): enough to follow a
+ * worker in a terminal or a log file; details stay in the store (`vigil inspect`).
+ */
+export function logWorkerEvents(worker, vigil, write = stderrLine) {
+    const line = (text) => write(`${new Date().toISOString()} ${text}`);
+    const listener = (event) => {
+        switch (event.type) {
+            case 'started':
+                line(`job ${event.jobId} ${event.task}: attempt ${event.attempt} started`);
+                break;
+            case 'enforcing':
+                line(`job ${event.jobId}: attempt ${event.attempt} ${event.kind}: ${event.message}; stopping it`);
+                break;
+            case 'finished':
+                if (event.outcome === 'succeeded') {
+                    line(`job ${event.jobId}: attempt ${event.attempt} succeeded`);
+                }
+                else if (!event.recorded) {
+                    line(`job ${event.jobId}: attempt ${event.attempt} ${event.outcome}; result not recorded (lease lost: another worker may run it)`);
+                }
+                else {
+                    // The event carries the outcome only; the message is on the job (one read, only for failures).
+                    void vigil
+                        .get(event.jobId)
+                        .then((job) => job.error?.message ?? '')
+                        .catch(() => '')
+                        .then((message) => {
+                        const what = event.retrying ? 'failed, will retry' : 'failed';
+                        line(`job ${event.jobId}: attempt ${event.attempt} ${what} (${event.outcome})${message ? `: ${message}` : ''}`);
+                    });
+                }
+                break;
+            case 'error':
+                line(`worker: ${event.message}: ${errorMessage(event.error)}`);
+                break;
+            default:
+                break;
+        }
+    };
+    worker.on('event', listener);
+    return () => worker.off('event', listener);
+}
+//# sourceMappingURL=worker-log.js.map

@@ -1,0 +1,101 @@
+import { requireTask } from '../task/registry.js';
+import { isTerminal, waitForJobs } from './waiter.js';
+/**
+ * Creates a parent's children as durable jobs in one batched write. A re-run parent gets the same children back
+ * (unique (parent, key)); children that failed for good are put back in the queue for the new parent attempt,
+ * children that succeeded are never run again.
+ */
+export async function spawnChildren(store, tasks, parent, requests) {
+    const jobs = requests.map((r) => {
+        const def = requireTask(tasks, r.task);
+        return {
+            task: r.task,
+            input: r.input,
+            retry: def.options.retry,
+            deadlineMs: def.options.deadlineMs,
+            parentId: parent.jobId,
+            childKey: r.key,
+        };
+    });
+    const results = await store.enqueue(jobs);
+    if (parent.attempt > 1) {
+        for (const { job, created } of results) {
+            if (!created && (job.state === 'failed' || job.state === 'cancelled'))
+                await store.retry(job.id);
+        }
+    }
+    return results.map(({ job }, i) => ({ key: requests[i].key, jobId: job.id }));
+}
+export class ChildPolicyFailure extends Error {
+    serialized;
+    constructor(serialized) {
+        super(serialized.message);
+        this.serialized = serialized;
+    }
+}
+/**
+ * Waits until the policy is decided. Resolves with every outcome in input order, or rejects with a
+ * ChildPolicyFailure (kind `children`) that names the failed children. Nothing is dropped: there is no policy
+ * that turns a failure into an empty value.
+ */
+export async function awaitChildren(store, request, options) {
+    const ids = request.children.map((c) => c.jobId);
+    const keyOf = new Map(request.children.map((c) => [c.jobId, c.key]));
+    const policy = request.policy;
+    const decision = await waitForJobs(store, ids, (jobs) => {
+        const failed = jobs.filter((j) => j.state === 'failed' || j.state === 'cancelled');
+        if (policy === 'failFast' && failed.length > 0) {
+            return { fail: failed, pending: jobs.filter((j) => !isTerminal(j)) };
+        }
+        if (!jobs.every(isTerminal))
+            return undefined;
+        const byId = new Map(jobs.map((j) => [j.id, j]));
+        const outcomes = ids.map((id) => toOutcome(byId.get(id), id, keyOf.get(id)));
+        if (typeof policy === 'object') {
+            const share = outcomes.filter((o) => o.status === 'succeeded').length / Math.max(1, outcomes.length);
+            if (share < policy.minSuccess)
+                return { fail: failed, pending: [] };
+        }
+        return { outcomes };
+    }, { signal: options.signal, pollMs: options.pollMs });
+    if ('outcomes' in decision)
+        return decision.outcomes;
+    if (decision.pending.length) {
+        await store.cancel(decision.pending.map((j) => j.id), 'a sibling failed under the failFast policy');
+    }
+    throw new ChildPolicyFailure(policyError(policy, decision.fail, ids.length, keyOf));
+}
+function toOutcome(job, jobId, key) {
+    if (!job)
+        return { key, jobId, status: 'failed', kind: 'crashed', message: `child job ${jobId} is missing from the store`, attempts: 0 };
+    if (job.state === 'succeeded')
+        return { key, jobId, status: 'succeeded', value: job.result };
+    return {
+        key,
+        jobId,
+        status: 'failed',
+        kind: job.error?.kind ?? (job.state === 'cancelled' ? 'cancelled' : 'error'),
+        message: job.error?.message ?? `child ended ${job.state}`,
+        attempts: job.attempts,
+    };
+}
+function policyError(policy, failed, total, keyOf) {
+    const described = failed.slice(0, 10).map((j) => `child ${j.id} (key ${keyOf.get(j.id)}, task ${j.task}): ${j.error?.kind ?? j.state}: ${j.error?.message ?? ''}`);
+    const more = failed.length > 10 ? `; and ${failed.length - 10} more` : '';
+    const head = policy === 'failFast'
+        ? `failFast: a child failed for good, the siblings still running were cancelled`
+        : typeof policy === 'object'
+            ? `minSuccess ${policy.minSuccess}: only ${total - failed.length} of ${total} children succeeded`
+            : `children failed`;
+    return {
+        kind: 'children',
+        name: 'ChildrenFailedError',
+        code: 'VIGIL_CHILDREN_FAILED',
+        message: `${head}: ${described.join('; ')}${more}`,
+        retryable: false,
+        details: {
+            failed: failed.map((j) => ({ jobId: j.id, key: keyOf.get(j.id) ?? '', kind: j.error?.kind ?? j.state, message: j.error?.message ?? '' })),
+        },
+    };
+}
+//# sourceMappingURL=fanout.js.map

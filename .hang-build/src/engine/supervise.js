@@ -1,0 +1,332 @@
+import { formatDuration } from '../task/duration.js';
+import { retryDelayMs } from '../task/retry.js';
+import { serializeError } from '../task/serialize.js';
+import { RETRYABLE_KINDS } from '../types.js';
+import { awaitChildren, ChildPolicyFailure, spawnChildren } from './fanout.js';
+const LOG_TAIL = 50;
+/**
+ * Supervises one attempt from claim to its recorded outcome. All enforcement happens here, outside the task:
+ * timers for timeout/deadline/heartbeat/silence → hang capture (bounded) and abort → grace → kill. The attempt's
+ * code runs in an executor; this runs on the worker's event loop and only waits on timers, messages and the store.
+ */
+export class AttemptSupervisor {
+    claimed;
+    deps;
+    fence;
+    running = null;
+    ending = null;
+    hangReport = null;
+    startedAt = Date.now();
+    timers = new Set();
+    heartbeatTimer = null;
+    silenceTimer = null;
+    lastHeartbeatAt = null;
+    progress = null;
+    logTail = [];
+    holdsSlot = true;
+    waitingChildren = 0;
+    lifetime = new AbortController();
+    def;
+    enforcing = null;
+    codeEnded = false;
+    constructor(claimed, deps) {
+        this.claimed = claimed;
+        this.deps = deps;
+        this.fence = claimed.fence;
+        this.def = deps.tasks.get(claimed.job.task);
+    }
+    get jobId() {
+        return this.fence.jobId;
+    }
+    get task() {
+        return this.claimed.job.task;
+    }
+    /** True while it counts against the worker's slots (false while a parent waits for children). */
+    get active() {
+        return this.holdsSlot;
+    }
+    /** Runs the attempt to the end and records it. Never throws. */
+    async run() {
+        const job = this.claimed.job;
+        const opts = this.def.options;
+        const now = Date.now();
+        const deadlineLocal = job.deadlineAt === null ? Infinity : job.deadlineAt - this.deps.clockOffsetMs();
+        const timeoutAt = now + opts.timeoutMs;
+        const endsAt = Math.min(timeoutAt, deadlineLocal);
+        this.deps.onEvent?.({ type: 'started', jobId: job.id, attempt: this.fence.attempt, task: job.task });
+        let end;
+        try {
+            const spec = this.buildSpec(endsAt);
+            const executor = this.deps.executorFor(this.def);
+            this.running = executor.start(spec, this.channel());
+            this.at(endsAt, () => endsAt === timeoutAt
+                ? this.enforce({ kind: 'timeout', message: `attempt ${this.fence.attempt} exceeded its timeout of ${formatDuration(opts.timeoutMs)}` })
+                : this.enforce({ kind: 'deadline', message: `the job's deadline passed during attempt ${this.fence.attempt}` }));
+            this.armHeartbeat();
+            this.armSilence();
+            end = await this.running.done;
+        }
+        catch (err) {
+            // Building the spec (the command's argv function) or starting the executor failed: a task error.
+            end = { type: 'threw', error: serializeError(err) };
+        }
+        this.clearTimers();
+        this.lifetime.abort();
+        this.codeEnded = true;
+        if (this.enforcing)
+            await this.enforcing;
+        await this.record(end);
+    }
+    /** A cancellation request arrived (store event or lease renewal). */
+    cancel(reason = 'the job was cancelled') {
+        void this.enforce({ kind: 'cancelled', message: reason });
+    }
+    /** The lease is gone: another worker may already run this job. Kill and record nothing (G5). */
+    leaseLost() {
+        void this.enforce({ kind: 'leaseLost', message: 'the lease was lost (the store was unreachable or this worker froze); the attempt was killed and its result discarded' });
+    }
+    /** Worker shutdown after the drain period: stop the attempt and return the job to the queue uncharged. */
+    shutdown() {
+        void this.enforce({ kind: 'shutdown', message: 'the worker shut down before the attempt finished; the job was returned to the queue (not charged)' });
+    }
+    buildSpec(endsAt) {
+        const job = this.claimed.job;
+        const spec = {
+            key: `${job.id}:${this.fence.attempt}`,
+            jobId: job.id,
+            attempt: this.fence.attempt,
+            task: job.task,
+            input: job.input,
+            tasksModule: this.deps.tasksModule,
+            memoryMb: this.def.options.memoryMb,
+            endsAt,
+        };
+        if (this.def.command) {
+            const argv = this.def.command(job.input);
+            if (!Array.isArray(argv) || argv.length === 0 || argv.some((a) => typeof a !== 'string')) {
+                throw Object.assign(new Error(`task "${job.task}": command(input) must return a non-empty array of strings (got ${JSON.stringify(argv)})`), { retryable: false });
+            }
+            const stdin = typeof this.def.stdin === 'function' ? this.def.stdin(job.input) : this.def.stdin;
+            spec.command = { argv, cwd: this.def.cwd, env: this.def.env, stdin, result: this.def.result };
+        }
+        return spec;
+    }
+    channel() {
+        const { batcher } = this.deps;
+        const fence = this.fence;
+        return {
+            log: (stream, line, ts) => {
+                batcher.log(fence, stream, line, ts);
+                this.logTail.push(`${new Date(ts).toISOString()} ${stream}: ${line}`);
+                if (this.logTail.length > LOG_TAIL)
+                    this.logTail.shift();
+            },
+            heartbeat: () => {
+                this.lastHeartbeatAt = Date.now();
+                batcher.heartbeat(fence, this.lastHeartbeatAt);
+                this.armHeartbeat();
+            },
+            progress: (p) => {
+                this.progress = p;
+                batcher.progress(fence, p);
+                this.deps.onEvent?.({ type: 'progress', jobId: fence.jobId, progress: p });
+            },
+            activity: () => this.armSilence(),
+            processStarted: () => undefined,
+            processEnded: () => undefined,
+            spawn: (children) => spawnChildren(this.deps.store, this.deps.tasks, fence, children),
+            all: (request) => this.waitChildren(request),
+        };
+    }
+    /**
+     * Waiting counts towards the attempt's timeout and deadline (they keep running); the heartbeat requirement is
+     * suspended while waiting, because the engine itself is doing the waiting. The slot is given back meanwhile.
+     */
+    async waitChildren(request) {
+        this.waitingChildren++;
+        this.setHoldsSlot(false);
+        this.disarm('heartbeat');
+        try {
+            return await awaitChildren(this.deps.store, request, { signal: this.lifetime.signal, pollMs: this.deps.pollMs });
+        }
+        catch (err) {
+            if (err instanceof ChildPolicyFailure)
+                throw err.serialized;
+            throw serializeError(err);
+        }
+        finally {
+            this.waitingChildren--;
+            if (this.waitingChildren === 0 && !this.lifetime.signal.aborted) {
+                await this.deps.slots.resume();
+                this.holdsSlot = true;
+                if (this.lifetime.signal.aborted)
+                    this.setHoldsSlot(false);
+                this.armHeartbeat();
+            }
+        }
+    }
+    setHoldsSlot(hold) {
+        if (this.holdsSlot === hold)
+            return;
+        this.holdsSlot = hold;
+        if (!hold)
+            this.deps.slots.release();
+    }
+    /** Ends the attempt from outside: capture where it is stuck (bounded), abort, grace, kill. */
+    enforce(ending) {
+        if (this.ending || !this.running || this.codeEnded)
+            return Promise.resolve();
+        this.ending = ending;
+        this.enforcing = this.stop(this.running, ending);
+        return this.enforcing;
+    }
+    async stop(running, ending) {
+        this.clearTimers();
+        if (ending.kind !== 'shutdown' && ending.kind !== 'leaseLost') {
+            this.deps.onEvent?.({ type: 'enforcing', jobId: this.jobId, attempt: this.fence.attempt, kind: ending.kind, message: ending.message });
+        }
+        const capture = ending.kind === 'timeout' || ending.kind === 'stalled' || ending.kind === 'deadline' ? this.capture(running, ending.kind) : Promise.resolve();
+        running.abort(ending.message);
+        const grace = ending.kind === 'leaseLost' ? 0 : this.def.options.graceMs;
+        const exited = await Promise.race([running.done.then(() => true), sleep(grace).then(() => false)]);
+        // Capture never delays the kill past its own bound.
+        await Promise.race([capture, sleep(this.deps.captureBudgetMs)]);
+        if (!exited)
+            await running.kill();
+    }
+    async capture(running, kind) {
+        const started = Date.now();
+        let where;
+        try {
+            where = await Promise.race([
+                running.captureHang(this.deps.captureBudgetMs),
+                sleep(this.deps.captureBudgetMs + 100).then(() => ({ notes: [`capture did not finish within ${this.deps.captureBudgetMs} ms; the kill went ahead`] })),
+            ]);
+        }
+        catch (err) {
+            where = { notes: [`capture failed: ${err instanceof Error ? err.message : String(err)}`] };
+        }
+        this.hangReport = {
+            kind,
+            capturedAt: started,
+            elapsedMs: started - this.startedAt,
+            captureMs: Date.now() - started,
+            lastHeartbeatAt: this.lastHeartbeatAt,
+            progress: this.progress,
+            logTail: [...this.logTail],
+            where: { ...where, notes: where.notes ?? [] },
+        };
+    }
+    async record(end) {
+        this.setHoldsSlot(false);
+        await this.deps.batcher.flush();
+        const ending = this.ending;
+        if (ending?.kind === 'leaseLost') {
+            this.deps.onEvent?.({ type: 'finished', jobId: this.jobId, attempt: this.fence.attempt, outcome: 'crashed', recorded: false, retrying: false });
+            return;
+        }
+        const finish = this.decide(end, ending);
+        let recorded = false;
+        for (let i = 0; i < 8; i++) {
+            try {
+                recorded = await this.deps.store.finishAttempt(this.fence, finish);
+                break;
+            }
+            catch {
+                // The store is unreachable: keep trying while the lease may still be valid; fencing decides after.
+                await sleep(Math.min(5_000, 100 * 2 ** i));
+            }
+        }
+        this.deps.onEvent?.({
+            type: 'finished',
+            jobId: this.jobId,
+            attempt: this.fence.attempt,
+            outcome: finish.outcome,
+            recorded,
+            retrying: finish.outcome !== 'succeeded' && finish.retryInMs !== null,
+        });
+    }
+    decide(end, ending) {
+        const job = this.claimed.job;
+        if (ending?.kind === 'shutdown') {
+            return { outcome: 'crashed', error: { kind: 'crashed', message: ending.message }, charged: false, retryInMs: 0 };
+        }
+        let error;
+        let charged = true;
+        if (ending) {
+            error = { kind: ending.kind, message: this.describeEnding(ending) };
+        }
+        else {
+            switch (end.type) {
+                case 'returned':
+                    return { outcome: 'succeeded', result: end.value };
+                case 'threw':
+                    error = end.error;
+                    break;
+                case 'oom':
+                    error = { kind: 'oom', message: `${end.message} (memoryMb: ${this.def.options.memoryMb})` };
+                    break;
+                case 'died':
+                    error = { kind: 'crashed', message: end.message };
+                    charged = !end.collateral;
+                    break;
+                case 'killed':
+                    error = { kind: 'crashed', message: 'the attempt was killed' };
+                    break;
+            }
+        }
+        const chargedSoFar = job.chargedAttempts + (charged ? 1 : 0);
+        const retryable = RETRYABLE_KINDS.includes(error.kind) && error.retryable !== false;
+        let retryInMs = null;
+        if (!charged)
+            retryInMs = 0;
+        else if (retryable && chargedSoFar < job.maxAttempts)
+            retryInMs = retryDelayMs(this.def.options.retry, chargedSoFar);
+        return { outcome: error.kind, error, hangReport: this.hangReport, charged, retryInMs };
+    }
+    describeEnding(ending) {
+        const grace = formatDuration(this.def.options.graceMs);
+        const report = this.hangReport ? `; hang report stored (vigil inspect ${this.jobId})` : '';
+        if (ending.kind === 'cancelled')
+            return `${ending.message}; the attempt was aborted and killed`;
+        return `${ending.message}; aborted, then killed after ${grace} grace${report}`;
+    }
+    at(when, fn) {
+        const t = setTimeout(fn, Math.max(0, when - Date.now()));
+        this.timers.add(t);
+    }
+    armHeartbeat() {
+        const ms = this.def.options.heartbeatMs;
+        if (ms === null || this.ending || this.waitingChildren > 0)
+            return;
+        this.disarm('heartbeat');
+        this.heartbeatTimer = setTimeout(() => void this.enforce({ kind: 'stalled', message: `no heartbeat for ${formatDuration(ms)} (task declares heartbeat: ${formatDuration(ms)})` }), ms);
+    }
+    armSilence() {
+        const ms = this.def.options.silenceMs;
+        if (ms === null || this.ending)
+            return;
+        this.disarm('silence');
+        this.silenceTimer = setTimeout(() => void this.enforce({ kind: 'stalled', message: `no output for ${formatDuration(ms)} (task declares silence: ${formatDuration(ms)})` }), ms);
+    }
+    disarm(which) {
+        const t = which === 'heartbeat' ? this.heartbeatTimer : this.silenceTimer;
+        if (t)
+            clearTimeout(t);
+        if (which === 'heartbeat')
+            this.heartbeatTimer = null;
+        else
+            this.silenceTimer = null;
+    }
+    clearTimers() {
+        for (const t of this.timers)
+            clearTimeout(t);
+        this.timers.clear();
+        this.disarm('heartbeat');
+        this.disarm('silence');
+    }
+}
+function sleep(ms) {
+    return new Promise((r) => setTimeout(r, ms));
+}
+//# sourceMappingURL=supervise.js.map

@@ -1,0 +1,237 @@
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { ActivityBatcher } from './log-batcher.js';
+import { Slots } from './slots.js';
+import { AttemptSupervisor } from './supervise.js';
+/**
+ * A worker: claims jobs into its slots, supervises each attempt, renews leases, recovers the leases of dead
+ * workers, and drains on stop. Task code never runs here (DESIGN G8); this loop only waits.
+ */
+export class Worker extends EventEmitter {
+    options;
+    workerId;
+    slots;
+    running = new Map();
+    batcher;
+    leaseMs;
+    pollMs;
+    stopping = false;
+    loop = null;
+    wake = null;
+    pendingWake = false;
+    clockOffset = 0;
+    intervals = [];
+    unsubscribe = null;
+    lastRecovery = 0;
+    loopDelay = monitorEventLoopDelay({ resolution: 20 });
+    storeDownSince = null;
+    constructor(options) {
+        super();
+        this.options = options;
+        this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+        this.slots = new Slots(options.concurrency ?? 4);
+        this.leaseMs = options.leaseMs ?? 30_000;
+        this.pollMs = options.pollMs ?? (options.store.crossProcessEvents ? 5_000 : 500);
+        this.batcher = new ActivityBatcher(options.store, { onError: (error) => this.emitError('could not write logs/heartbeats', error) });
+    }
+    get runningCount() {
+        return this.running.size;
+    }
+    async start() {
+        const { store } = this.options;
+        this.clockOffset = (await store.now()) - Date.now();
+        await store.registerWorker({
+            workerId: this.workerId,
+            hostname: hostname(),
+            pid: process.pid,
+            concurrency: this.slots.capacity,
+            tasks: [...this.options.tasks.values()].map((t) => ({ name: t.options.name, options: taskSummary(t) })),
+        });
+        this.loopDelay.enable();
+        this.unsubscribe = store.subscribe((event) => {
+            if (event.type === 'enqueued')
+                this.poke();
+            if (event.type === 'cancelRequested')
+                for (const id of event.jobIds)
+                    this.running.get(id)?.sup.cancel();
+            if (event.type === 'finished')
+                this.poke();
+        });
+        this.slots.onRelease(() => this.poke());
+        const renewEvery = Math.max(100, Math.min(1_000, this.leaseMs / 3));
+        this.intervals.push(setInterval(() => void this.renew(), renewEvery));
+        this.intervals.push(setInterval(() => void this.reportStats(), 5_000));
+        this.loop = this.claimLoop();
+    }
+    /** Graceful stop: no new claims; running attempts get drainMs to finish; the rest go back to the queue. */
+    async stop(options = {}) {
+        const drainMs = options.drainMs ?? this.options.drainMs ?? 30_000;
+        this.stopping = true;
+        this.poke();
+        await this.loop;
+        const all = [...this.running.values()].map((r) => r.done);
+        const drained = await Promise.race([Promise.all(all).then(() => true), sleep(drainMs).then(() => false)]);
+        if (!drained) {
+            for (const { sup } of this.running.values())
+                sup.shutdown();
+            await Promise.all([...this.running.values()].map((r) => r.done));
+        }
+        await this.close();
+    }
+    /** Second signal: stop now. Attempts are killed and returned to the queue uncharged. */
+    async forceStop() {
+        this.stopping = true;
+        this.poke();
+        for (const { sup } of this.running.values())
+            sup.shutdown();
+        await Promise.race([Promise.all([...this.running.values()].map((r) => r.done)), sleep(3_000)]);
+        await this.close();
+    }
+    async close() {
+        for (const t of this.intervals)
+            clearInterval(t);
+        this.intervals.length = 0;
+        this.unsubscribe?.();
+        this.loopDelay.disable();
+        await this.batcher.close();
+        await this.options.store.unregisterWorker(this.workerId).catch(() => undefined);
+    }
+    /** Event-loop delay of this (supervisor) process, in ms: G8 says it stays small. */
+    eventLoopDelay() {
+        return { p50: this.loopDelay.percentile(50) / 1e6, p99: this.loopDelay.percentile(99) / 1e6, max: this.loopDelay.max / 1e6 };
+    }
+    poke() {
+        this.pendingWake = true;
+        this.wake?.();
+    }
+    async claimLoop() {
+        const { store } = this.options;
+        while (!this.stopping) {
+            let nextAt = null;
+            try {
+                await this.maybeRecover();
+                const free = this.slots.free;
+                if (free > 0) {
+                    const limits = this.taskLimits(free);
+                    if (Object.keys(limits).length > 0) {
+                        const claimed = await store.claim({ workerId: this.workerId, leaseMs: this.leaseMs, limit: free, tasks: limits, rootJobId: this.options.rootJobId });
+                        this.storeDownSince = null;
+                        for (const c of claimed)
+                            this.launch(c);
+                        if (claimed.length === free)
+                            continue;
+                        nextAt = await store.nextRunAt(Object.keys(limits));
+                    }
+                }
+            }
+            catch (err) {
+                this.storeDownSince ??= Date.now();
+                this.emitError('claiming failed; retrying with backoff', err);
+                await this.idle(Math.min(5_000, 200 + (Date.now() - this.storeDownSince) / 2));
+                continue;
+            }
+            const until = nextAt === null ? this.pollMs : Math.max(0, nextAt - this.clockOffset - Date.now());
+            await this.idle(Math.min(this.pollMs, until));
+        }
+    }
+    idle(ms) {
+        if (this.pendingWake || this.stopping) {
+            this.pendingWake = false;
+            return Promise.resolve();
+        }
+        this.emit('event', { type: 'idle' });
+        return new Promise((resolve) => {
+            const timer = setTimeout(done, ms);
+            function done() {
+                clearTimeout(timer);
+                resolve();
+            }
+            this.wake = () => {
+                this.wake = null;
+                this.pendingWake = false;
+                done();
+            };
+        });
+    }
+    taskLimits(free) {
+        const limits = {};
+        const active = new Map();
+        for (const { sup } of this.running.values())
+            if (sup.active)
+                active.set(sup.task, (active.get(sup.task) ?? 0) + 1);
+        for (const [name, def] of this.options.tasks) {
+            const cap = def.options.concurrency;
+            const n = cap === null ? free : Math.min(free, cap - (active.get(name) ?? 0));
+            if (n > 0)
+                limits[name] = n;
+        }
+        return limits;
+    }
+    launch(claimed) {
+        this.slots.take();
+        const sup = this.makeSupervisor(claimed);
+        const done = sup.run().finally(() => {
+            this.running.delete(sup.jobId);
+            this.poke();
+        });
+        this.running.set(sup.jobId, { sup, done });
+    }
+    makeSupervisor(claimed) {
+        const { executors } = this.options;
+        return new AttemptSupervisor(claimed, {
+            store: this.options.store,
+            tasks: this.options.tasks,
+            tasksModule: this.options.tasksModule,
+            batcher: this.batcher,
+            slots: this.slots,
+            executorFor: (def) => (def.command ? executors.command : def.options.isolation === 'process' ? executors.process : executors.thread),
+            clockOffsetMs: () => this.clockOffset,
+            captureBudgetMs: this.options.captureBudgetMs ?? 2_000,
+            pollMs: this.pollMs,
+            onEvent: (event) => this.emit('event', event),
+        });
+    }
+    async renew() {
+        if (this.running.size === 0)
+            return;
+        const fences = [...this.running.values()].map((r) => r.sup.fence);
+        try {
+            const { lost, cancelRequested } = await this.options.store.renewLeases(this.workerId, fences, this.leaseMs);
+            for (const f of lost)
+                this.running.get(f.jobId)?.sup.leaseLost();
+            for (const f of cancelRequested)
+                this.running.get(f.jobId)?.sup.cancel();
+        }
+        catch (err) {
+            // Keep running: if the store comes back before the leases expire nothing is lost; if not, fencing rejects
+            // this worker's late results and the jobs are re-run elsewhere.
+            this.emitError('lease renewal failed; attempts keep running', err);
+        }
+    }
+    async maybeRecover() {
+        const every = Math.max(500, Math.min(5_000, this.leaseMs / 2));
+        if (Date.now() - this.lastRecovery < every)
+            return;
+        this.lastRecovery = Date.now();
+        const recovered = await this.options.store.recoverExpired();
+        if (recovered.length)
+            this.poke();
+    }
+    async reportStats() {
+        const stats = { running: this.running.size, slotsInUse: this.slots.inUse, eventLoopDelayMs: this.eventLoopDelay() };
+        await this.options.store.workerHeartbeat(this.workerId, stats).catch(() => undefined);
+    }
+    emitError(message, error) {
+        this.emit('event', { type: 'error', message, error });
+    }
+}
+function taskSummary(t) {
+    const o = t.options;
+    return { kind: o.kind, isolation: o.isolation, timeoutMs: o.timeoutMs, maxAttempts: o.retry.maxAttempts, retry: { ...o.retry }, deadlineMs: o.deadlineMs };
+}
+function sleep(ms) {
+    return new Promise((r) => setTimeout(r, ms));
+}
+//# sourceMappingURL=worker.js.map

@@ -1,0 +1,255 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VigilError } from '../errors.js';
+import { serializeError } from '../task/serialize.js';
+import { snapshotProcessesWithNotes } from '../forensics/proc-snapshot.js';
+import { ProgramStartError, startProgram } from './program.js';
+/** Stored when a `last-line` result is bigger than this: such results belong in $VIGIL_RESULT_FILE. */
+const LAST_LINE_MAX = 1024 * 1024;
+const RESULT_FILE_MAX = 16 * 1024 * 1024;
+const STDERR_LINES_IN_MESSAGE = 10;
+export class CommandExecutor {
+    attempts = new Map();
+    killBoundMs;
+    memorySampleMs;
+    closed = false;
+    constructor(options = {}) {
+        this.killBoundMs = options.killBoundMs ?? 1_000;
+        this.memorySampleMs = options.memorySampleMs ?? 250;
+    }
+    start(spec, channel) {
+        if (this.closed)
+            throw new VigilError('VIGIL_CLOSED', 'the command executor is closed; start a new worker to run attempts');
+        if (!spec.command)
+            throw new VigilError('VIGIL_INTERNAL', `task "${spec.task}" is not a command task: it has no command spec (internal error)`);
+        if (this.attempts.has(spec.key))
+            throw new VigilError('VIGIL_INTERNAL', `attempt ${spec.key} is already running in this executor (internal error)`);
+        const attempt = new CommandAttempt(spec, spec.command, channel, this.killBoundMs, this.memorySampleMs);
+        this.attempts.set(spec.key, attempt);
+        void attempt.done.then(() => this.attempts.delete(spec.key));
+        return attempt;
+    }
+    async close() {
+        this.closed = true;
+        await Promise.all([...this.attempts.values()].map(async (a) => {
+            await a.kill();
+            await a.done;
+        }));
+    }
+}
+class CommandAttempt {
+    spec;
+    command;
+    channel;
+    killBoundMs;
+    done;
+    resolveDone;
+    program = null;
+    starting;
+    aborted = false;
+    killRequested = false;
+    killing = null;
+    ended = false;
+    resultDir = null;
+    constructor(spec, command, channel, killBoundMs, memorySampleMs) {
+        this.spec = spec;
+        this.command = command;
+        this.channel = channel;
+        this.killBoundMs = killBoundMs;
+        this.done = new Promise((resolve) => (this.resolveDone = resolve));
+        const env = { ...command.env, VIGIL_JOB_ID: spec.jobId, VIGIL_ATTEMPT: String(spec.attempt) };
+        if (command.result === 'file') {
+            this.resultDir = mkdtempSync(join(tmpdir(), 'vigil-result-'));
+            env.VIGIL_RESULT_FILE = join(this.resultDir, 'result.json');
+        }
+        this.starting = startProgram({
+            argv: command.argv,
+            cwd: command.cwd,
+            env,
+            stdin: command.stdin,
+            memoryMb: spec.memoryMb,
+            sampleMs: spec.memoryMb ? memorySampleMs : undefined,
+            stdoutTailBytes: command.result === 'last-line' ? LAST_LINE_MAX + 1 : undefined,
+            onLine: (stream, line, ts) => channel.log(stream, line, ts),
+            onActivity: () => channel.activity(),
+        }).then((program) => {
+            this.program = program;
+            channel.processStarted(program.pid);
+            if (this.killRequested)
+                void program.kill();
+            else if (this.aborted)
+                program.terminate();
+            void program.exited.then((exit) => this.onExit(program, exit));
+            return program;
+        }, (err) => {
+            this.finish({ type: 'threw', error: startFailure(err, command.argv) });
+            return null;
+        });
+    }
+    abort(_reason) {
+        if (this.aborted || this.ended)
+            return;
+        this.aborted = true;
+        this.program?.terminate();
+    }
+    kill() {
+        if (this.killing)
+            return this.killing;
+        this.killRequested = true;
+        this.killing = (async () => {
+            const program = await this.starting;
+            if (!program || this.ended)
+                return;
+            await program.kill();
+            // A process stuck in uninterruptible I/O ignores even SIGKILL until the I/O returns: `done` must still end.
+            const bound = new Promise((resolve) => setTimeout(resolve, this.killBoundMs).unref());
+            await Promise.race([this.done.then(() => undefined), bound]);
+            this.finish({ type: 'killed' });
+        })();
+        return this.killing;
+    }
+    async captureHang(budgetMs) {
+        const started = Date.now();
+        const program = this.program;
+        if (!program)
+            return { processes: [], notes: [this.ended ? 'the program had already exited' : 'the program was still starting'] };
+        const pids = program.pids();
+        if (pids.length === 0)
+            return { processes: [], notes: ['the program had already exited'] };
+        try {
+            const where = snapshotTree(pids);
+            if (Date.now() - started > budgetMs)
+                where.notes.push(`the capture took ${Date.now() - started} ms, over its ${budgetMs} ms budget`);
+            return where;
+        }
+        catch (err) {
+            return { processes: basicSnapshot(program), notes: [`detailed capture failed: ${err.message}`] };
+        }
+    }
+    pids() {
+        if (!this.program || this.ended)
+            return [];
+        return this.program.pids();
+    }
+    async onExit(program, exit) {
+        this.channel.processEnded(program.pid);
+        this.finish(await this.endOf(exit));
+    }
+    async endOf(exit) {
+        if (exit.oom) {
+            return {
+                type: 'oom',
+                message: `the process tree of ${this.command.argv[0]} used ${Math.round(exit.oom.rssKb / 1024)} MiB of RSS, over memoryMb ${Math.round(exit.oom.limitKb / 1024)}; it was killed`,
+            };
+        }
+        if (this.killRequested)
+            return { type: 'killed' };
+        if (exit.exitCode === 0) {
+            try {
+                return { type: 'returned', value: this.readResult(exit) };
+            }
+            catch (err) {
+                return { type: 'threw', error: serializeError(err) };
+            }
+        }
+        // Asked to stop and it did: how the attempt ended is the engine's call (timeout, stalled, cancelled).
+        if (this.aborted)
+            return { type: 'killed' };
+        return { type: 'threw', error: exitError(this.command.argv, exit) };
+    }
+    readResult(exit) {
+        switch (this.command.result) {
+            case 'exit':
+                return { exitCode: 0 };
+            case 'last-line':
+                return parseLastLine(exit, this.command.argv[0]);
+            case 'file':
+                return readResultFile(join(this.resultDir, 'result.json'), this.command.argv[0]);
+        }
+    }
+    finish(end) {
+        if (this.ended)
+            return;
+        this.ended = true;
+        if (this.resultDir)
+            rmSync(this.resultDir, { recursive: true, force: true });
+        this.resolveDone(end);
+    }
+}
+/** Exit ≠ 0 or death by a signal: kind `error`, retryable, with the last lines of stderr in the message. */
+export function exitError(argv, exit) {
+    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.exitCode}`;
+    const lines = exit.stderr.lastLines(STDERR_LINES_IN_MESSAGE);
+    const message = `${argv[0]} ${how}${lines.length ? `; last lines of stderr:\n${lines.join('\n')}` : ' (nothing on stderr)'}`;
+    return {
+        kind: 'error',
+        name: 'CommandFailed',
+        code: 'VIGIL_EXEC_FAILED',
+        message,
+        details: { exitCode: exit.exitCode, signal: exit.signal, argv: argv.slice(0, 20) },
+    };
+}
+function startFailure(err, argv) {
+    const error = serializeError(err);
+    if (err instanceof ProgramStartError) {
+        error.retryable = false;
+        error.details = { program: err.program, argv: argv.slice(0, 20) };
+        delete error.stack;
+    }
+    return error;
+}
+function parseLastLine(exit, program) {
+    const tail = exit.stdout;
+    const lines = tail.text().split(/\r\n|\r|\n/);
+    let last;
+    for (let i = lines.length - 1; i >= 0; i--) {
+        if (lines[i].trim() !== '') {
+            last = lines[i];
+            if (i === 0 && tail.truncated) {
+                throw new Error(`${program} exited 0 but its last stdout line is longer than ${LAST_LINE_MAX} bytes; write big results to the file in $VIGIL_RESULT_FILE (result: 'file')`);
+            }
+            break;
+        }
+    }
+    if (last === undefined)
+        throw new Error(`${program} exited 0 but printed nothing on stdout; result 'last-line' needs the result as JSON on its last line`);
+    try {
+        return JSON.parse(last);
+    }
+    catch (err) {
+        throw new Error(`${program} exited 0 but its last stdout line is not JSON (${err.message}): ${last.length > 200 ? `${last.slice(0, 200)}…` : last}`, { cause: err });
+    }
+}
+function readResultFile(path, program) {
+    let size;
+    try {
+        size = statSync(path).size;
+    }
+    catch (err) {
+        throw new Error(`${program} exited 0 but did not write its result file; write the result as JSON to the path in $VIGIL_RESULT_FILE`, { cause: err });
+    }
+    if (size > RESULT_FILE_MAX)
+        throw new Error(`${program} wrote a result file of ${size} bytes, over the ${RESULT_FILE_MAX}-byte limit; store big outputs elsewhere and return their location`);
+    const text = readFileSync(path, 'utf8');
+    try {
+        return JSON.parse(text);
+    }
+    catch (err) {
+        throw new Error(`${program} exited 0 but its result file ($VIGIL_RESULT_FILE) is not JSON (${err.message})`, { cause: err });
+    }
+}
+/** The tree for a hang report: /proc facts per process (wait channel, syscall, what it is blocked on). */
+let snapshotter = snapshotProcessesWithNotes;
+/** Replaces the tree snapshot used by hang reports (tests, other platforms). */
+export function setTreeSnapshotter(fn) {
+    snapshotter = fn;
+}
+function snapshotTree(pids) {
+    const { processes, notes } = snapshotter(pids);
+    return { processes, notes: [...notes] };
+}
+function basicSnapshot(program) {
+    return program.lastSample().map((s) => ({ pid: s.pid, ppid: s.ppid, pgid: s.pgid, command: s.comm, state: s.state, rssKb: s.rssKb }));
+}
+//# sourceMappingURL=command-executor.js.map

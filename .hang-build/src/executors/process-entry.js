@@ -1,0 +1,100 @@
+import { Worker } from 'node:worker_threads';
+import { serializeError } from '../task/serialize.js';
+import { serveRunner } from './task-runner.js';
+/**
+ * Entry of an attempt process (isolation 'process'): runs exactly one attempt sent by the supervisor over IPC, then
+ * exits. The process leads its own process group, so the supervisor can kill it with everything it started.
+ */
+if (!process.send)
+    throw new Error('process-entry must be forked by the process executor (no IPC channel)');
+let currentKey = null;
+let inFlight = 0;
+let drained = null;
+const execPids = new Set();
+/**
+ * The task runs on this process's main thread, so a busy loop would never see the IPC 'disconnect' of a dead
+ * supervisor and the attempt would run on as an orphan (a second copy once its job is re-run elsewhere). A tiny
+ * thread watches the parent pid instead and kills the attempt's group and its programs when the parent is gone.
+ */
+const WATCHDOG = `
+const { parentPort, workerData } = require('node:worker_threads');
+const groups = new Set();
+parentPort.on('message', (m) => (m.started ? groups.add(m.pid) : groups.delete(m.pid)));
+const kill = (pid) => { try { process.kill(-pid, 'SIGKILL'); } catch {} };
+setInterval(() => {
+  if (process.ppid === workerData.ppid) return;
+  for (const pid of groups) kill(pid);
+  kill(process.pid);
+  process.kill(process.pid, 'SIGKILL');
+}, 250);
+`;
+const watchdog = new Worker(WATCHDOG, { eval: true, workerData: { ppid: process.ppid } });
+watchdog.unref();
+function post(message) {
+    if (!process.connected)
+        return;
+    if (message.type === 'exec-started') {
+        execPids.add(message.pid);
+        watchdog.postMessage({ started: true, pid: message.pid });
+    }
+    if (message.type === 'exec-ended') {
+        execPids.delete(message.pid);
+        watchdog.postMessage({ started: false, pid: message.pid });
+    }
+    inFlight += 1;
+    process.send(message, undefined, undefined, () => {
+        inFlight -= 1;
+        if (inFlight === 0)
+            drained?.();
+    });
+}
+/** Messages are sent asynchronously: exiting before they are written would lose the attempt's end. */
+function flushed() {
+    if (inFlight === 0 || !process.connected)
+        return Promise.resolve();
+    return new Promise((resolve) => {
+        drained = resolve;
+    });
+}
+async function exitAfter(code) {
+    await flushed();
+    process.exit(code);
+}
+process.on('error', () => {
+    // IPC errors after the supervisor went away: 'disconnect' ends this process.
+});
+process.on('disconnect', () => {
+    // The supervisor is gone: the attempt and everything it started go with it.
+    for (const pid of execPids)
+        killGroup(pid);
+    killGroup(process.pid);
+});
+process.on('uncaughtException', (err) => {
+    // A throw from a timer or an unhandled rejection: the task failed, report it like a throw from run().
+    if (currentKey !== null)
+        post({ type: 'end', key: currentKey, end: { type: 'threw', error: serializeError(err) } });
+    currentKey = null;
+    void exitAfter(1);
+});
+serveRunner({
+    post,
+    onMessage: (handler) => process.on('message', (message) => {
+        if (message.type === 'run')
+            currentKey = message.spec.key;
+        handler(message);
+    }),
+}, {
+    afterEnd: () => {
+        currentKey = null;
+        void exitAfter(0);
+    },
+});
+function killGroup(pid) {
+    try {
+        process.kill(-pid, 'SIGKILL');
+    }
+    catch {
+        // Already gone.
+    }
+}
+//# sourceMappingURL=process-entry.js.map

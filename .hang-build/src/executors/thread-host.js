@@ -1,0 +1,235 @@
+import { Worker } from 'node:worker_threads';
+import { serializeError } from '../task/serialize.js';
+import { LineSplitter } from './ipc.js';
+import { workerEntry } from './node-entry.js';
+/**
+ * Entry of an executor host process: a pool of task threads, driven by the supervisor over IPC. Threads live here,
+ * never in the supervisor, because a thread blocked in a syscall can not be terminated: the supervisor then SIGKILLs
+ * this whole process (DESIGN G1).
+ *
+ * argv: [threadsPerHost]
+ */
+const threadsPerHost = Math.max(1, Number(process.argv[2]) || 4);
+/** How long an ended attempt waits for its console output markers before it is reported anyway. */
+const MARKER_WAIT_MS = 500;
+const THREAD_STACK_MODULE = '../forensics/thread-stack.js';
+const slots = new Set();
+const byKey = new Map();
+function send(message) {
+    if (process.connected)
+        process.send(message);
+}
+process.on('error', () => {
+    // IPC errors after the supervisor went away: the 'disconnect' handler ends this process.
+});
+process.on('disconnect', () => {
+    // The supervisor is gone: nothing may outlive it. process.exit() can hang behind a thread blocked in a syscall,
+    // so the host kills its own process after the programs its tasks started.
+    for (const slot of slots)
+        for (const pid of slot.execPids)
+            killGroup(pid);
+    process.kill(process.pid, 'SIGKILL');
+});
+process.on('message', (message) => {
+    switch (message.type) {
+        case 'start':
+            try {
+                start(message.spec);
+            }
+            catch (err) {
+                // A thread that can not be created fails this attempt, not every attempt of the host.
+                byKey.delete(message.spec.key);
+                send({ type: 'end', key: message.spec.key, end: { type: 'threw', error: serializeError(err) } });
+            }
+            return;
+        case 'abort':
+        case 'reply': {
+            const slot = byKey.get(message.key);
+            if (slot && !slot.exited)
+                slot.worker.postMessage(message);
+            return;
+        }
+        case 'kill': {
+            const slot = byKey.get(message.key);
+            if (!slot || slot.exited)
+                return;
+            slot.killRequested = true;
+            for (const pid of slot.execPids)
+                killGroup(pid);
+            void slot.worker.terminate();
+            return;
+        }
+        case 'capture':
+            void capture(message.key, message.budgetMs).then((where) => send({ type: 'captured', id: message.id, where }));
+            return;
+    }
+});
+function start(spec) {
+    let slot;
+    for (const candidate of slots) {
+        if (candidate.key === null && !candidate.exited && !candidate.killRequested && candidate.memoryMb === spec.memoryMb) {
+            slot = candidate;
+            break;
+        }
+    }
+    if (!slot) {
+        makeRoom();
+        slot = createSlot(spec.memoryMb);
+    }
+    slot.key = spec.key;
+    slot.started += 1;
+    byKey.set(spec.key, slot);
+    slot.worker.postMessage({ type: 'run', spec });
+}
+/** Keeps the pool near threadsPerHost: idle threads with another memory limit make room for a new one. */
+function makeRoom() {
+    if (slots.size < threadsPerHost)
+        return;
+    for (const slot of slots) {
+        if (slot.key === null && !slot.exited) {
+            retire(slot);
+            if (slots.size < threadsPerHost)
+                return;
+        }
+    }
+}
+function retire(slot) {
+    slots.delete(slot);
+    slot.exited = true;
+    void slot.worker.terminate();
+}
+function createSlot(memoryMb) {
+    const entry = workerEntry('thread-entry');
+    const worker = new Worker(entry.filename, {
+        eval: entry.eval,
+        stdout: true,
+        stderr: true,
+        resourceLimits: memoryMb ? { maxOldGenerationSizeMb: memoryMb } : undefined,
+    });
+    const slot = {
+        worker,
+        memoryMb,
+        key: null,
+        started: 0,
+        marks: { stdout: 0, stderr: 0 },
+        heldEnd: null,
+        killRequested: false,
+        error: undefined,
+        exited: false,
+        execPids: new Set(),
+        out: new LineSplitter((line) => output(slot, 'stdout', line), () => marker(slot, 'stdout')),
+        err: new LineSplitter((line) => output(slot, 'stderr', line), () => marker(slot, 'stderr')),
+    };
+    slots.add(slot);
+    worker.stdout.on('data', (chunk) => slot.out.write(chunk));
+    worker.stderr.on('data', (chunk) => slot.err.write(chunk));
+    worker.on('message', (message) => fromThread(slot, message));
+    worker.on('error', (err) => {
+        slot.error = err;
+    });
+    worker.on('exit', (code) => threadExited(slot, code));
+    return slot;
+}
+function output(slot, stream, line) {
+    // Output between attempts (a timer left behind by an earlier attempt) belongs to no attempt.
+    if (slot.key === null)
+        return;
+    send({ type: 'log', key: slot.key, stream, line, ts: Date.now() });
+    send({ type: 'activity', key: slot.key });
+}
+function marker(slot, stream) {
+    slot.marks[stream] += 1;
+    if (slot.heldEnd && slot.marks.stdout >= slot.started && slot.marks.stderr >= slot.started)
+        releaseEnd(slot);
+}
+function fromThread(slot, message) {
+    if (message.type === 'diagnosis')
+        return; // answered to whoever asked (forensics listens on the Worker itself)
+    if (message.key !== slot.key)
+        return;
+    switch (message.type) {
+        case 'exec-started':
+            slot.execPids.add(message.pid);
+            break;
+        case 'exec-ended':
+            slot.execPids.delete(message.pid);
+            break;
+        case 'end':
+            if (slot.marks.stdout >= slot.started && slot.marks.stderr >= slot.started) {
+                finish(slot, message.end);
+            }
+            else {
+                slot.heldEnd = { end: message.end, timer: setTimeout(() => releaseEnd(slot), MARKER_WAIT_MS) };
+            }
+            return;
+    }
+    send(message);
+}
+function releaseEnd(slot) {
+    const held = slot.heldEnd;
+    if (!held)
+        return;
+    clearTimeout(held.timer);
+    slot.heldEnd = null;
+    finish(slot, held.end);
+}
+/** Reports the attempt's end and makes the thread idle again (or retires it when the pool is over size). */
+function finish(slot, end) {
+    const key = slot.key;
+    if (key === null)
+        return;
+    slot.out.flush();
+    slot.err.flush();
+    slot.key = null;
+    slot.execPids.clear();
+    byKey.delete(key);
+    send({ type: 'end', key, end });
+    if (!slot.exited && slots.size > threadsPerHost)
+        retire(slot);
+}
+function threadExited(slot, code) {
+    slot.exited = true;
+    slots.delete(slot);
+    if (slot.key === null)
+        return;
+    for (const pid of slot.execPids)
+        killGroup(pid);
+    if (slot.heldEnd) {
+        // The task had already ended; its result stands even if a kill raced with it.
+        releaseEnd(slot);
+        return;
+    }
+    finish(slot, endOfDeadThread(slot, code));
+}
+function endOfDeadThread(slot, code) {
+    if (slot.killRequested)
+        return { type: 'killed' };
+    const err = slot.error;
+    if (err && err.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+        return { type: 'oom', message: `the task used more than its memory limit (memoryMb: ${slot.memoryMb}) and its thread was stopped` };
+    }
+    if (err !== undefined)
+        return { type: 'threw', error: serializeError(err) };
+    return { type: 'died', message: `the task's thread exited with code ${code} before the task finished (process.exit() in a task ends its thread)`, collateral: false };
+}
+async function capture(key, budgetMs) {
+    const slot = byKey.get(key);
+    if (!slot || slot.exited)
+        return { notes: [`no running thread for attempt ${key}`] };
+    try {
+        const mod = (await import(THREAD_STACK_MODULE));
+        return await mod.captureThreadStack(slot.worker, budgetMs);
+    }
+    catch (err) {
+        return { notes: [`thread stack capture failed: ${err instanceof Error ? err.message : String(err)}`] };
+    }
+}
+function killGroup(pid) {
+    try {
+        process.kill(-pid, 'SIGKILL');
+    }
+    catch {
+        // Already gone.
+    }
+}
+//# sourceMappingURL=thread-host.js.map

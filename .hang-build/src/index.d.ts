@@ -1,0 +1,10 @@
+export { defineTask } from './task/define.js';
+export type { TaskContext, TaskDefinition, FunctionTask, CommandTask, FunctionTaskOptions, CommandTaskOptions, RetryOptions, Isolation, StdinOption, ExecOptions, ExecResult, ChildRef, } from './task/define.js';
+export type { Duration } from './task/duration.js';
+export { Vigil } from './vigil.js';
+export type { VigilOptions, SubmitOptions, StartWorkerOptions } from './vigil.js';
+export type { Worker, WorkerEvent } from './engine/worker.js';
+export { VigilError, UsageError, TaskDefinitionError, StoreUnavailableError, JobNotFoundError, NonRetryableError, ChildrenFailedError, } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export type { Job, JobState, Attempt, AttemptOutcome, ErrorKind, SerializedError, HangReport, LogLine, LogStream, Progress, ChildOutcome, ChildPolicy, Json, StackFrame, ProcessSnapshot, } from './types.js';
+export type { Store } from './store/contract.js';

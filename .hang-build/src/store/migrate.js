@@ -1,0 +1,39 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { StoreUnavailableError } from '../errors.js';
+const FILE = /^(\d{3,})_([A-Za-z0-9_-]+)\.sql$/;
+/**
+ * The migrations folder of a dialect. Located from this module's own URL so it works both from `src/` (tsx) and
+ * from `dist/src/` (the build copies `src/store/migrations/**` next to the compiled code).
+ */
+export function migrationsDir(dialect) {
+    return fileURLToPath(new URL(`./migrations/${dialect}/`, import.meta.url));
+}
+/** Reads `NNN_name.sql` files in version order. Gaps and duplicate versions are a packaging bug: refuse them. */
+export function readMigrations(dir) {
+    let files;
+    try {
+        files = readdirSync(dir);
+    }
+    catch (err) {
+        throw new StoreUnavailableError(`the schema migrations folder ${dir} cannot be read: the Vigil installation is incomplete (reinstall it, or run "npm run build" to copy src/store/migrations into dist)`, err);
+    }
+    const migrations = [];
+    for (const file of files) {
+        const m = FILE.exec(file);
+        if (!m)
+            continue;
+        migrations.push({ version: Number(m[1]), name: m[2], sql: readFileSync(join(dir, file), 'utf8') });
+    }
+    migrations.sort((a, b) => a.version - b.version);
+    migrations.forEach((m, i) => {
+        if (m.version !== i + 1) {
+            throw new StoreUnavailableError(`schema migrations in ${dir} must be numbered 001, 002, … without gaps or duplicates (found ${m.version} at position ${i + 1})`);
+        }
+    });
+    if (migrations.length === 0)
+        throw new StoreUnavailableError(`no schema migrations found in ${dir}: the Vigil installation is incomplete`);
+    return migrations;
+}
+//# sourceMappingURL=migrate.js.map

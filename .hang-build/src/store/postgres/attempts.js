@@ -1,0 +1,176 @@
+import { cutLogLine, isJobId, LOG_RETENTION_CHUNK, LOG_RETENTION_LINES } from '../rows.js';
+import { json, jsonValue } from './rows.js';
+// Every write on behalf of an attempt carries this condition (DESIGN G5): a zombie whose lease expired or was taken
+// over changes nothing. `now` is the database's clock.
+const FENCED = (j, jobId, attempt, worker, now) => `${j}.id = ${jobId} AND ${j}.attempts = ${attempt} AND ${j}.lease_owner = ${worker} AND ${j}.state = 'running'
+   AND ${j}.lease_expires_at > ${now}`;
+function fenceArrays(fences) {
+    return [fences.map((f) => f.jobId), fences.map((f) => f.attempt), fences.map((f) => f.workerId)];
+}
+const isId = isJobId;
+export async function renewLeases(db, workerId, fences, leaseMs) {
+    if (fences.length === 0)
+        return { lost: [], cancelRequested: [] };
+    const valid = fences.filter((f) => isId(f.jobId) && f.workerId === workerId);
+    const rows = valid.length === 0 ? [] : await db.query(`WITH c AS (SELECT ${db.s}.now_ms() AS now),
+     f AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[]) AS f(job_id, attempt, worker_id)),
+     upd AS (
+       UPDATE ${db.s}.jobs j SET lease_expires_at = c.now + $4::bigint
+         FROM f, c
+        WHERE ${FENCED('j', 'f.job_id', 'f.attempt', 'f.worker_id', 'c.now')}
+       RETURNING j.id, j.attempts, j.cancel_requested
+     )
+     SELECT f.job_id::text AS job_id, f.attempt, upd.id IS NOT NULL AS ok, coalesce(upd.cancel_requested, false) AS cancel
+       FROM f LEFT JOIN upd ON upd.id = f.job_id AND upd.attempts = f.attempt`, [...fenceArrays(valid), Math.max(1, Math.round(leaseMs))]);
+    const state = new Map(rows.map((r) => [`${r.job_id}/${r.attempt}`, r]));
+    const lost = [];
+    const cancelRequested = [];
+    for (const f of fences) {
+        const r = state.get(`${f.jobId}/${f.attempt}`);
+        if (!r || !r.ok || f.workerId !== workerId)
+            lost.push(f);
+        else if (r.cancel)
+            cancelRequested.push(f);
+    }
+    return { lost, cancelRequested };
+}
+export async function recordActivity(db, updates) {
+    // One row per attempt: UPDATE … FROM with two matches for one row would apply an arbitrary one.
+    const merged = new Map();
+    for (const u of updates) {
+        if (!isId(u.fence.jobId) || (u.heartbeatAt === undefined && u.progress === undefined))
+            continue;
+        const key = `${u.fence.jobId}/${u.fence.attempt}/${u.fence.workerId}`;
+        const prev = merged.get(key);
+        merged.set(key, {
+            fence: u.fence,
+            heartbeatAt: maxDefined(prev?.heartbeatAt, u.heartbeatAt),
+            progress: u.progress ?? prev?.progress,
+        });
+    }
+    const list = [...merged.values()];
+    if (list.length === 0)
+        return;
+    await db.query(`WITH c AS (SELECT ${db.s}.now_ms() AS now),
+     u AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bigint[], $5::text[])
+             AS u(job_id, attempt, worker_id, heartbeat_at, progress))
+     UPDATE ${db.s}.jobs j
+        SET last_heartbeat_at = coalesce(greatest(j.last_heartbeat_at, u.heartbeat_at), u.heartbeat_at, j.last_heartbeat_at),
+            progress = coalesce(u.progress, j.progress)
+       FROM u, c
+      WHERE ${FENCED('j', 'u.job_id', 'u.attempt', 'u.worker_id', 'c.now')}`, [
+        ...fenceArrays(list.map((u) => u.fence)),
+        list.map((u) => (u.heartbeatAt === undefined ? null : Math.round(u.heartbeatAt))),
+        list.map((u) => json(u.progress)),
+    ]);
+}
+function maxDefined(a, b) {
+    if (a === undefined)
+        return b;
+    if (b === undefined)
+        return a;
+    return Math.max(a, b);
+}
+export async function appendLogs(db, lines) {
+    const list = lines.filter((l) => isId(l.fence.jobId));
+    if (list.length === 0)
+        return;
+    // The seq counter lives on the job row: the fenced UPDATE takes the row lock and hands out a block of seqs, so
+    // concurrent appends for one job never collide and lines of a stale fence never get a number.
+    await db.query(`WITH c AS (SELECT ${db.s}.now_ms() AS now),
+     l AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bigint[], $5::text[], $6::text[])
+             WITH ORDINALITY AS l(job_id, attempt, worker_id, ts, stream, line, ord)),
+     n AS (SELECT job_id, attempt, worker_id, count(*)::int AS n FROM l GROUP BY job_id, attempt, worker_id),
+     bump AS (
+       UPDATE ${db.s}.jobs j SET log_seq = j.log_seq + n.n
+         FROM n, c
+        WHERE ${FENCED('j', 'n.job_id', 'n.attempt', 'n.worker_id', 'c.now')}
+       RETURNING j.id, j.attempts, j.lease_owner, j.log_seq - n.n AS base, n.n
+     ),
+     ins AS (
+       INSERT INTO ${db.s}.logs (job_id, seq, attempt, ts, stream, line)
+       SELECT l.job_id, bump.base + row_number() OVER (PARTITION BY l.job_id ORDER BY l.ord), l.attempt, l.ts, l.stream, l.line
+         FROM l JOIN bump ON bump.id = l.job_id AND bump.attempts = l.attempt AND bump.lease_owner = l.worker_id
+     )
+     -- Retention, as in SQLite: when a job's seq crosses a multiple of the chunk, one indexed range delete keeps
+     -- its last ${LOG_RETENTION_LINES} lines.
+     DELETE FROM ${db.s}.logs o USING bump
+      WHERE o.job_id = bump.id AND bump.base + bump.n > ${LOG_RETENTION_LINES}
+        AND (bump.base + bump.n) / ${LOG_RETENTION_CHUNK} <> bump.base / ${LOG_RETENTION_CHUNK}
+        AND o.seq <= bump.base + bump.n - ${LOG_RETENTION_LINES}`, [
+        ...fenceArrays(list.map((l) => l.fence)),
+        list.map((l) => Math.round(l.ts)),
+        list.map((l) => l.stream),
+        // PostgreSQL text can not hold NUL; a program printing one must not lose its whole batch of lines.
+        list.map((l) => noNul(cutLogLine(String(l.line)))),
+    ]);
+}
+/**
+ * Ends an attempt in one statement. A second call for the same fence answers false: the attempt is over. (If the
+ * reply to a committed call is lost with the connection, the retry answers false too; the outcome is recorded
+ * once, and the attempt's row shows it.)
+ */
+export async function finishAttempt(db, fence, finish) {
+    if (!isId(fence.jobId))
+        return false;
+    const S = db.s;
+    const error = finish.outcome === 'succeeded' ? null : finish.error;
+    const retryIn = finish.outcome === 'succeeded' || finish.retryInMs === null ? null : Math.max(0, Math.round(finish.retryInMs));
+    const params = [
+        fence.jobId,
+        fence.attempt,
+        fence.workerId,
+        finish.outcome,
+        finish.outcome === 'succeeded' ? jsonValue(finish.result) : null,
+        json(error),
+        finish.outcome === 'succeeded' ? null : json(finish.hangReport ?? null),
+        finish.outcome === 'succeeded' ? true : finish.charged,
+        retryIn,
+        error ? noNul(error.kind) : null,
+        error ? noNul(error.message) : null,
+    ];
+    // The job's next state, decided on the locked row: done, final failure, re-queued, or ended by a cancel request
+    // or by the deadline that the retry delay would cross (the attempt keeps its own outcome either way).
+    const rows = await db.query(`WITH c AS (SELECT ${S}.now_ms() AS now),
+     p AS (SELECT $4::text AS outcome, $9::bigint AS retry_in),
+     j AS (
+       UPDATE ${S}.jobs j SET
+         state = CASE
+           WHEN p.outcome = 'succeeded' THEN 'succeeded'
+           WHEN p.retry_in IS NULL THEN CASE WHEN p.outcome = 'cancelled' THEN 'cancelled' ELSE 'failed' END
+           WHEN j.cancel_requested THEN 'cancelled'
+           WHEN j.deadline_at IS NOT NULL AND c.now + p.retry_in >= j.deadline_at THEN 'failed'
+           ELSE 'queued' END,
+         result = $5,
+         error = CASE
+           WHEN p.outcome = 'succeeded' OR p.retry_in IS NULL THEN $6
+           WHEN j.cancel_requested THEN ${S}.cancelled_error(j.cancel_reason)
+           WHEN j.deadline_at IS NOT NULL AND c.now + p.retry_in >= j.deadline_at
+             THEN ${S}.deadline_error(j.deadline_at, c.now, $10, $11, $6)
+           ELSE $6 END,
+         charged_attempts = j.charged_attempts + CASE WHEN $8::boolean THEN 1 ELSE 0 END,
+         run_at = CASE WHEN p.retry_in IS NOT NULL AND NOT j.cancel_requested THEN c.now + p.retry_in ELSE j.run_at END,
+         finished_at = CASE
+           WHEN p.retry_in IS NOT NULL AND NOT j.cancel_requested
+                AND (j.deadline_at IS NULL OR c.now + p.retry_in < j.deadline_at) THEN NULL
+           ELSE c.now END,
+         updated_at = c.now,
+         lease_owner = NULL,
+         lease_expires_at = NULL
+       FROM c, p
+       WHERE ${FENCED('j', '$1::bigint', '$2::int', '$3::text', 'c.now')}
+       RETURNING j.id
+     ),
+     a AS (
+       UPDATE ${S}.attempts a SET finished_at = c.now, outcome = $4, charged = $8, error = $6, hang_report = $7
+         FROM c, j
+        WHERE a.job_id = j.id AND a.attempt = $2 AND a.finished_at IS NULL
+     )
+     SELECT count(*)::int AS updated FROM j`, params);
+    const r = rows[0];
+    return !!r && r.updated > 0;
+}
+function noNul(text) {
+    return text.includes('\u0000') ? text.replace(/\u0000/g, '\uFFFD') : text;
+}
+//# sourceMappingURL=attempts.js.map

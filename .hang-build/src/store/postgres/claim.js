@@ -1,0 +1,69 @@
+import { jobColumns, toJob } from './rows.js';
+/** How many queued jobs past their deadline one claim fails, so a large backlog never makes one claim slow. */
+const DEADLINE_BATCH = 500;
+/**
+ * One statement: fails queued jobs past their deadline, then takes up to `limit` runnable jobs with
+ * `FOR UPDATE SKIP LOCKED` (concurrent workers skip each other's rows instead of queueing behind them), a per-task
+ * sub-select so each task's cap is honoured without starving the others, and writes the attempt rows. Lease
+ * expiry is computed from the database clock.
+ */
+export async function claim(db, req) {
+    const names = Object.keys(req.tasks).filter((t) => (req.tasks[t] ?? 0) > 0);
+    const limit = Math.floor(req.limit);
+    if (names.length === 0 || limit <= 0)
+        return [];
+    const caps = names.map((t) => Math.min(limit, Math.floor(req.tasks[t])));
+    const S = db.s;
+    const rows = await db.query(`WITH c AS MATERIALIZED (SELECT ${S}.now_ms() AS now),
+     req AS (SELECT * FROM unnest($1::text[], $2::int[]) AS r(task, cap)),
+     expired AS (
+       UPDATE ${S}.jobs j
+          SET state = 'failed', error = ${S}.deadline_error(j.deadline_at, c.now, NULL, NULL, NULL),
+              finished_at = c.now, updated_at = c.now
+         FROM c
+        WHERE j.id IN (SELECT id FROM ${S}.jobs
+                        WHERE state = 'queued' AND deadline_at IS NOT NULL AND deadline_at <= (SELECT now FROM c)
+                          AND task = ANY($1::text[])
+                        ORDER BY deadline_at LIMIT ${DEADLINE_BATCH}
+                        FOR UPDATE SKIP LOCKED)
+        RETURNING j.id
+     ),
+     cand AS (
+       SELECT x.id, x.priority, x.run_at FROM req CROSS JOIN LATERAL (
+         SELECT id, priority, run_at FROM ${S}.jobs
+          WHERE state = 'queued' AND task = req.task AND run_at <= (SELECT now FROM c)
+            AND (deadline_at IS NULL OR deadline_at > (SELECT now FROM c))
+          ORDER BY priority DESC, run_at, id
+          LIMIT LEAST(req.cap, $3::int)
+          FOR UPDATE SKIP LOCKED
+       ) x
+       ORDER BY x.priority DESC, x.run_at, x.id
+       LIMIT $3::int
+     ),
+     claimed AS (
+       UPDATE ${S}.jobs j
+          SET state = 'running', attempts = j.attempts + 1, lease_owner = $4, lease_expires_at = c.now + $5::bigint,
+              started_at = c.now, finished_at = NULL, updated_at = c.now, last_heartbeat_at = NULL, progress = NULL
+         FROM cand, c
+        WHERE j.id = cand.id
+       RETURNING ${jobColumns('j')}
+     ),
+     att AS (
+       INSERT INTO ${S}.attempts (job_id, attempt, worker_id, started_at, charged)
+       SELECT id, attempts, lease_owner, started_at, true FROM claimed
+     )
+     SELECT * FROM claimed ORDER BY priority DESC, run_at, id`, [names, caps, limit, req.workerId, Math.max(1, Math.round(req.leaseMs))]);
+    return rows.map((r) => {
+        const job = toJob(r);
+        return { job, fence: { jobId: job.id, attempt: job.attempts, workerId: req.workerId } };
+    });
+}
+/** Earliest runAt among queued jobs of these tasks, so an idle worker sleeps exactly until then. */
+export async function nextRunAt(db, tasks) {
+    if (tasks.length === 0)
+        return null;
+    const rows = await db.read(`SELECT min(run_at) AS t FROM ${db.s}.jobs WHERE state = 'queued' AND task = ANY($1::text[])`, [tasks]);
+    const t = rows[0]?.t;
+    return t === null || t === undefined ? null : Number(t);
+}
+//# sourceMappingURL=claim.js.map

@@ -1,0 +1,148 @@
+import { UsageError } from '../../errors.js';
+import { isJobId } from '../rows.js';
+import { jobColumns, jsonValue, toJob } from './rows.js';
+/**
+ * Inserts a batch in one statement (`INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING`), so 1,000 children of
+ * a fan-out cost one round trip. Rows that hit a (parent, childKey) or idempotency key come back as the existing job.
+ */
+export async function enqueue(db, jobs) {
+    if (jobs.length === 0)
+        return [];
+    jobs.forEach(validate);
+    const S = db.s;
+    const cols = {
+        task: jobs.map((j) => j.task),
+        input: jobs.map((j) => jsonValue(j.input)),
+        retry: jobs.map((j) => JSON.stringify(j.retry)),
+        maxAttempts: jobs.map((j) => j.retry.maxAttempts),
+        priority: jobs.map((j) => j.priority ?? 0),
+        delay: jobs.map((j) => Math.max(0, Math.round(j.delayMs ?? 0))),
+        deadline: jobs.map((j) => (j.deadlineMs === null || j.deadlineMs === undefined ? null : Math.round(j.deadlineMs))),
+        parent: jobs.map((j) => j.parentId ?? null),
+        childKey: jobs.map((j) => j.childKey ?? null),
+        idem: jobs.map((j) => j.idempotencyKey ?? null),
+    };
+    const rows = await db.query(`WITH c AS (SELECT ${S}.now_ms() AS now),
+     input AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[], $7::bigint[],
+                            $8::bigint[], $9::text[], $10::text[])
+         WITH ORDINALITY AS t(task, input, retry, max_attempts, priority, delay_ms, deadline_ms, parent_id, child_key,
+                              idempotency_key, ord)
+     ),
+     ins AS (
+       INSERT INTO ${S}.jobs (task, state, input, retry, max_attempts, priority, run_at, created_at, updated_at,
+                              deadline_ms, deadline_at, parent_id, child_key, idempotency_key)
+       SELECT i.task, 'queued', i.input, i.retry, i.max_attempts, i.priority, c.now + i.delay_ms, c.now, c.now,
+              i.deadline_ms, c.now + i.deadline_ms, i.parent_id, i.child_key, i.idempotency_key
+         FROM input i CROSS JOIN c
+        ORDER BY i.ord
+       ON CONFLICT DO NOTHING
+       RETURNING ${jobColumns()}
+     )
+     SELECT true AS created, ${jobColumns()} FROM ins
+     UNION ALL
+     SELECT false, ${jobColumns('j')} FROM ${S}.jobs j
+       JOIN (SELECT DISTINCT parent_id, child_key FROM input WHERE parent_id IS NOT NULL AND child_key IS NOT NULL) k
+         ON j.parent_id = k.parent_id AND j.child_key = k.child_key
+      WHERE j.parent_id IS NOT NULL AND j.child_key IS NOT NULL
+     UNION ALL
+     SELECT false, ${jobColumns('j')} FROM ${S}.jobs j
+      WHERE j.idempotency_key IN (SELECT idempotency_key FROM input WHERE idempotency_key IS NOT NULL)`, [cols.task, cols.input, cols.retry, cols.maxAttempts, cols.priority, cols.delay, cols.deadline, cols.parent, cols.childKey, cols.idem]);
+    const inserted = rows.filter((r) => r.created).map(toJob).sort((a, b) => compareIds(a.id, b.id));
+    const existing = new KeyIndex();
+    for (const r of rows)
+        if (!r.created)
+            existing.add(toJob(r));
+    const out = [];
+    const unresolved = [];
+    let next = 0;
+    // Identity values follow the ORDER BY of the INSERT, so inserted rows come in input order; an input that is not
+    // the next inserted row was a duplicate: of a stored job, or of an earlier input of this batch.
+    jobs.forEach((j, i) => {
+        const candidate = inserted[next];
+        if (candidate && sameKeys(candidate, j)) {
+            next++;
+            existing.add(candidate);
+            out.push({ job: candidate, created: true });
+            return;
+        }
+        const found = existing.find(j);
+        if (found)
+            out.push({ job: found, created: false });
+        else {
+            out.push(undefined);
+            unresolved.push(i);
+        }
+    });
+    if (unresolved.length > 0) {
+        // The conflicting row was committed by a concurrent enqueue after this statement's snapshot: read it now.
+        const later = await findByKeys(db, unresolved.map((i) => jobs[i]));
+        for (const i of unresolved) {
+            const found = later.find(jobs[i]);
+            if (!found)
+                throw new Error(`enqueue: job ${i} of the batch was neither inserted nor found (internal error)`);
+            out[i] = { job: found, created: false };
+        }
+    }
+    return out;
+}
+async function findByKeys(db, jobs) {
+    const S = db.s;
+    const rows = await db.query(`SELECT ${jobColumns('j')} FROM ${S}.jobs j
+       JOIN unnest($1::bigint[], $2::text[]) AS k(parent_id, child_key) ON j.parent_id = k.parent_id AND j.child_key = k.child_key
+      WHERE j.parent_id IS NOT NULL AND j.child_key IS NOT NULL
+     UNION ALL
+     SELECT ${jobColumns('j')} FROM ${S}.jobs j WHERE j.idempotency_key = ANY($3::text[])`, [
+        jobs.map((j) => j.parentId ?? null),
+        jobs.map((j) => j.childKey ?? null),
+        jobs.map((j) => j.idempotencyKey).filter((k) => typeof k === 'string'),
+    ]);
+    const index = new KeyIndex();
+    for (const r of rows)
+        index.add(toJob(r));
+    return index;
+}
+class KeyIndex {
+    byChild = new Map();
+    byIdem = new Map();
+    add(job) {
+        if (job.parentId !== null && job.childKey !== null)
+            this.byChild.set(`${job.parentId}\u0000${job.childKey}`, job);
+        if (job.idempotencyKey !== null)
+            this.byIdem.set(job.idempotencyKey, job);
+    }
+    find(j) {
+        // The idempotency key wins over the child key, as in the SQLite store.
+        const hit = j.idempotencyKey != null ? this.byIdem.get(j.idempotencyKey) : undefined;
+        if (hit || !j.parentId || j.childKey == null)
+            return hit;
+        return this.byChild.get(`${j.parentId}\u0000${j.childKey}`);
+    }
+}
+function sameKeys(job, j) {
+    return (job.task === j.task &&
+        job.parentId === (j.parentId ?? null) &&
+        job.childKey === (j.childKey ?? null) &&
+        job.idempotencyKey === (j.idempotencyKey ?? null));
+}
+function compareIds(a, b) {
+    return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+function validate(j, i) {
+    const bad = (what) => {
+        throw new UsageError('VIGIL_INVALID_INPUT', `job #${i} of the batch: ${what}`);
+    };
+    if (typeof j.task !== 'string' || j.task === '')
+        bad('"task" must be a non-empty string');
+    if (!j.retry || !Number.isInteger(j.retry.maxAttempts) || j.retry.maxAttempts < 1)
+        bad('"retry.maxAttempts" must be an integer ≥ 1');
+    if (j.parentId != null && !isJobId(j.parentId))
+        bad(`"parentId" ${JSON.stringify(j.parentId)} is not a job id`);
+    if (j.priority !== undefined && !Number.isInteger(j.priority))
+        bad('"priority" must be an integer');
+    if (j.delayMs !== undefined && !Number.isFinite(j.delayMs))
+        bad('"delayMs" must be a finite number');
+    if (j.deadlineMs != null && !(Number.isFinite(j.deadlineMs) && j.deadlineMs > 0))
+        bad('"deadlineMs" must be a positive number');
+}
+//# sourceMappingURL=enqueue.js.map

@@ -1,0 +1,52 @@
+import { isJobId, rowToAttempt, rowToJob } from '../rows.js';
+/** Columns of a job row, in SELECT lists and RETURNING clauses (prefix with an alias when joining). */
+export const JOB_COLUMNS = [
+    'id', 'task', 'state', 'input', 'result', 'error', 'attempts', 'charged_attempts', 'max_attempts', 'parent_id',
+    'child_key', 'idempotency_key', 'priority', 'run_at', 'created_at', 'updated_at', 'started_at', 'finished_at',
+    'deadline_at', 'progress', 'last_heartbeat_at', 'lease_owner', 'lease_expires_at', 'cancel_requested',
+];
+export function jobColumns(alias) {
+    return alias ? JOB_COLUMNS.map((c) => `${alias}.${c}`).join(', ') : JOB_COLUMNS.join(', ');
+}
+// The mapping itself is shared with SQLite (src/store/rows.ts): both stores return identical objects.
+export function toJob(r) {
+    return rowToJob(r);
+}
+export function toAttempt(r) {
+    return rowToAttempt(r);
+}
+export function toLogLine(r) {
+    return {
+        jobId: String(r.job_id),
+        attempt: Number(r.attempt),
+        seq: Number(r.seq),
+        ts: Number(r.ts),
+        stream: r.stream,
+        line: String(r.line),
+    };
+}
+export function json(value) {
+    return value === undefined || value === null ? null : JSON.stringify(value);
+}
+/** JSON input and results must be JSON: `undefined` (a task that returned nothing) is stored as null. */
+export function jsonValue(value) {
+    return JSON.stringify(value ?? null);
+}
+/** Ids are decimal strings; anything else can never match a row, and must not reach a bigint cast. */
+export function validIds(ids) {
+    return ids.filter(isJobId);
+}
+export function orderByIds(ids, items) {
+    const byId = new Map(items.map((j) => [j.id, j]));
+    const seen = new Set();
+    const out = [];
+    for (const id of ids) {
+        const item = byId.get(id);
+        if (item && !seen.has(id)) {
+            seen.add(id);
+            out.push(item);
+        }
+    }
+    return out;
+}
+//# sourceMappingURL=rows.js.map

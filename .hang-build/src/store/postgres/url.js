@@ -1,0 +1,34 @@
+import { UsageError } from '../../errors.js';
+// Identifiers stay simple so the schema can be quoted into SQL and into a NOTIFY channel name (63 bytes max).
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,50}$/;
+/** `postgres://user:pass@host:port/db?schema=NAME` (default schema `vigil`); `postgresql://` works too. */
+export function parsePostgresUrl(url) {
+    let parsed;
+    try {
+        parsed = new URL(url);
+    }
+    catch (cause) {
+        throw new UsageError('VIGIL_STORE_URL', `store URL "${redact(url)}" is not a valid URL (expected postgres://user@host:5432/db?schema=vigil)`, { cause });
+    }
+    if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+        throw new UsageError('VIGIL_STORE_URL', `store URL "${redact(url)}" is not a PostgreSQL URL (expected postgres://…)`);
+    }
+    const schema = parsed.searchParams.get('schema') ?? 'vigil';
+    if (!SCHEMA_NAME.test(schema)) {
+        throw new UsageError('VIGIL_STORE_URL', `store URL: schema "${schema}" is not allowed: use letters, digits and _ (at most 51 characters, not starting with a digit)`);
+    }
+    parsed.searchParams.delete('schema');
+    const connectionString = parsed.toString();
+    const shown = new URL(parsed.toString());
+    if (shown.password)
+        shown.password = '***';
+    shown.searchParams.set('schema', schema);
+    return { connectionString, schema, description: shown.toString() };
+}
+function redact(url) {
+    return url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@');
+}
+export function quoteIdent(name) {
+    return `"${name.replace(/"/g, '""')}"`;
+}
+//# sourceMappingURL=url.js.map

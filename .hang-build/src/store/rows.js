@@ -1,0 +1,117 @@
+/**
+ * Row ↔ object mapping and the small rules both stores share (log line cut, retention, the errors the store itself
+ * writes). Column names are the SQL ones (snake_case). Tolerant on input types so SQLite (numbers, JSON as text)
+ * and PostgreSQL (bigint as string, jsonb already parsed) can both use it.
+ */
+/** A log line longer than this (UTF-8 bytes) is cut, so one runaway line can not bloat the store. */
+export const MAX_LOG_LINE_BYTES = 8 * 1024;
+/** Each job keeps at most about this many of its latest log lines; older ones are deleted in chunks. */
+export const LOG_RETENTION_LINES = 10_000;
+/** Retention runs when a job's seq crosses a multiple of this: one cheap indexed delete per chunk, not per insert. */
+export const LOG_RETENTION_CHUNK = 1_000;
+export function num(v) {
+    return typeof v === 'number' ? v : Number(v);
+}
+export function numOrNull(v) {
+    return v === null || v === undefined ? null : num(v);
+}
+/** JSON columns: text in SQLite, already parsed in PostgreSQL jsonb. SQL NULL and JSON null both read as null. */
+export function parseJson(v) {
+    if (v === null || v === undefined)
+        return null;
+    return (typeof v === 'string' ? JSON.parse(v) : v);
+}
+export function toJsonText(v) {
+    return v === undefined || v === null ? null : JSON.stringify(v);
+}
+export function rowToJob(r) {
+    return {
+        id: String(r.id),
+        task: r.task,
+        state: r.state,
+        // Input is never SQL NULL; parseJson turns the stored JSON `null` back into null.
+        input: parseJson(r.input),
+        result: parseJson(r.result),
+        error: parseJson(r.error),
+        attempts: num(r.attempts),
+        chargedAttempts: num(r.charged_attempts),
+        maxAttempts: num(r.max_attempts),
+        parentId: r.parent_id === null ? null : String(r.parent_id),
+        childKey: r.child_key,
+        idempotencyKey: r.idempotency_key,
+        priority: num(r.priority),
+        runAt: num(r.run_at),
+        createdAt: num(r.created_at),
+        updatedAt: num(r.updated_at),
+        startedAt: numOrNull(r.started_at),
+        finishedAt: numOrNull(r.finished_at),
+        deadlineAt: numOrNull(r.deadline_at),
+        progress: parseJson(r.progress),
+        lastHeartbeatAt: numOrNull(r.last_heartbeat_at),
+        leaseOwner: r.lease_owner,
+        leaseExpiresAt: numOrNull(r.lease_expires_at),
+        cancelRequested: r.cancel_requested === true || Number(r.cancel_requested) === 1,
+    };
+}
+export function rowToAttempt(r) {
+    return {
+        jobId: String(r.job_id),
+        attempt: num(r.attempt),
+        workerId: r.worker_id,
+        startedAt: num(r.started_at),
+        finishedAt: numOrNull(r.finished_at),
+        outcome: r.outcome,
+        charged: r.charged === true || Number(r.charged) === 1,
+        error: parseJson(r.error),
+        hangReport: parseJson(r.hang_report),
+    };
+}
+/** Ids are decimal strings of an integer sequence; anything else names no job (and must not reach SQL as-is). */
+export function isJobId(id) {
+    return typeof id === 'string' && /^[1-9][0-9]{0,17}$/.test(id);
+}
+/**
+ * Cuts a line to MAX_LOG_LINE_BYTES of UTF-8, marker included, on a character boundary:
+ * `<start of the line>…[cut N bytes]`, N being the bytes removed.
+ */
+export function cutLogLine(line) {
+    const bytes = Buffer.byteLength(line, 'utf8');
+    if (bytes <= MAX_LOG_LINE_BYTES)
+        return line;
+    const buf = Buffer.from(line, 'utf8');
+    // The marker's own length depends on N; 40 bytes is ample for "…[cut 123456789 bytes]".
+    let keep = MAX_LOG_LINE_BYTES - 40;
+    // Never split a multi-byte character: back off continuation bytes (10xxxxxx).
+    while (keep > 0 && (buf[keep] & 0xc0) === 0x80)
+        keep--;
+    return `${buf.subarray(0, keep).toString('utf8')}…[cut ${bytes - keep} bytes]`;
+}
+/** The error a job gets when its deadline passes while it is not running. */
+export function deadlineError(deadlineAt, now, last) {
+    const when = new Date(deadlineAt).toISOString();
+    const err = {
+        kind: 'deadline',
+        message: last
+            ? `the job's deadline (${when}) passes before its next attempt could run; the last attempt ended with ${last.kind}: ${last.message}`
+            : `the job's deadline (${when}) passed ${Math.max(0, now - deadlineAt)} ms before a worker could start it; raise the task's "deadline" or add workers`,
+        retryable: false,
+        details: { deadlineAt },
+    };
+    if (last)
+        err.cause = last;
+    return err;
+}
+/** The error of an attempt whose lease expired: its worker crashed, was killed, or froze. */
+export function leaseLostError(workerId, leaseExpiresAt, now) {
+    return {
+        kind: 'crashed',
+        message: `worker ${workerId ?? '?'} stopped renewing its lease (it crashed, was killed or froze); lease expired ${leaseExpiresAt === null ? '' : `${now - leaseExpiresAt} ms `}before recovery`,
+        code: 'VIGIL_LEASE_LOST',
+        details: { workerId, leaseExpiresAt },
+    };
+}
+/** The error of a queued job cancelled before it ran, or a job cancelled after its attempt ended. */
+export function cancelledError(reason) {
+    return { kind: 'cancelled', message: reason || 'cancelled', retryable: false };
+}
+//# sourceMappingURL=rows.js.map

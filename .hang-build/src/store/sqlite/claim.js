@@ -1,0 +1,61 @@
+import { deadlineError, rowToJob } from '../rows.js';
+import { finishedEvent } from './jobs.js';
+import { FENCED, fenceArgs, stmt } from './statements.js';
+/**
+ * One batch claim, inside one BEGIN IMMEDIATE transaction (so two processes never take the same job): first the
+ * queued jobs of these tasks whose deadline passed are failed with kind `deadline`, then the best candidates of
+ * each task (up to its limit) are merged in claim order and taken up to `limit`.
+ */
+export function claim(db, req, now) {
+    const limit = Math.floor(req.limit);
+    const tasks = Object.entries(req.tasks)
+        .map(([task, n]) => [task, Math.min(limit, Math.floor(n))])
+        .filter(([, n]) => n > 0);
+    if (limit <= 0 || tasks.length === 0)
+        return { value: [], events: [] };
+    const events = [];
+    const expired = stmt(db, 
+    // INDEXED BY: without it the planner prefers jobs_claim and reads every queued job of the task on every claim.
+    `SELECT id, deadline_at FROM jobs INDEXED BY jobs_deadline WHERE state = 'queued' AND deadline_at IS NOT NULL AND deadline_at <= ?
+       AND task IN (SELECT value FROM json_each(?))`).all(now, JSON.stringify(tasks.map(([t]) => t)));
+    const fail = stmt(db, `UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, updated_at = ? WHERE id = ? AND state = 'queued' RETURNING *`);
+    for (const e of expired) {
+        const row = fail.get(JSON.stringify(deadlineError(e.deadline_at, now)), now, now, e.id);
+        if (row)
+            events.push(finishedEvent(row));
+    }
+    const candidates = stmt(db, `SELECT id, priority, run_at FROM jobs WHERE state = 'queued' AND task = ? AND run_at <= ?
+       ORDER BY priority DESC, run_at, id LIMIT ?`);
+    const found = [];
+    for (const [task, n] of tasks)
+        found.push(...candidates.all(task, now, n));
+    found.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.id - b.id);
+    const take = stmt(db, `UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = @workerId, lease_expires_at = @expires,
+       started_at = @now, updated_at = @now, finished_at = NULL, last_heartbeat_at = NULL, progress = NULL
+     WHERE id = @id AND state = 'queued' RETURNING *`);
+    const attempt = stmt(db, 'INSERT INTO attempts (job_id, attempt, worker_id, started_at, charged) VALUES (?, ?, ?, ?, 1)');
+    const claimed = [];
+    for (const c of found.slice(0, limit)) {
+        const row = take.get({ id: c.id, workerId: req.workerId, expires: now + req.leaseMs, now });
+        attempt.run(row.id, row.attempts, req.workerId, now);
+        const job = rowToJob(row);
+        claimed.push({ job, fence: { jobId: job.id, attempt: job.attempts, workerId: req.workerId } });
+    }
+    return { value: claimed, events };
+}
+export function renewLeases(db, workerId, fences, leaseMs, now) {
+    const renew = stmt(db, `UPDATE jobs SET lease_expires_at = @expires WHERE ${FENCED} RETURNING cancel_requested`);
+    const lost = [];
+    const cancelRequested = [];
+    for (const f of fences) {
+        const row = f.workerId === workerId
+            ? renew.get({ ...fenceArgs(f, now), expires: now + leaseMs })
+            : undefined;
+        if (!row)
+            lost.push(f);
+        else if (row.cancel_requested)
+            cancelRequested.push(f);
+    }
+    return { lost, cancelRequested };
+}
+//# sourceMappingURL=claim.js.map

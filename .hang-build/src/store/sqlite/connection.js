@@ -1,0 +1,116 @@
+import Database from 'better-sqlite3';
+import { existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { StoreUnavailableError, VigilError, errorMessage } from '../../errors.js';
+import { migrationsDir, readMigrations } from '../migrate.js';
+const BUSY_TIMEOUT_MS = 5_000;
+/**
+ * Opens (creating if needed) a Vigil SQLite file: WAL so readers never block the claimer, synchronous=NORMAL
+ * (durable across process crashes; a power loss may drop the last transactions, never corrupt), busy_timeout so a
+ * writer waits for another process's transaction instead of failing, foreign keys on. Then applies migrations.
+ * Every failure becomes a StoreUnavailableError naming the path and what to do.
+ */
+export function openSqlite(path) {
+    if (path !== ':memory:')
+        checkLocation(path);
+    let db;
+    try {
+        db = new Database(path, { fileMustExist: false });
+    }
+    catch (err) {
+        throw unavailable(path, err);
+    }
+    try {
+        db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+        setWal(db);
+        db.pragma('synchronous = NORMAL');
+        db.pragma('foreign_keys = ON');
+        migrate(db, path);
+        return db;
+    }
+    catch (err) {
+        db.close();
+        if (err instanceof VigilError)
+            throw err;
+        throw unavailable(path, err);
+    }
+}
+function checkLocation(path) {
+    const dir = dirname(path);
+    if (!existsSync(dir)) {
+        throw new StoreUnavailableError(`cannot open the SQLite store ${path}: the directory ${dir} does not exist (create it, or pass another --store / VIGIL_STORE)`);
+    }
+    if (existsSync(path) && statSync(path).isDirectory()) {
+        throw new StoreUnavailableError(`cannot open the SQLite store ${path}: it is a directory (name a file, e.g. sqlite:${path.replace(/\/$/, '')}/vigil.db)`);
+    }
+}
+/** Turns a driver error into a message that says what is wrong with the file and what to do. */
+export function unavailable(path, err) {
+    const code = err.code;
+    const msg = errorMessage(err);
+    let advice;
+    if (code === 'SQLITE_NOTADB' || /not a database/i.test(msg)) {
+        advice = 'the file exists but is not an SQLite database (point --store / VIGIL_STORE at another file)';
+    }
+    else if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code === 'SQLITE_PERM' || /EACCES|permission|readonly/i.test(msg)) {
+        advice = 'permission denied or read-only location (the file and its directory must be writable by this user: WAL needs the -wal and -shm files next to it)';
+    }
+    else if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+        advice = `the database stayed locked by another process for over ${BUSY_TIMEOUT_MS / 1000}s (is a process stuck holding a write transaction? retry, or stop that process)`;
+    }
+    else if (code === 'SQLITE_CORRUPT') {
+        advice = 'the database file is corrupt (restore it from a backup or start a new file)';
+    }
+    else if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR') {
+        advice = 'the disk is full or failing (free space and retry)';
+    }
+    else {
+        advice = msg;
+    }
+    return new StoreUnavailableError(`cannot use the SQLite store ${path}: ${advice} [${String(code ?? 'error')}: ${msg}]`, err);
+}
+/**
+ * journal_mode=WAL takes an exclusive lock and, unlike ordinary statements, can fail with SQLITE_BUSY without going
+ * through the busy handler when another process is switching the same new file at the same moment: retry, bounded.
+ */
+function setWal(db) {
+    const until = Date.now() + BUSY_TIMEOUT_MS;
+    for (;;) {
+        try {
+            const mode = db.pragma('journal_mode = WAL', { simple: true });
+            if (String(mode).toLowerCase() === 'wal' || db.name === ':memory:')
+                return;
+            throw new Error(`journal_mode is ${String(mode)}, WAL could not be enabled`);
+        }
+        catch (err) {
+            if (err.code !== 'SQLITE_BUSY' || Date.now() > until)
+                throw err;
+            Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+        }
+    }
+}
+/**
+ * Applies the missing migrations in one BEGIN IMMEDIATE transaction: two processes opening the same new file at
+ * once serialise on the write lock, and the second finds the schema already there.
+ */
+function migrate(db, path) {
+    const migrations = readMigrations(migrationsDir('sqlite'));
+    const apply = db.transaction(() => {
+        db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+        const applied = new Set(db.prepare('SELECT version FROM schema_migrations').all().map((r) => r.version));
+        const newest = Math.max(0, ...applied);
+        if (newest > migrations.length) {
+            throw new StoreUnavailableError(`the SQLite store ${path} has schema version ${newest}, newer than this Vigil knows (${migrations.length}): upgrade Vigil, or use another store`);
+        }
+        const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+        for (const m of migrations) {
+            if (applied.has(m.version))
+                continue;
+            db.exec(m.sql);
+            record.run(m.version, m.name, Date.now());
+        }
+    });
+    apply.immediate();
+}
+//# sourceMappingURL=connection.js.map

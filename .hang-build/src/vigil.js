@@ -1,0 +1,173 @@
+import { resolve } from 'node:path';
+import { JobNotFoundError, UsageError, VigilError } from './errors.js';
+import { openStore } from './store/open.js';
+import { DEFAULTS } from './task/define.js';
+import { parseDuration } from './task/duration.js';
+import { loadTasks, requireTask } from './task/registry.js';
+import { Worker } from './engine/worker.js';
+import { waitForJobs, isTerminal } from './engine/waiter.js';
+import { ThreadExecutor } from './executors/thread-executor.js';
+import { ProcessExecutor } from './executors/process-executor.js';
+import { CommandExecutor } from './executors/command-executor.js';
+/** The TypeScript API: submit and observe jobs, and run workers, against one store. */
+export class Vigil {
+    store;
+    ownsStore;
+    tasks;
+    tasksModule;
+    maxPayloadBytes;
+    workers = new Set();
+    closed = false;
+    constructor(store, ownsStore, tasks, tasksModule, maxPayloadBytes) {
+        this.store = store;
+        this.ownsStore = ownsStore;
+        this.tasks = tasks;
+        this.tasksModule = tasksModule;
+        this.maxPayloadBytes = maxPayloadBytes;
+    }
+    static async open(options) {
+        const tasksModule = options.tasks ? resolve(options.tasks) : null;
+        // Load the tasks first: a broken module must not leave a half-opened store behind.
+        const tasks = tasksModule ? await loadTasks(tasksModule) : null;
+        const store = typeof options.store === 'string' ? await openStore(options.store) : options.store;
+        return new Vigil(store, typeof options.store === 'string', tasks, tasksModule, options.maxPayloadBytes ?? 1024 * 1024);
+    }
+    async submit(task, input, options = {}) {
+        this.checkOpen();
+        const name = typeof task === 'string' ? task : task.options.name;
+        const { retry, deadlineMs } = await this.taskPolicy(name);
+        const payload = this.checkInput(name, input);
+        const [result] = await this.store.enqueue([
+            {
+                task: name,
+                input: payload,
+                retry,
+                deadlineMs,
+                priority: options.priority ?? 0,
+                delayMs: options.delay === undefined ? 0 : parseDuration(options.delay, 'delay'),
+                idempotencyKey: options.key ?? null,
+            },
+        ]);
+        return result.job;
+    }
+    async get(id) {
+        const job = await this.store.get(id);
+        if (!job)
+            throw new JobNotFoundError(id);
+        return job;
+    }
+    /** Resolves with the job once it is succeeded, failed or cancelled. */
+    async wait(id, options = {}) {
+        await this.get(id);
+        const signals = [options.signal, options.timeout === undefined ? undefined : AbortSignal.timeout(parseDuration(options.timeout, 'timeout'))].filter((s) => s !== undefined);
+        try {
+            return await waitForJobs(this.store, [id], (jobs) => (jobs[0] && isTerminal(jobs[0]) ? jobs[0] : undefined), {
+                signal: signals.length ? AbortSignal.any(signals) : undefined,
+            });
+        }
+        catch (err) {
+            if (err instanceof Error && err.name === 'TimeoutError') {
+                throw new VigilError('VIGIL_WAIT_TIMEOUT', `job ${id} did not finish within ${options.timeout}; it keeps running (check with vigil status ${id})`, { cause: err });
+            }
+            throw err;
+        }
+    }
+    /** Cancels a job and its subtree; a running attempt is aborted and killed. */
+    async cancel(id, reason = 'cancelled by request') {
+        await this.get(id);
+        const [job] = await this.store.cancel([id], reason);
+        return job;
+    }
+    async retry(id) {
+        await this.get(id);
+        return this.store.retry(id);
+    }
+    list(filter = {}) {
+        return this.store.list(filter);
+    }
+    children(id) {
+        return this.store.children(id);
+    }
+    async attempts(id) {
+        await this.get(id);
+        return this.store.attempts(id);
+    }
+    logs(id, options) {
+        return this.store.logs(id, options);
+    }
+    /** A worker in this process. Its task code runs in executor threads and processes, never here. */
+    async startWorker(options = {}) {
+        this.checkOpen();
+        if (!this.tasks || !this.tasksModule) {
+            throw new UsageError('VIGIL_USAGE', 'a worker needs the tasks module: Vigil.open({ store, tasks: "./tasks.ts" })');
+        }
+        const executors = {
+            thread: options.executors?.thread ?? new ThreadExecutor(),
+            process: options.executors?.process ?? new ProcessExecutor(),
+            command: options.executors?.command ?? new CommandExecutor(),
+        };
+        const worker = new Worker({ ...options, store: this.store, tasks: this.tasks, tasksModule: this.tasksModule, executors });
+        const stop = worker.stop.bind(worker);
+        const forceStop = worker.forceStop.bind(worker);
+        const closeExecutors = async () => {
+            await Promise.all(Object.values(executors).map((e) => e.close()));
+            this.workers.delete(worker);
+        };
+        worker.stop = async (o) => {
+            await stop(o);
+            await closeExecutors();
+        };
+        worker.forceStop = async () => {
+            await forceStop();
+            await closeExecutors();
+        };
+        await worker.start();
+        this.workers.add(worker);
+        return worker;
+    }
+    async close() {
+        if (this.closed)
+            return;
+        for (const w of [...this.workers])
+            await w.stop();
+        this.closed = true;
+        if (this.ownsStore)
+            await this.store.close();
+    }
+    checkOpen() {
+        if (this.closed)
+            throw new VigilError('VIGIL_CLOSED', 'this Vigil instance is closed');
+    }
+    async taskPolicy(name) {
+        if (this.tasks) {
+            const def = requireTask(this.tasks, name, this.tasksModule ?? undefined);
+            return { retry: def.options.retry, deadlineMs: def.options.deadlineMs };
+        }
+        const known = (await this.store.knownTasks()).find((t) => t.name === name);
+        if (!known) {
+            throw new UsageError('VIGIL_UNKNOWN_TASK', `unknown task "${name}": no tasks module was given and no worker of this store has announced it (pass --tasks <module>, or start a worker first)`);
+        }
+        const o = known.options;
+        return {
+            retry: o.retry ?? { maxAttempts: DEFAULTS.retries + 1, backoffMs: DEFAULTS.backoffMs, factor: DEFAULTS.factor, maxDelayMs: DEFAULTS.maxDelayMs, jitter: DEFAULTS.jitter },
+            deadlineMs: o.deadlineMs ?? null,
+        };
+    }
+    checkInput(task, input) {
+        let text;
+        try {
+            text = JSON.stringify(input);
+        }
+        catch (err) {
+            throw new UsageError('VIGIL_INVALID_INPUT', `input of task "${task}" is not JSON-serialisable: ${err.message}`, { cause: err });
+        }
+        if (text === undefined)
+            throw new UsageError('VIGIL_INVALID_INPUT', `input of task "${task}" is not JSON (got ${typeof input})`);
+        const bytes = Buffer.byteLength(text);
+        if (bytes > this.maxPayloadBytes) {
+            throw new UsageError('VIGIL_PAYLOAD_TOO_LARGE', `input of task "${task}" is ${bytes} bytes, over the limit of ${this.maxPayloadBytes} (pass a file path or URL instead of the data)`);
+        }
+        return JSON.parse(text);
+    }
+}
+//# sourceMappingURL=vigil.js.map
