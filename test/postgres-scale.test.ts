@@ -68,7 +68,6 @@ interface Scenario {
   dir: string;
   outFile: string;
   store: PostgresStore;
-  admin: pg.Client;
 }
 
 const scenarios: Scenario[] = [];
@@ -78,17 +77,13 @@ async function scenario(): Promise<Scenario> {
   const url = `${BASE}${BASE!.includes('?') ? '&' : '?'}schema=${schema}`;
   const dir = mkdtempSync(join(tmpdir(), 'vigil-pg-scale-'));
   const store = await openPostgresStore(url);
-  const admin = new pg.Client({ connectionString: BASE });
-  admin.on('error', () => undefined);
-  await admin.connect();
-  const s = { schema, url, dir, outFile: join(dir, 'ran.txt'), store, admin };
+  const s = { schema, url, dir, outFile: join(dir, 'ran.txt'), store };
   scenarios.push(s);
   return s;
 }
 
 async function cleanup(s: Scenario): Promise<void> {
   await s.store.close().catch(() => undefined);
-  await s.admin.end().catch(() => undefined);
   const client = new pg.Client({ connectionString: BASE });
   client.on('error', () => undefined);
   try {
@@ -164,17 +159,29 @@ async function waitDrained(s: Scenario, n: number, timeoutMs: number, workers: (
 
 /** The invariants of issue 6, checked from the file the tasks wrote and from the store's own rows. */
 async function checkInvariants(s: Scenario, n: number): Promise<{ duplicates: number; crashed: number; attempts: number }> {
+  // A connection of its own, opened now: one opened before a database restart would be dead.
+  const admin = new pg.Client({ connectionString: BASE });
+  admin.on('error', () => undefined);
+  await admin.connect();
+  try {
+    return await check(s, n, admin);
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}
+
+async function check(s: Scenario, n: number, admin: pg.Client): Promise<{ duplicates: number; crashed: number; attempts: number }> {
   const counts = await s.store.counts();
   assert.deepEqual(counts, { queued: 0, running: 0, succeeded: n, failed: 0, cancelled: 0 }, 'every job succeeded');
 
-  const ids = (await s.admin.query<{ id: string }>(`SELECT id::text AS id FROM "${s.schema}".jobs`)).rows.map((r) => r.id);
+  const ids = (await admin.query<{ id: string }>(`SELECT id::text AS id FROM "${s.schema}".jobs`)).rows.map((r) => r.id);
   assert.equal(ids.length, n);
   const lines = readFileSync(s.outFile, 'utf8').split('\n').filter((l) => l !== '');
   const seen = new Set(lines);
   const missing = ids.filter((id) => !seen.has(id));
   assert.equal(missing.length, 0, `${missing.length} job ids never appear in the output file (first: ${missing.slice(0, 5).join(', ')})`);
 
-  const bad = await s.admin.query<{ job_id: string; ok: number }>(
+  const bad = await admin.query<{ job_id: string; ok: number }>(
     `SELECT j.id::text AS job_id, count(a.job_id) FILTER (WHERE a.outcome = 'succeeded')::int AS ok
        FROM "${s.schema}".jobs j LEFT JOIN "${s.schema}".attempts a ON a.job_id = j.id
       GROUP BY j.id
@@ -183,7 +190,7 @@ async function checkInvariants(s: Scenario, n: number): Promise<{ duplicates: nu
   );
   assert.deepEqual(bad.rows, [], 'exactly one successful attempt per job');
 
-  const stats = await s.admin.query<{ attempts: number; crashed: number; open: number }>(
+  const stats = await admin.query<{ attempts: number; crashed: number; open: number }>(
     `SELECT count(*)::int AS attempts, count(*) FILTER (WHERE outcome = 'crashed')::int AS crashed,
             count(*) FILTER (WHERE finished_at IS NULL)::int AS open
        FROM "${s.schema}".attempts`,

@@ -4,7 +4,7 @@ import { EXIT, reportError } from './exit.js';
 import { buildProgram } from './program.js';
 
 /** After the command is done and has closed what it opened, do not wait on stray timers of other layers. */
-const EXIT_GRACE_MS = 250;
+const EXIT_GRACE_MS = 100;
 
 async function main(argv: string[]): Promise<number> {
   try {

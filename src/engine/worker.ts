@@ -7,6 +7,7 @@ import type { TaskDefinition } from '../task/define.js';
 import type { TaskMap } from '../task/registry.js';
 import type { Executor } from '../executors/types.js';
 import { ActivityBatcher } from './log-batcher.js';
+import { Watchdog } from './watchdog.js';
 import { Slots } from './slots.js';
 import { AttemptSupervisor, type SupervisorEvent } from './supervise.js';
 import type { Json } from '../types.js';
@@ -55,6 +56,7 @@ export class Worker extends EventEmitter {
   private lastRecovery = 0;
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
   private storeDownSince: number | null = null;
+  private watchdog: Watchdog | null = null;
 
   constructor(private readonly options: WorkerOptions) {
     super();
@@ -80,6 +82,7 @@ export class Worker extends EventEmitter {
       tasks: [...this.options.tasks.values()].map((t) => ({ name: t.options.name, options: taskSummary(t) })),
     });
     this.loopDelay.enable();
+    this.watchdog = new Watchdog({ stallMs: Math.max(1_000, Math.min(5_000, this.leaseMs / 3)) });
     this.unsubscribe = store.subscribe((event) => {
       if (event.type === 'enqueued') this.poke();
       if (event.type === 'cancelRequested') for (const id of event.jobIds) this.running.get(id)?.sup.cancel();
@@ -121,6 +124,7 @@ export class Worker extends EventEmitter {
     this.intervals.length = 0;
     this.unsubscribe?.();
     this.loopDelay.disable();
+    await this.watchdog?.stop();
     await this.batcher.close();
     await this.options.store.unregisterWorker(this.workerId).catch(() => undefined);
   }

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { RELAY_SOURCE } from '../forensics/inspector-relay.js';
 import { serializeError } from '../task/serialize.js';
 import type { RunnerInbound, RunnerOutbound } from './ipc.js';
 import { serveRunner } from './task-runner.js';
@@ -6,6 +7,8 @@ import { serveRunner } from './task-runner.js';
 /**
  * Entry of an attempt process (isolation 'process'): runs exactly one attempt sent by the supervisor over IPC, then
  * exits. The process leads its own process group, so the supervisor can kill it with everything it started.
+ *
+ * argv: [inspectorSocket?] — where the helper thread serves the inspector relay for hang captures.
  */
 
 if (!process.send) throw new Error('process-entry must be forked by the process executor (no IPC channel)');
@@ -19,6 +22,8 @@ const execPids = new Set<number>();
  * The task runs on this process's main thread, so a busy loop would never see the IPC 'disconnect' of a dead
  * supervisor and the attempt would run on as an orphan (a second copy once its job is re-run elsewhere). A tiny
  * thread watches the parent pid instead and kills the attempt's group and its programs when the parent is gone.
+ * The same thread serves the inspector relay (forensics/inspector-relay.ts): a busy main thread answers neither IPC
+ * nor a diagnostic-report signal, but it does answer the inspector, and this thread is free to carry the messages.
  */
 const WATCHDOG = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -31,8 +36,11 @@ setInterval(() => {
   kill(process.pid);
   process.kill(process.pid, 'SIGKILL');
 }, 250);
+${RELAY_SOURCE}
+if (workerData.inspectorSocket) serveInspectorRelay(workerData.inspectorSocket);
 `;
-const watchdog = new Worker(WATCHDOG, { eval: true, workerData: { ppid: process.ppid } });
+const inspectorSocket = process.argv[2] || null;
+const watchdog = new Worker(WATCHDOG, { eval: true, workerData: { ppid: process.ppid, inspectorSocket } });
 watchdog.unref();
 
 function post(message: RunnerOutbound): void {

@@ -1,5 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { VigilError } from '../errors.js';
 import type { HangReport } from '../types.js';
 import { LineSplitter, type RunnerInbound, type RunnerOutbound } from './ipc.js';
@@ -45,6 +47,29 @@ const PROCESS_STACK_MODULE = '../forensics/process-stack.js';
 export function attemptExecArgv(): string[] {
   return forkExecArgv();
 }
+
+/**
+ * Where attempt processes serve their inspector relay (one unix socket each): a directory only this user can enter,
+ * because the relay runs any inspector command in the task's process. Made on first use, removed on process exit.
+ */
+let socketDir: string | null = null;
+let socketCount = 0;
+function inspectorSocketPath(): string | null {
+  try {
+    if (socketDir === null) {
+      socketDir = mkdtempSync(join(tmpdir(), 'vigil-insp-'));
+      const dir = socketDir;
+      process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    }
+    // Short names: a unix socket path must fit in 107 bytes.
+    return join(socketDir, `${++socketCount}.sock`);
+  } catch {
+    return null;
+  }
+}
+
+/** While a capture runs, an abort waits (at most this long): the abort would move the code away from where it hung. */
+const ABORT_HOLD_MS = 300;
 
 /** How long after the process exits its stdout/stderr may still deliver buffered output. */
 const OUTPUT_DRAIN_MS = 200;
@@ -92,6 +117,8 @@ class ProcessAttempt implements RunningAttempt {
   private killing: Promise<void> | null = null;
   private sampler: ReturnType<typeof setInterval> | null = null;
   private readonly outputClosed: Promise<unknown>;
+  private readonly inspectorSocket: string | null = inspectorSocketPath();
+  private capturing: Promise<unknown> | null = null;
 
   constructor(
     readonly spec: AttemptSpec,
@@ -100,7 +127,7 @@ class ProcessAttempt implements RunningAttempt {
     memorySampleMs: number,
   ) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
-    this.child = fork(entryPath('process-entry'), [], {
+    this.child = fork(entryPath('process-entry'), this.inspectorSocket ? [this.inspectorSocket] : [], {
       execArgv: attemptExecArgv(),
       detached: true,
       serialization: 'advanced',
@@ -135,7 +162,10 @@ class ProcessAttempt implements RunningAttempt {
   }
 
   abort(reason: string): void {
-    if (!this.ended) this.send({ type: 'abort', key: this.spec.key, reason });
+    if (this.ended) return;
+    const send = (): void => this.send({ type: 'abort', key: this.spec.key, reason });
+    if (this.capturing) void settlesWithin(this.capturing, ABORT_HOLD_MS).then(send);
+    else send();
   }
 
   kill(): Promise<void> {
@@ -159,18 +189,20 @@ class ProcessAttempt implements RunningAttempt {
     const capture = (async (): Promise<HangReport['where']> => {
       try {
         const mod = (await import(PROCESS_STACK_MODULE)) as {
-          captureProcessStack(pid: number, budgetMs: number, options?: { report?: boolean }): Promise<HangReport['where']>;
+          captureProcessStack(pid: number, budgetMs: number, options?: { report?: boolean; inspectorSocket?: string }): Promise<HangReport['where']>;
         };
-        // report: false until attemptExecArgv() starts children with the report-on-signal flags.
-        return await mod.captureProcessStack(this.pid, Math.max(0, budgetMs - 20), { report: false });
+        const options = this.inspectorSocket ? { inspectorSocket: this.inspectorSocket } : { report: false };
+        return await mod.captureProcessStack(this.pid, Math.max(0, budgetMs - 20), options);
       } catch (err) {
         return { notes: [`process capture failed: ${err instanceof Error ? err.message : String(err)}`] };
       }
     })();
+    this.capturing = capture;
     try {
       return await Promise.race([capture, timeout]);
     } finally {
       clearTimeout(timer);
+      this.capturing = null;
     }
   }
 
@@ -309,6 +341,7 @@ class ProcessAttempt implements RunningAttempt {
   private finish(end: AttemptEnd): void {
     if (this.ended) return;
     this.ended = true;
+    if (this.inspectorSocket) rmSync(this.inspectorSocket, { force: true });
     if (this.sampler) clearInterval(this.sampler);
     for (const pid of this.execPids) killGroup(pid);
     this.resolveDone(end);

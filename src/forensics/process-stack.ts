@@ -2,18 +2,19 @@ import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HangReport, StackFrame } from '../types.js';
+import { captureJsStack } from './cdp-stack.js';
+import { connectRelay } from './inspector-relay.js';
 import { processTree, snapshotProcessesWithNotes } from './proc-snapshot.js';
 
 /**
- * Where a Node child that runs a task on its main thread (isolation 'process') is stuck: a diagnostic report asked
- * for with a signal (JS stack + libuv handles), plus the /proc facts of its whole tree, which are always collected.
+ * Where a Node child that runs a task on its main thread (isolation 'process') is stuck: its JS stack through the
+ * inspector relay of its helper thread (inspector-relay.ts) when it has one, else a diagnostic report asked for with
+ * a signal; plus the /proc facts of its whole tree, which are always collected.
  *
- * Measured on Node 20 (5 captures each, budget 500 ms): an idle child answers in ~12 ms with its pending handles;
- * a child in a busy loop or blocked in a system call never writes the report (report-on-signal is served by the
- * event loop, not by a V8 interrupt), so for those only the /proc facts are recorded (state R "running", or the
- * blocking system call) and the capture uses its whole budget. The JS stack of a busy process child needs the
- * inspector (a helper thread in the child with inspector.Session.connectToMainThread(), asked over a unix socket;
- * the same CDP capture as threads, see cdp-stack.ts) — not built yet.
+ * Measured on Node 20: a diagnostic report is served by the event loop, not by a V8 interrupt, so a child in a busy
+ * loop or a system call never writes it; an idle one answers in ~12 ms. The relay reaches a busy main thread too
+ * (Debugger.pause through a V8 interrupt), so it is the route used by the process executor; a main thread blocked in
+ * a system call answers neither, and the /proc facts (state, wait channel, the call) are what the report holds.
  */
 
 const REPORT_SIGNAL = 'SIGUSR2';
@@ -29,16 +30,25 @@ export function processStackExecArgv(): string[] {
 }
 
 export interface ProcessStackOptions {
-  /** The child was started with processStackExecArgv(): ask it for a report. Default true. */
+  /** The child was started with processStackExecArgv(): ask it for a report. Default true (ignored with a relay). */
   report?: boolean;
+  /** Unix socket of the child's inspector relay (process-entry's helper thread): the JS stack is taken through it. */
+  inspectorSocket?: string;
 }
+
+/** Kept back from the budget for the /proc snapshot of the tree. */
+const PROC_RESERVE_MS = 60;
+/** A main thread that has not answered Debugger.enable in this long is in a system call or native code. */
+const ANSWER_WITHIN_MS = 250;
 
 export async function captureProcessStack(pid: number, budgetMs: number, options: ProcessStackOptions = {}): Promise<HangReport['where']> {
   const started = performance.now();
   const notes: string[] = [];
   const where: HangReport['where'] = { notes };
   try {
-    if (options.report !== false) {
+    if (options.inspectorSocket !== undefined) {
+      await inspectorStack(options.inspectorSocket, where, started, budgetMs);
+    } else if (options.report !== false) {
       const report = await requestReport(pid, started + Math.max(0, budgetMs - 60));
       if (report) {
         where.stack = report.stack;
@@ -57,6 +67,30 @@ export async function captureProcessStack(pid: number, budgetMs: number, options
     notes.push(`process stack capture failed: ${err instanceof Error ? err.message : String(err)}`);
   }
   return where;
+}
+
+async function inspectorStack(socketPath: string, where: HangReport['where'], started: number, budgetMs: number): Promise<void> {
+  const deadline = started + Math.max(0, budgetMs - PROC_RESERVE_MS);
+  const relay = await connectRelay(socketPath, Math.min(deadline, started + 100));
+  if (!relay) {
+    where.notes.push('the JS stack could not be taken: the process\'s inspector relay did not accept a connection (the process was still starting, or exiting)');
+    return;
+  }
+  try {
+    const js = await captureJsStack(relay.channel, deadline, Math.min(deadline, started + Math.min(ANSWER_WITHIN_MS, budgetMs / 2)));
+    if (!js.responsive) {
+      where.notes.push(
+        `the JS stack could not be taken: the main thread did not reach a safe point within ${Math.round(performance.now() - started)} ms (blocked in a system call or native code)`,
+      );
+      return;
+    }
+    where.stack = js.stack;
+    if (js.asyncStack.length > 0) where.asyncStack = js.asyncStack;
+    if (js.pendingResources) where.pendingResources = js.pendingResources;
+    where.notes.push(...js.notes.map((n) => n.replace(/^the thread/, 'the process')));
+  } finally {
+    relay.close();
+  }
 }
 
 interface ParsedReport {
