@@ -182,6 +182,17 @@ for (const factory of storeFactories()) {
       assert.equal((await mustGet(store, ids[7]!)).state, 'queued');
     });
 
+    it('claims only one job tree when rootJobId is given (vigil run)', async () => {
+      const task = taskName('rooted');
+      const [other] = await store.enqueue([job(task, { priority: 100 })]);
+      const root = await enqueueOne(store, task);
+      const [child] = await store.enqueue([job(task, { parentId: root.id, childKey: 'c' })]);
+      const [grandchild] = await store.enqueue([job(task, { parentId: child!.job.id, childKey: 'g' })]);
+      const claimed = await store.claim({ workerId: 'w-root', leaseMs: 10_000, limit: 10, tasks: { [task]: 10 }, rootJobId: root.id });
+      assert.deepEqual(claimed.map((c) => c.job.id).sort(), [root.id, child!.job.id, grandchild!.job.id].sort());
+      assert.equal((await mustGet(store, other!.job.id)).state, 'queued', 'a job outside the tree is never claimed');
+    });
+
     it('two store instances claiming at once never get the same job', async () => {
       const task = taskName('race');
       const n = 120;

@@ -40,7 +40,8 @@ ${RELAY_SOURCE}
 if (workerData.inspectorSocket) serveInspectorRelay(workerData.inspectorSocket);
 `;
 const inspectorSocket = process.argv[2] || null;
-const watchdog = new Worker(WATCHDOG, { eval: true, workerData: { ppid: process.ppid, inspectorSocket } });
+// execArgv: [] — the helper needs no loader (tsx), which would only slow its start and share the loader's thread.
+const watchdog = new Worker(WATCHDOG, { eval: true, execArgv: [], workerData: { ppid: process.ppid, inspectorSocket } });
 watchdog.unref();
 
 function post(message: RunnerOutbound): void {

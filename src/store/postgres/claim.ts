@@ -18,7 +18,10 @@ export async function claim(db: Db, req: ClaimRequest): Promise<Claimed[]> {
   const caps = names.map((t) => Math.min(limit, Math.floor(req.tasks[t]!)));
   const S = db.s;
   const rows = await db.query(
-    `WITH c AS MATERIALIZED (SELECT ${S}.now_ms() AS now),
+    `WITH RECURSIVE c AS MATERIALIZED (SELECT ${S}.now_ms() AS now),
+     -- vigil run (rootJobId): only the root job and its descendants; empty when no root is given.
+     tree(id) AS (SELECT $6::bigint WHERE $6::bigint IS NOT NULL
+                  UNION ALL SELECT j.id FROM ${S}.jobs j JOIN tree ON j.parent_id = tree.id),
      req AS (SELECT * FROM unnest($1::text[], $2::int[]) AS r(task, cap)),
      expired AS (
        UPDATE ${S}.jobs j
@@ -37,6 +40,7 @@ export async function claim(db: Db, req: ClaimRequest): Promise<Claimed[]> {
          SELECT id, priority, run_at FROM ${S}.jobs
           WHERE state = 'queued' AND task = req.task AND run_at <= (SELECT now FROM c)
             AND (deadline_at IS NULL OR deadline_at > (SELECT now FROM c))
+            AND ($6::bigint IS NULL OR id IN (SELECT id FROM tree))
           ORDER BY priority DESC, run_at, id
           LIMIT LEAST(req.cap, $3::int)
           FOR UPDATE SKIP LOCKED
@@ -57,7 +61,7 @@ export async function claim(db: Db, req: ClaimRequest): Promise<Claimed[]> {
        SELECT id, attempts, lease_owner, started_at, true FROM claimed
      )
      SELECT * FROM claimed ORDER BY priority DESC, run_at, id`,
-    [names, caps, limit, req.workerId, Math.max(1, Math.round(req.leaseMs))],
+    [names, caps, limit, req.workerId, Math.max(1, Math.round(req.leaseMs)), req.rootJobId ?? null],
   );
   return rows.map((r) => {
     const job = toJob(r);

@@ -32,13 +32,25 @@ export function claim(db: Db, req: ClaimRequest, now: number): OpResult<Claimed[
     if (row) events.push(finishedEvent(row));
   }
 
-  const candidates = stmt(
-    db,
-    `SELECT id, priority, run_at FROM jobs WHERE state = 'queued' AND task = ? AND run_at <= ?
-       ORDER BY priority DESC, run_at, id LIMIT ?`,
-  );
   const found: Array<{ id: number; priority: number; run_at: number }> = [];
-  for (const [task, n] of tasks) found.push(...(candidates.all(task, now, n) as typeof found));
+  if (req.rootJobId === undefined) {
+    const candidates = stmt(
+      db,
+      `SELECT id, priority, run_at FROM jobs WHERE state = 'queued' AND task = ? AND run_at <= ?
+         ORDER BY priority DESC, run_at, id LIMIT ?`,
+    );
+    for (const [task, n] of tasks) found.push(...(candidates.all(task, now, n) as typeof found));
+  } else {
+    // `vigil run`: only the root job and its descendants.
+    const inTree = stmt(
+      db,
+      `WITH RECURSIVE tree(id) AS (SELECT ? UNION ALL SELECT j.id FROM jobs j JOIN tree ON j.parent_id = tree.id)
+       SELECT id, priority, run_at FROM jobs WHERE id IN (SELECT id FROM tree) AND state = 'queued' AND task = ? AND run_at <= ?
+         ORDER BY priority DESC, run_at, id LIMIT ?`,
+    );
+    const root = Number(req.rootJobId);
+    for (const [task, n] of tasks) found.push(...(inTree.all(root, task, now, n) as typeof found));
+  }
   found.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.id - b.id);
 
   const take = stmt(
