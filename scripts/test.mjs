@@ -11,6 +11,9 @@ const files = only.length
       .filter((f) => f.endsWith('.test.ts'))
       .sort()
       .map((f) => join('test', f));
+// The CLI tests run the built CLI (what users run) and a plain-JS fixture imports the package itself: build first.
+const build = spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
+if (build.status !== 0) process.exit(build.status ?? 1);
 if (!process.env.VIGIL_TEST_PG_URL) {
   console.log('\n*** VIGIL_TEST_PG_URL is not set: the PostgreSQL tests will be SKIPPED. ***\n');
 }

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStore } from '../src/store/open.js';
 import { ENGINE_TASKS, openTestVigil, startWorker, until, type TestVigil } from './helpers/engine.js';
-import { exited, startCli } from './helpers/cli.js';
+import { exited, runCli, startCli } from './helpers/cli.js';
 
 describe('retries and errors', () => {
   let t: TestVigil;
@@ -152,6 +152,22 @@ describe('graceful shutdown', () => {
     } finally {
       next.kill('SIGTERM');
       await exited(next, 15_000);
+    }
+  });
+});
+
+describe('a plain JavaScript tasks module', () => {
+  test('runs in a thread and in a process (vigil run)', async () => {
+    const { openTestVigil: open } = await import('./helpers/engine.js');
+    const t = await open({ tasks: 'test/fixtures/engine-tasks-plain.js' });
+    try {
+      for (const task of ['double', 'doubleInProcess']) {
+        const { code, output } = await runCli(['run', task, '--tasks', 'test/fixtures/engine-tasks-plain.js', '--store', t.storeUrl, '--input', '{"n":21}', '--json'], 20_000);
+        assert.equal(code, 0, output);
+        assert.equal(JSON.parse(output.slice(output.indexOf('{'), output.lastIndexOf('}') + 1)).result, 42);
+      }
+    } finally {
+      await t.cleanup();
     }
   });
 });

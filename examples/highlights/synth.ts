@@ -30,7 +30,8 @@ export function synthesiseTrack(spec: SynthSpec): Float64Array {
   let lowpass = 0;
   for (let start = 0; start < total; start += sectionLen) {
     const loud = 0.05 + 0.45 * rand() ** 1.5;
-    const noise = rand() ** 2 * 0.6;
+    // About a third of the sections are hissy (bright); the rest are tones with a little rumble (dark).
+    const noise = rand() < 0.35 ? 0.2 + 0.5 * rand() : 0.02 * rand();
     const f0 = 110 * 2 ** (Math.floor(rand() * 24) / 12);
     const harmonics = 1 + Math.floor(rand() * 6);
     const end = Math.min(total, start + sectionLen);

@@ -59,6 +59,10 @@ export interface CrashFact {
   atSec: number | null;
   /** Jobs that were running in the killed worker. */
   inFlight: string[];
+  /** Windows that had succeeded before the kill: the re-run track jobs must get these back, not run them again. */
+  doneBefore: string[];
+  /** Of those, how many ran again (should be 0). */
+  rerunAfterDone?: number;
   /** Attempts that ended `crashed` (recovered from the dead worker's expired leases). */
   crashedAttempts: Array<{ jobId: string; attempt: number; task: string; finalState: Job['state'] }>;
   replacementPid: number | null;
@@ -149,7 +153,9 @@ export async function collectFacts(run: RunRecord): Promise<DemoSummary> {
         }
       }
     }
-    crash = { ...run.crash, crashedAttempts };
+    const doneBefore = new Set(run.crash.doneBefore);
+    const rerunAfterDone = all.filter((j) => doneBefore.has(j.id) && j.attempts > 1).length;
+    crash = { ...run.crash, crashedAttempts, rerunAfterDone };
   }
 
   const jobs = {
@@ -221,8 +227,10 @@ function checks(s: DemoSummary): Check[] {
     const rerunOk = c.crashedAttempts.every((a) => a.finalState === 'succeeded');
     add(
       'worker crash: its jobs were re-run, none lost',
-      c.injected && c.crashedAttempts.length > 0 && rerunOk,
-      c.injected ? `${c.crashedAttempts.length} attempt(s) recovered as crashed and re-run` : (c.note ?? 'not injected'),
+      c.injected && c.crashedAttempts.length > 0 && rerunOk && c.rerunAfterDone === 0,
+      c.injected
+        ? `${c.crashedAttempts.length} attempt(s) recovered as crashed and re-run; ${c.doneBefore.length} window(s) finished before the crash, ${c.rerunAfterDone} of them ran again`
+        : (c.note ?? 'not injected'),
     );
   }
   return out;

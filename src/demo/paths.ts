@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VigilError } from '../errors.js';
+import { tsxExecArgv } from '../executors/node-entry.js';
 
 /**
  * Where the demo finds its pieces. It runs from src/ (through tsx) or from dist/src/ (built); both resolve against
@@ -39,5 +40,6 @@ export function highlightsTasksModule(): string {
 export function cliCommand(): { command: string; args: string[] } {
   const root = packageRoot();
   if (!fromSource) return { command: process.execPath, args: [join(root, 'dist', 'src', 'cli', 'main.js')] };
-  return { command: process.execPath, args: ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts')] };
+  // tsx by absolute URL: the worker runs in a temporary directory, where a bare `--import tsx` resolves nothing.
+  return { command: process.execPath, args: [...tsxExecArgv(), join(root, 'src', 'cli', 'main.ts')] };
 }

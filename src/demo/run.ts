@@ -71,7 +71,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<{ summary: Dem
     const faultOf = (track: string, window: number) => plan.faults.find((f) => f.track === track && f.window === window)?.fault;
     const monitor = new RunMonitor(vigil.store, tracks, faultOf);
     let crash: Omit<CrashFact, 'crashedAttempts'> | null = plan.crash
-      ? { injected: false, workerPid: null, atSec: null, inFlight: [], replacementPid: null, note: 'the run finished before the crash point' }
+      ? { injected: false, workerPid: null, atSec: null, inFlight: [], doneBefore: [], replacementPid: null, note: 'the run finished before the crash point' }
       : null;
     let spinTimedOut = !plan.faults.some((f) => f.fault === 'spin');
     const deadline = Date.now() + RUN_LIMIT_MS;
@@ -86,11 +86,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<{ summary: Dem
       if (snapshot.tracks.every((t) => t.parent && ['succeeded', 'failed', 'cancelled'].includes(t.parent.state))) break;
       if (crash && !crash.injected && spinTimedOut && crashPoint(snapshot, windows)) {
         const inFlight = snapshot.jobs.filter((j) => j.state === 'running').map((j) => j.id);
+        const doneBefore = snapshot.jobs.filter((j) => j.state === 'succeeded' && j.parentId !== null).map((j) => j.id);
         view.line(`injecting the crash: SIGKILL to worker ${workers.length} (pid ${worker.pid}) with ${inFlight.length} job(s) running (${inFlight.join(', ')}); their leases expire in ${LEASE}`);
         const pid = worker.pid;
         await worker.crash();
         worker = startWorker();
-        crash = { injected: true, workerPid: pid, atSec: Math.round((Date.now() - startedAt) / 100) / 10, inFlight, replacementPid: worker.pid, note: null };
+        crash = { injected: true, workerPid: pid, atSec: Math.round((Date.now() - startedAt) / 100) / 10, inFlight, doneBefore, replacementPid: worker.pid, note: null };
       }
       if (!worker.alive) {
         throw new VigilError('VIGIL_INTERNAL', `vigil demo: the worker (pid ${worker.pid}) exited on its own; its log:\n${tail(worker.options.logFile)}`);

@@ -6,7 +6,7 @@ import { VigilError } from '../errors.js';
 import type { HangReport } from '../types.js';
 import { LineSplitter, type RunnerInbound, type RunnerOutbound } from './ipc.js';
 import { entryPath, forkExecArgv } from './node-entry.js';
-import { killGroup, settlesWithin, toSerialized } from './thread-executor.js';
+import { ABORT_HOLD_MS, killGroup, settlesWithin, toSerialized } from './thread-executor.js';
 import type { AttemptChannel, AttemptEnd, AttemptSpec, Executor, RunningAttempt } from './types.js';
 
 /**
@@ -67,9 +67,6 @@ function inspectorSocketPath(): string | null {
     return null;
   }
 }
-
-/** While a capture runs, an abort waits (at most this long): the abort would move the code away from where it hung. */
-const ABORT_HOLD_MS = 300;
 
 /** How long after the process exits its stdout/stderr may still deliver buffered output. */
 const OUTPUT_DRAIN_MS = 200;

@@ -23,6 +23,13 @@ export interface ThreadExecutorOptions {
   onHostOutput?: (line: string, hostPid: number) => void;
 }
 
+/**
+ * While a hang capture runs, an abort waits (at most this long): the abort would move the code away from where it
+ * hung. A thread that can react to an abort answers the capture within tens of ms; one that has not answered in this
+ * long sits in a system call and can not react to an abort anyway.
+ */
+export const ABORT_HOLD_MS = 300;
+
 /** After SIGKILL, how long to wait for the host's exit event before its attempts are resolved anyway. */
 const EXIT_WAIT_MS = 150;
 
@@ -253,6 +260,7 @@ class ThreadAttempt implements RunningAttempt {
   private ended = false;
   private killing: Promise<void> | null = null;
   private readonly execPids = new Set<number>();
+  private capturing: Promise<unknown> | null = null;
 
   constructor(
     readonly spec: AttemptSpec,
@@ -264,7 +272,13 @@ class ThreadAttempt implements RunningAttempt {
   }
 
   abort(reason: string): void {
-    if (!this.ended) this.host.send({ type: 'abort', key: this.spec.key, reason });
+    if (this.ended) return;
+    const send = (): void => {
+      if (!this.ended) this.host.send({ type: 'abort', key: this.spec.key, reason });
+    };
+    // The engine aborts while the capture runs: an abort handler running in the thread would be the stack we catch.
+    if (this.capturing) void settlesWithin(this.capturing, ABORT_HOLD_MS).then(send);
+    else send();
   }
 
   kill(): Promise<void> {
@@ -283,10 +297,12 @@ class ThreadAttempt implements RunningAttempt {
       (where) => where ?? { notes: ['the executor host went away during the capture'] },
       (err: unknown) => ({ notes: [`capture failed: ${err instanceof Error ? err.message : String(err)}`] }),
     );
+    this.capturing = answer;
     try {
       return await Promise.race([answer, timeout]);
     } finally {
       clearTimeout(timer);
+      this.capturing = null;
     }
   }
 

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { HangReport } from '../types.js';
 import { serializeError } from '../task/serialize.js';
-import { LineSplitter, type HostInbound, type HostOutbound, type RunnerInbound, type RunnerOutbound } from './ipc.js';
+import { LineSplitter, type DiagnoseReply, type HostInbound, type HostOutbound, type RunnerInbound, type RunnerOutbound } from './ipc.js';
 import { workerEntry } from './node-entry.js';
 import type { AttemptEnd, AttemptSpec } from './types.js';
 
@@ -171,7 +171,10 @@ function marker(slot: Slot, stream: 'stdout' | 'stderr'): void {
 }
 
 function fromThread(slot: Slot, message: RunnerOutbound): void {
-  if (message.type === 'diagnosis') return; // answered to whoever asked (forensics listens on the Worker itself)
+  if (message.type === 'diagnosis') {
+    diagnoses.get(message.id)?.(message);
+    return;
+  }
   if (message.key !== slot.key) return;
   switch (message.type) {
     case 'exec-started':
@@ -236,16 +239,54 @@ function endOfDeadThread(slot: Slot, code: number): AttemptEnd {
 }
 
 async function capture(key: string, budgetMs: number): Promise<HangReport['where']> {
+  const started = performance.now();
   const slot = byKey.get(key);
   if (!slot || slot.exited) return { notes: [`no running thread for attempt ${key}`] };
+  let where: HangReport['where'];
   try {
     const mod = (await import(THREAD_STACK_MODULE)) as {
       captureThreadStack(worker: Worker, budgetMs: number): Promise<HangReport['where']>;
     };
-    return await mod.captureThreadStack(slot.worker, budgetMs);
+    where = await mod.captureThreadStack(slot.worker, Math.max(0, budgetMs - DIAGNOSE_RESERVE_MS));
   } catch (err) {
-    return { notes: [`thread stack capture failed: ${err instanceof Error ? err.message : String(err)}`] };
+    where = { notes: [`thread stack capture failed: ${err instanceof Error ? err.message : String(err)}`] };
   }
+  // An idle thread whose resources the inspector did not list: its event loop is free, so the runner can answer.
+  const idle = where.stack !== undefined && where.stack.length === 0;
+  if (!where.pendingResources && (idle || where.stack === undefined) && where.processes === undefined && !slot.exited) {
+    const left = budgetMs - (performance.now() - started);
+    const answer = await diagnose(slot, Math.min(DIAGNOSE_WAIT_MS, Math.max(0, left)));
+    if (answer && !answer.error) {
+      where.pendingResources = answer.resources;
+      where.notes.push('pending resources listed by the task thread itself (the inspector did not list them)');
+    } else {
+      where.notes.push(answer?.error ?? 'the task thread did not list its pending resources in time either');
+    }
+  }
+  return where;
+}
+
+/** Kept back from the capture budget for the runner's own answer. */
+const DIAGNOSE_RESERVE_MS = 150;
+const DIAGNOSE_WAIT_MS = 120;
+let nextDiagnosis = 1;
+const diagnoses = new Map<number, (reply: DiagnoseReply) => void>();
+
+/** Asks the thread's runner for its pending resources ({type:'diagnose'}); null when it does not answer in `ms`. */
+function diagnose(slot: Slot, ms: number): Promise<DiagnoseReply | null> {
+  const id = nextDiagnosis++;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      diagnoses.delete(id);
+      resolve(null);
+    }, ms);
+    diagnoses.set(id, (reply) => {
+      clearTimeout(timer);
+      diagnoses.delete(id);
+      resolve(reply);
+    });
+    slot.worker.postMessage({ type: 'diagnose', id } satisfies RunnerInbound);
+  });
 }
 
 function killGroup(pid: number): void {

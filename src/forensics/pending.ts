@@ -121,8 +121,11 @@ export function collectPendingResources(): PendingResource[] {
 
 /**
  * A JS expression that evaluates to collectPendingResources() in another isolate (inspector Runtime.evaluate). The
- * `__name` shim covers builds (tsx/esbuild keepNames) that wrap inner functions in a helper that is absent there.
+ * `__name` shims cover builds (tsx/esbuild keepNames) that wrap inner functions in a helper that is absent there;
+ * esbuild renames that helper (`__name2`, ...) when the module already has one, so every spelling found is shimmed.
  */
 export function pendingResourcesExpression(): string {
-  return `(() => { const __name = (f) => f; return (${collectPendingResources.toString()})(); })()`;
+  const source = collectPendingResources.toString();
+  const helpers = [...new Set(['__name', ...(source.match(/\b__name\d*\b/g) ?? [])])];
+  return `(() => { ${helpers.map((h) => `const ${h} = (f) => f;`).join(' ')} return (${source})(); })()`;
 }

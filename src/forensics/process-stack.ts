@@ -36,8 +36,6 @@ export interface ProcessStackOptions {
   inspectorSocket?: string;
 }
 
-/** Kept back from the budget for the /proc snapshot of the tree. */
-const PROC_RESERVE_MS = 60;
 /** A main thread that has not answered Debugger.enable in this long is in a system call or native code. */
 const ANSWER_WITHIN_MS = 250;
 
@@ -47,8 +45,14 @@ export async function captureProcessStack(pid: number, budgetMs: number, options
   const where: HangReport['where'] = { notes };
   try {
     if (options.inspectorSocket !== undefined) {
+      // The OS facts first: the inspector wakes the main thread (a futex wait becomes "running" while it answers).
+      const os = snapshotProcessesWithNotes(processTree(pid));
+      where.processes = os.processes;
       await inspectorStack(options.inspectorSocket, where, started, budgetMs);
-    } else if (options.report !== false) {
+      notes.push(...os.notes);
+      return where;
+    }
+    if (options.report !== false) {
       const report = await requestReport(pid, started + Math.max(0, budgetMs - 60));
       if (report) {
         where.stack = report.stack;
@@ -70,7 +74,7 @@ export async function captureProcessStack(pid: number, budgetMs: number, options
 }
 
 async function inspectorStack(socketPath: string, where: HangReport['where'], started: number, budgetMs: number): Promise<void> {
-  const deadline = started + Math.max(0, budgetMs - PROC_RESERVE_MS);
+  const deadline = started + Math.max(0, budgetMs - 10);
   const relay = await connectRelay(socketPath, Math.min(deadline, started + 100));
   if (!relay) {
     where.notes.push('the JS stack could not be taken: the process\'s inspector relay did not accept a connection (the process was still starting, or exiting)');
