@@ -27,11 +27,11 @@ const LEASE = '2s';
 if (!BASE) {
   process.stderr.write(
     '\n' +
-      '#####################################################################\n' +
-      '### VIGIL_TEST_PG_URL is not set: the PostgreSQL SCALE tests     ###\n' +
-      '### (issue 6: 20,000 jobs under SIGKILL, database restart) are   ###\n' +
-      '### SKIPPED. Set VIGIL_TEST_PG_URL=postgres://… to run them.     ###\n' +
-      '#####################################################################\n\n',
+      '=====================================================================\n' +
+      '!!! VIGIL_TEST_PG_URL is not set: the PostgreSQL SCALE tests      !!!\n' +
+      '!!! (issue 6: 20,000 jobs under SIGKILL, database restart) are    !!!\n' +
+      '!!! SKIPPED. Set VIGIL_TEST_PG_URL=postgres://... to run them.    !!!\n' +
+      '=====================================================================\n\n',
   );
 }
 
@@ -220,6 +220,8 @@ describe('PostgreSQL at scale (issue 6)', { skip: BASE ? false : 'VIGIL_TEST_PG_
     const workers: WorkerProcess[] = [];
     let kills = 0;
     let chaos: NodeJS.Timeout | undefined;
+    // Set once the run is over (or failed): a replacement still being arranged must not outlive the test.
+    let ended = false;
     const started = Date.now();
     try {
       await enqueueAll(s, JOBS);
@@ -237,7 +239,7 @@ describe('PostgreSQL at scale (issue 6)', { skip: BASE ? false : 'VIGIL_TEST_PG_
         void exited(victim, 10_000)
           .catch(() => undefined)
           .finally(() => {
-            workers[i] = startWorker(s);
+            if (!ended) workers[i] = startWorker(s);
             killing = false;
           });
       }, 2_000);
@@ -255,6 +257,7 @@ describe('PostgreSQL at scale (issue 6)', { skip: BASE ? false : 'VIGIL_TEST_PG_
           `with ${kills} SIGKILLs; ${r.attempts} attempts, ${r.crashed} crashed, ${r.duplicates} job ids written more than once`,
       );
     } finally {
+      ended = true;
       if (chaos) clearInterval(chaos);
       await stopAll(workers);
     }

@@ -7,7 +7,7 @@ export interface WindowFeatures {
   rmsDb: number;
   /** Loudest frame's RMS, dBFS: a short burst can make a window exciting. */
   peakFrameDb: number;
-  /** Spectral centroid in Hz, averaged over frames weighted by their energy: "brightness". */
+  /** Spectral centroid (power-weighted) in Hz, averaged over frames weighted by their energy: "brightness". */
   centroidHz: number;
   /** Frames whose spectral flux jumps above the local average: a rough count of note onsets. */
   onsets: number;
@@ -49,8 +49,9 @@ export function analyseWindow(samples: Float64Array, sampleRate: number): Window
     let fl = 0;
     for (let k = 1; k < mag.length; k++) {
       const m = mag[k]!;
-      num += m * ((k * sampleRate) / FRAME);
-      den += m;
+      // Power-weighted: with plain magnitudes, faint broadband hiss (thousands of small bins) outweighs a loud tone.
+      num += m * m * ((k * sampleRate) / FRAME);
+      den += m * m;
       if (prev) fl += Math.max(0, m - prev[k]!);
     }
     if (den > 0) {

@@ -218,7 +218,15 @@ function checks(s: DemoSummary): Check[] {
       const ok = f.state === 'succeeded' && !!f.program && /end-of-file/.test(f.program.stdout) && f.program.ms < 2_000;
       add('prompting program: read end-of-file, no hang', ok, f.program ? `finished in ${f.program.ms} ms` : `window ${f.state}`);
     } else {
-      const ok = f.state === 'failed' && f.error?.retryable === false && f.attempts.length === 1 && f.listedAsMissing === true;
+      // One attempt per run of its track job: a re-run parent (after the crash) gives failed children another try,
+      // but the window's own retry policy never retries it.
+      const trackAttempts = s.tracks.find((t) => t.name === f.track)?.attempts ?? 1;
+      const ok =
+        f.state === 'failed' &&
+        f.error?.retryable === false &&
+        f.attempts.every((a) => a.outcome === 'error') &&
+        f.attempts.length <= trackAttempts &&
+        f.listedAsMissing === true;
       add('corrupt window: failed for good, reported in the track result', ok, f.error ? `${f.error.kind}: ${f.error.message}` : `window ${f.state}`);
     }
   }

@@ -7,7 +7,7 @@ import { collectFacts, type CrashFact, type DemoSummary } from './facts.js';
 import { LiveView } from './live.js';
 import { RunMonitor, type Snapshot, type TrackRef } from './monitor.js';
 import { highlightsTasksModule } from './paths.js';
-import { makePlan, type DemoPlan } from './plan.js';
+import { makePlan } from './plan.js';
 import { WorkerProcess } from './worker-process.js';
 
 export interface DemoOptions {
@@ -42,21 +42,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<{ summary: Dem
   const workDir = mkdtempSync(join(tmpdir(), 'vigil-demo-'));
   const storeUrl = options.store ?? `sqlite:${join(workDir, 'vigil.db')}`;
   const tasksModule = highlightsTasksModule();
-  const plan = makePlan({ inputs: options.inputs ?? [], faults: options.faults ?? true, workDir });
   const view = new LiveView(options.out);
   const workers: WorkerProcess[] = [];
   let vigil: Vigil | null = null;
   try {
+    const plan = makePlan({ inputs: options.inputs ?? [], faults: options.faults ?? true, workDir });
     vigil = await Vigil.open({ store: storeUrl, tasks: tasksModule });
     const startedAt = Date.now();
     view.line(`store ${vigil.store.description}; pipeline ${tasksModule}`);
-    const tracks: TrackRef[] = [];
-    for (const t of plan.tracks) {
-      const job = await vigil.submit('highlights.track', t.input);
-      tracks.push({ name: t.name, jobId: job.id, windows: t.windows });
-    }
-    const windows = tracks.reduce((n, t) => n + t.windows, 0);
-    view.line(`submitted ${tracks.length} tracks (jobs ${tracks.map((t) => t.jobId).join(', ')}): ${windows} windows of analysis`);
     for (const f of plan.faults) view.line(`fault planned: ${f.track} window ${f.window} ${FAULT_TEXT[f.fault]}`);
     if (plan.crash) view.line('fault planned: the worker is killed (SIGKILL) once mid-run');
 
@@ -67,6 +60,25 @@ export async function runDemo(options: DemoOptions = {}): Promise<{ summary: Dem
       return w;
     };
     let worker = startWorker();
+
+    // The first track goes alone until its windows are queued: they are then the oldest jobs, claimed first, so
+    // the spinning window starts at once and the crash can come after its timeout with most of the work ahead.
+    const tracks: TrackRef[] = [];
+    const submit = async (t: (typeof plan.tracks)[number]): Promise<void> => {
+      const job = await vigil!.submit('highlights.track', t.input);
+      tracks.push({ name: t.name, jobId: job.id, windows: t.windows });
+    };
+    await submit(plan.tracks[0]!);
+    const spawnBound = Date.now() + 30_000;
+    while ((await vigil.store.children(tracks[0]!.jobId)).length < plan.tracks[0]!.windows) {
+      if (!worker.alive || Date.now() > spawnBound || options.signal?.aborted) {
+        throw new VigilError('VIGIL_INTERNAL', `vigil demo: the first track's windows were not queued within 30 s; worker log:\n${tail(worker.options.logFile)}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const t of plan.tracks.slice(1)) await submit(t);
+    const windows = tracks.reduce((n, t) => n + t.windows, 0);
+    view.line(`submitted ${tracks.length} tracks (jobs ${tracks.map((t) => t.jobId).join(', ')}): ${windows} windows of analysis`);
 
     const faultOf = (track: string, window: number) => plan.faults.find((f) => f.track === track && f.window === window)?.fault;
     const monitor = new RunMonitor(vigil.store, tracks, faultOf);
@@ -133,5 +145,3 @@ function tail(file: string, lines = 20): string {
     return '(no log)';
   }
 }
-
-export type { DemoPlan };

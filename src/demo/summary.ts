@@ -62,7 +62,8 @@ function faultLines(f: FaultFact): string[] {
     case 'corrupt':
       return [
         `  - corrupt window: ${where}: ${f.error ? `${f.error.kind}: ${f.error.message}` : 'no error recorded'}`,
-        `    not retryable, so 1 attempt → ${f.state}; the allSettled policy handed it to the track, whose result ${f.listedAsMissing ? 'lists it as MISSING with the reason' : 'does NOT list it'}`,
+        `    not retryable: ${f.attempts.length === 1 ? '1 attempt' : `${f.attempts.length} attempts, one per run of its track job (a re-run parent gives failed children another try)`} → ${f.state};`,
+        `    the allSettled policy handed it to the track, whose result ${f.listedAsMissing ? 'lists it as MISSING with the reason' : 'does NOT list it'}`,
       ];
   }
 }

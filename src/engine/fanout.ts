@@ -29,7 +29,11 @@ export async function spawnChildren(
   const results = await store.enqueue(jobs);
   if (parent.attempt > 1) {
     for (const { job, created } of results) {
-      if (!created && (job.state === 'failed' || job.state === 'cancelled')) await store.retry(job.id);
+      // A child that failed for good because it said so (non-retryable) or was cancelled stays as it is: running
+      // it again would contradict its own verdict. Children that ran out of retries get a fresh chance.
+      if (!created && job.state === 'failed' && job.error?.retryable !== false && job.error?.kind !== 'children') {
+        await store.retry(job.id);
+      }
     }
   }
   return results.map(({ job }, i) => ({ key: requests[i]!.key, jobId: job.id }));

@@ -102,7 +102,7 @@ export class Worker extends EventEmitter {
     this.poke();
     await this.loop;
     const all = [...this.running.values()].map((r) => r.done);
-    const drained = await Promise.race([Promise.all(all).then(() => true), sleep(drainMs).then(() => false)]);
+    const drained = await raceTimer(Promise.all(all), drainMs);
     if (!drained) {
       for (const { sup } of this.running.values()) sup.shutdown();
       await Promise.all([...this.running.values()].map((r) => r.done));
@@ -115,7 +115,7 @@ export class Worker extends EventEmitter {
     this.stopping = true;
     this.poke();
     for (const { sup } of this.running.values()) sup.shutdown();
-    await Promise.race([Promise.all([...this.running.values()].map((r) => r.done)), sleep(3_000)]);
+    await raceTimer(Promise.all([...this.running.values()].map((r) => r.done)), 3_000);
     await this.close();
   }
 
@@ -262,6 +262,12 @@ function taskSummary(t: TaskDefinition): Json {
   return { kind: o.kind, isolation: o.isolation, timeoutMs: o.timeoutMs, maxAttempts: o.retry.maxAttempts, retry: { ...o.retry }, deadlineMs: o.deadlineMs };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/** True when `work` settled within ms; the timer is cleared either way so it never holds the process open. */
+async function raceTimer(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([work.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -316,6 +316,8 @@ class ProcessAttempt implements RunningAttempt {
     if (this.exited) return;
     this.exited = true;
     if (this.sampler) clearInterval(this.sampler);
+    // The helper may have made its socket after finish() (a fast attempt): once the process is gone, nobody will.
+    if (this.inspectorSocket) rmSync(this.inspectorSocket, { force: true });
     // Whatever the attempt left behind (background programs in its group) dies with it.
     this.killTree();
     await settlesWithin(this.outputClosed, OUTPUT_DRAIN_MS);
