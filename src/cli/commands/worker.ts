@@ -46,19 +46,22 @@ async function runWorker(opts: WorkerCliOptions): Promise<number> {
   if (!opts.quiet) logWorkerEvents(worker, vigil);
   log(`worker ${worker.workerId} started: ${worker.slots.capacity} slots, store ${vigil.store.description}`);
 
+  let forced = false;
   const code = await new Promise<number>((resolve) => {
     const off = onSignals(['SIGTERM', 'SIGINT'], (signal, count) => {
       if (count === 1) {
         log(`${signal}: draining (up to ${formatDuration(drainMs)}, no new claims; send it again to force)`);
         worker
           .stop({ drainMs })
-          .then(() => resolve(EXIT.ok))
+          // A forced stop also ends the drain: it must still exit 130, whichever finishes first.
+          .then(() => resolve(forced ? EXIT.interrupted : EXIT.ok))
           .catch((err: unknown) => {
             log(`worker: stop failed: ${err instanceof Error ? err.message : String(err)}`);
             resolve(EXIT.failed);
           });
       } else if (count === 2) {
         log(`${signal} again: forcing stop; running attempts are killed and returned to the queue`);
+        forced = true;
         off();
         // A third signal gets Node's default behaviour (immediate exit): never trap the user.
         worker.forceStop().finally(() => resolve(EXIT.interrupted));
