@@ -7,6 +7,7 @@ import type { HangReport } from '../types.js';
 import { LineSplitter, type RunnerInbound, type RunnerOutbound } from './ipc.js';
 import { entryPath, forkExecArgv } from './node-entry.js';
 import { ABORT_HOLD_MS, killGroup, settlesWithin, toSerialized } from './thread-executor.js';
+import { relay } from './relay.js';
 import type { AttemptChannel, AttemptEnd, AttemptSpec, Executor, RunningAttempt } from './types.js';
 
 /**
@@ -228,37 +229,11 @@ class ProcessAttempt implements RunningAttempt {
     if (this.ended || message.type === 'diagnosis' || message.key !== this.spec.key) return;
     const { channel } = this;
     try {
-      switch (message.type) {
-        case 'log':
-          channel.log(message.stream, message.line, message.ts);
-          return;
-        case 'heartbeat':
-          channel.heartbeat(message.details);
-          return;
-        case 'progress':
-          channel.progress(message.progress);
-          return;
-        case 'activity':
-          channel.activity();
-          return;
-        case 'spawn':
-          this.answer(message.id, () => channel.spawn(message.children));
-          return;
-        case 'all':
-          this.answer(message.id, () => channel.all(message.request));
-          return;
-        case 'exec-started':
-          this.execPids.add(message.pid);
-          channel.processStarted(message.pid);
-          return;
-        case 'exec-ended':
-          this.execPids.delete(message.pid);
-          channel.processEnded(message.pid);
-          return;
-        case 'end':
-          this.reported ??= message.end;
-          return;
+      if (message.type === 'end') {
+            this.reported ??= message.end;
+        return;
       }
+      relay(message, channel, this.execPids, (id, call) => this.answer(id, call));
     } catch (err) {
       process.emitWarning(`vigil: attempt channel failed on "${message.type}" for ${this.spec.key}: ${err instanceof Error ? err.message : String(err)}`);
     }

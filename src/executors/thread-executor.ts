@@ -4,6 +4,7 @@ import { serializeError } from '../task/serialize.js';
 import type { HangReport, SerializedError } from '../types.js';
 import { LineSplitter, type HostInbound, type HostOutbound } from './ipc.js';
 import { entryPath, forkExecArgv } from './node-entry.js';
+import { relay } from './relay.js';
 import type { AttemptChannel, AttemptEnd, AttemptSpec, Executor, RunningAttempt } from './types.js';
 
 /**
@@ -314,37 +315,11 @@ class ThreadAttempt implements RunningAttempt {
     if (this.ended) return;
     const { channel } = this;
     try {
-      switch (message.type) {
-        case 'log':
-          channel.log(message.stream, message.line, message.ts);
-          return;
-        case 'heartbeat':
-          channel.heartbeat(message.details);
-          return;
-        case 'progress':
-          channel.progress(message.progress);
-          return;
-        case 'activity':
-          channel.activity();
-          return;
-        case 'spawn':
-          this.answer(message.id, () => channel.spawn(message.children));
-          return;
-        case 'all':
-          this.answer(message.id, () => channel.all(message.request));
-          return;
-        case 'exec-started':
-          this.execPids.add(message.pid);
-          channel.processStarted(message.pid);
-          return;
-        case 'exec-ended':
-          this.execPids.delete(message.pid);
-          channel.processEnded(message.pid);
-          return;
-        case 'end':
-          this.finish(message.end);
-          return;
+      if (message.type === 'end') {
+            this.finish(message.end);
+        return;
       }
+      relay(message, channel, this.execPids, (id, call) => this.answer(id, call));
     } catch (err) {
       // A failing channel is an engine bug; it must not take the supervisor down with it.
       process.emitWarning(`vigil: attempt channel failed on "${message.type}" for ${this.spec.key}: ${err instanceof Error ? err.message : String(err)}`);
