@@ -83,6 +83,12 @@ export function createDb(pool: pg.Pool, schema: string, description: string): Db
           throw toStoreError(err, description);
         }
         let broken: Error | undefined;
+        // While checked out, a client has no pool listener: a server shutdown ("terminating connection due to
+        // administrator command") emitted as 'error' with nobody listening would crash the worker.
+        const onError = (err: Error): void => {
+          broken = err;
+        };
+        client.on('error', onError);
         try {
           await client.query('BEGIN');
           const q = async <R extends Row = Row>(sql: string, params?: unknown[]): Promise<R[]> =>
@@ -102,6 +108,7 @@ export function createDb(pool: pg.Pool, schema: string, description: string): Db
           throw toStoreError(err, description);
         } finally {
           // A connection that failed mid-transaction is destroyed, never handed to the next caller.
+          client.removeListener('error', onError);
           client.release(broken);
         }
       }
