@@ -11,7 +11,7 @@ import type { Attempt, HangReport, Job, Json } from '../src/types.js';
 import { openTestVigil, startWorker, type TestVigil } from './helpers/engine.js';
 
 const TASKS = resolve('test/fixtures/hang-tasks.ts');
-const MP_SCRIPT = resolve('test/fixtures/hang-mp-deadlock.py');
+const MP_SCRIPT = resolve('test/fixtures/forensics-mp-deadlock.py');
 const source = readFileSync(TASKS, 'utf8').split('\n');
 const lineOf = (marker: string): number => source.findIndex((l) => l.includes(`// ${marker}`)) + 1;
 const RUNS = Number(process.env.HANG_RUNS ?? 4);
@@ -205,7 +205,7 @@ describe('hang reports through the engine', () => {
   test('a python multiprocessing deadlock as a command: parent and 2 pool workers, each with state and wait channel', async () => {
     const runs = await hang('hang.mp.command', { script: MP_SCRIPT }, 2);
     for (const { report } of runs) {
-      const procs = (report.where.processes ?? []).filter((p) => p.command.includes('hang-mp-deadlock.py'));
+      const procs = (report.where.processes ?? []).filter((p) => p.command.includes('forensics-mp-deadlock.py'));
       assert.equal(procs.length, 3, JSON.stringify(report.where));
       const parent = procs.find((p) => !procs.some((q) => q.pid === p.ppid))!;
       assert.deepEqual(procs.filter((p) => p !== parent).map((p) => p.ppid), [parent.pid, parent.pid]);
