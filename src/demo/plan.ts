@@ -30,13 +30,13 @@ export interface DemoPlan {
 export const SYNTH = { tracks: 4, seconds: 30, sampleRate: 44_100 } as const;
 export const WINDOW_SECONDS = 1.5;
 
-export function makePlan(options: { inputs: string[]; faults: boolean; workDir: string }): DemoPlan {
+export async function makePlan(options: { inputs: string[]; faults: boolean; workDir: string }): Promise<DemoPlan> {
   const tracks: PlannedTrack[] = [];
   if (options.inputs.length > 0) {
     const seen = new Set<string>();
     for (const file of options.inputs) {
       const path = resolve(file);
-      const { frames, sampleRate } = wavFrames(path);
+      const { frames, sampleRate } = await wavFrames(path);
       if (frames === 0) throw new UsageError('VIGIL_INVALID_INPUT', `--input ${file}: the file holds no samples`);
       let name = basename(path, extname(path)).replace(/[^A-Za-z0-9_.-]/g, '_') || 'track';
       while (seen.has(name)) name += '_';

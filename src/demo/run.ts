@@ -46,7 +46,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<{ summary: Dem
   const workers: WorkerProcess[] = [];
   let vigil: Vigil | null = null;
   try {
-    const plan = makePlan({ inputs: options.inputs ?? [], faults: options.faults ?? true, workDir });
+    const plan = await makePlan({ inputs: options.inputs ?? [], faults: options.faults ?? true, workDir });
     vigil = await Vigil.open({ store: storeUrl, tasks: tasksModule });
     const startedAt = Date.now();
     view.line(`store ${vigil.store.description}; pipeline ${tasksModule}`);

@@ -16,6 +16,12 @@ async function ensureTypeScriptLoader(path: string): Promise<void> {
   tsxRegistered = true;
 }
 
+/** Imports a module by path, through tsx when it is TypeScript (the demo reads the example's own helpers this way). */
+export async function importModule<T>(path: string): Promise<T> {
+  await ensureTypeScriptLoader(path);
+  return (await import(pathToFileURL(path).href)) as T;
+}
+
 const cache = new Map<string, Promise<TaskMap>>();
 
 /**
