@@ -137,21 +137,19 @@ export class Vigil {
       process: options.executors?.process ?? new ProcessExecutor(),
       command: options.executors?.command ?? new CommandExecutor(),
     };
-    const worker = new Worker({ ...options, store: this.store, tasks: this.tasks, tasksModule: this.tasksModule, executors });
-    const stop = worker.stop.bind(worker);
-    const forceStop = worker.forceStop.bind(worker);
-    const closeExecutors = async (): Promise<void> => {
-      await Promise.all(Object.values(executors).map((e) => e.close()));
-      this.workers.delete(worker);
-    };
-    worker.stop = async (o) => {
-      await stop(o);
-      await closeExecutors();
-    };
-    worker.forceStop = async () => {
-      await forceStop();
-      await closeExecutors();
-    };
+    // The worker tells its owner when it has stopped: the executors made here are closed with it.
+    const worker: Worker = new Worker({
+      ...options,
+      store: this.store,
+      tasks: this.tasks,
+      tasksModule: this.tasksModule,
+      executors,
+      onClose: async () => {
+        await Promise.all(Object.values(executors).map((e) => e.close()));
+        this.workers.delete(worker);
+        await options.onClose?.();
+      },
+    });
     await worker.start();
     this.workers.add(worker);
     return worker;
@@ -162,6 +160,10 @@ export class Vigil {
     for (const w of [...this.workers]) await w.stop();
     this.closed = true;
     if (this.ownsStore) await this.store.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   private checkOpen(): void {

@@ -18,10 +18,10 @@ export function logWorkerEvents(worker: Worker, vigil: Vigil, write: (line: stri
         line(`job ${event.jobId}: attempt ${event.attempt} ${event.kind}: ${event.message}; stopping it`);
         break;
       case 'finished':
-        if (event.outcome === 'succeeded') {
+        if (!event.recorded) {
+          line(`job ${event.jobId}: attempt ${event.attempt} ${event.outcome}; outcome not recorded: ${event.reason ?? 'the store did not take it'}`);
+        } else if (event.outcome === 'succeeded') {
           line(`job ${event.jobId}: attempt ${event.attempt} succeeded`);
-        } else if (!event.recorded) {
-          line(`job ${event.jobId}: attempt ${event.attempt} ${event.outcome}; result not recorded (lease lost: another worker may run it)`);
         } else {
           // The event carries the outcome only; the message is on the job (one read, only for failures).
           void vigil

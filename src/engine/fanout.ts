@@ -2,7 +2,7 @@ import type { Store } from '../store/contract.js';
 import { requireTask, type TaskMap } from '../task/registry.js';
 import type { AllRequest, SpawnRequest, SpawnedChild } from '../executors/types.js';
 import type { ChildOutcome, ChildPolicy, Job, SerializedError } from '../types.js';
-import { isTerminal, waitForJobs } from './waiter.js';
+import { isTerminal, waitForJobs, type WaitOptions } from './waiter.js';
 
 /**
  * Creates a parent's children as durable jobs in one batched write. A re-run parent gets the same children back
@@ -53,7 +53,7 @@ export class ChildPolicyFailure extends Error {
 export async function awaitChildren(
   store: Store,
   request: AllRequest,
-  options: { signal: AbortSignal; pollMs?: number },
+  options: WaitOptions & { signal: AbortSignal },
 ): Promise<ChildOutcome[]> {
   const ids = request.children.map((c) => c.jobId);
   const keyOf = new Map(request.children.map((c) => [c.jobId, c.key]));
@@ -75,7 +75,7 @@ export async function awaitChildren(
       }
       return { outcomes };
     },
-    { signal: options.signal, pollMs: options.pollMs },
+    options,
   );
   if ('outcomes' in decision) return decision.outcomes;
   if (decision.pending.length) {

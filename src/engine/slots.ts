@@ -1,7 +1,8 @@
 /**
  * Concurrency slots of one worker. Parents that wait for children give their slot back and take one again
- * through `acquire({ resume: true })`, which is served before new work is claimed — so a pool of any size ≥ 1
- * always has a slot for the children a parent waits on (DESIGN G6).
+ * through `resume()`, which is served before new work is claimed — so a pool of any size ≥ 1 always has a slot for
+ * the children a parent waits on (DESIGN G6). The claim loop reserves the slots it claims for *before* the claim
+ * goes to the store, so a parent resuming while a claim is in flight can never push the worker past its capacity.
  */
 export class Slots {
   private used = 0;
@@ -19,8 +20,21 @@ export class Slots {
     return this.used;
   }
 
-  /** Takes a slot for newly claimed work; the caller checked `free`. */
+  /** Holds `n` free slots for a claim in flight; give back the ones the claim did not fill with `unreserve`. */
+  reserve(n: number): void {
+    if (n > this.free) throw new Error(`cannot reserve ${n} slots: only ${this.free} free`);
+    this.used += n;
+  }
+
+  /** Returns reserved slots that no claimed job took. Resuming parents get them; new work is not announced. */
+  unreserve(n: number): void {
+    this.used -= n;
+    this.serveResumers();
+  }
+
+  /** Takes one free slot at once (outside the claim loop's reservations). */
   take(): void {
+    if (this.used >= this.capacity) throw new Error(`no free slot: ${this.used} of ${this.capacity} in use`);
     this.used++;
   }
 
@@ -35,16 +49,19 @@ export class Slots {
 
   release(): void {
     this.used--;
-    const next = this.resumers.shift();
-    if (next) {
-      this.used++;
-      next();
-    }
+    this.serveResumers();
     for (const listener of this.listeners) listener();
   }
 
   onRelease(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  private serveResumers(): void {
+    while (this.resumers.length > 0 && this.used < this.capacity) {
+      this.used++;
+      this.resumers.shift()!();
+    }
   }
 }

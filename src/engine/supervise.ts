@@ -6,6 +6,7 @@ import type { TaskMap } from '../task/registry.js';
 import { serializeError } from '../task/serialize.js';
 import type { AttemptChannel, AttemptEnd, AttemptSpec, Executor, RunningAttempt } from '../executors/types.js';
 import { RETRYABLE_KINDS, type ErrorKind, type HangReport, type Json, type Progress, type SerializedError } from '../types.js';
+import { settlesWithin, sleep, systemClock, type Clock, type Timer } from '../clock.js';
 import { awaitChildren, ChildPolicyFailure, spawnChildren } from './fanout.js';
 import type { ActivityBatcher } from './log-batcher.js';
 import type { Slots } from './slots.js';
@@ -21,17 +22,70 @@ export interface SupervisorDeps {
   clockOffsetMs(): number;
   captureBudgetMs: number;
   pollMs?: number;
+  /** Time and timers (the system clock unless a test drives its own). */
+  clock?: Clock;
+  /** Backoff between tries of a store write that must not be lost (the outcome, a parent's wait). */
+  storeRetry?: StoreRetry;
   onEvent?(event: SupervisorEvent): void;
 }
+
+/** First delay, doubling up to maxMs, for as long as it takes. */
+export interface StoreRetry {
+  firstMs: number;
+  maxMs: number;
+}
+
+export const DEFAULT_STORE_RETRY: StoreRetry = { firstMs: 100, maxMs: 5_000 };
 
 export type SupervisorEvent =
   | { type: 'started'; jobId: string; attempt: number; task: string }
   | { type: 'progress'; jobId: string; progress: Progress }
   | { type: 'enforcing'; jobId: string; attempt: number; kind: ErrorKind; message: string }
-  | { type: 'finished'; jobId: string; attempt: number; outcome: 'succeeded' | ErrorKind; recorded: boolean; retrying: boolean };
+  | {
+      type: 'finished';
+      jobId: string;
+      attempt: number;
+      outcome: 'succeeded' | ErrorKind;
+      recorded: boolean;
+      retrying: boolean;
+      /** When not recorded: why, in words for an operator. */
+      reason?: string;
+    }
+  | { type: 'error'; message: string; error: unknown };
 
 /** Why the engine ends an attempt from outside. `shutdown` and `leaseLost` are not outcomes a task caused. */
 type Ending = { kind: 'timeout' | 'stalled' | 'cancelled' | 'deadline'; message: string } | { kind: 'shutdown' | 'leaseLost'; message: string };
+
+/**
+ * The life of one attempt. Every move goes through `to()`, which allows only the moves in this table:
+ * - starting: claimed; waits for an older attempt of the same job in this worker to be gone, builds the spec.
+ * - running: the code runs in an executor; timers watch it.
+ * - enforcing: the engine is ending it from outside (capture → abort → grace → kill).
+ * - ended: the code is over; nothing runs any more.
+ * - recording: the outcome is being written, retried until the store takes it.
+ * - done: nothing left to do.
+ */
+export type AttemptPhase = 'starting' | 'running' | 'enforcing' | 'ended' | 'recording' | 'done';
+export const ATTEMPT_TRANSITIONS: Readonly<Record<AttemptPhase, readonly AttemptPhase[]>> = {
+  starting: ['running', 'ended'],
+  running: ['enforcing', 'ended'],
+  enforcing: ['ended'],
+  ended: ['recording', 'done'],
+  recording: ['done'],
+  done: [],
+};
+
+/**
+ * The attempt's worker slot: held while its code may run, lent back while it waits for children (so the children
+ * can run, DESIGN G6), being taken again when the wait ends, released at the end.
+ */
+export type SlotState = 'held' | 'lent' | 'resuming' | 'released';
+export const SLOT_TRANSITIONS: Readonly<Record<SlotState, readonly SlotState[]>> = {
+  held: ['lent', 'released'],
+  lent: ['resuming', 'released'],
+  resuming: ['held', 'released'],
+  released: [],
+};
 
 const LOG_TAIL = 50;
 
@@ -42,26 +96,33 @@ const LOG_TAIL = 50;
  */
 export class AttemptSupervisor {
   readonly fence: Fence;
+  private phase: AttemptPhase = 'starting';
+  private slot: SlotState = 'held';
   private running: RunningAttempt | null = null;
+  /** Set once, when the engine decides to end the attempt (or, while starting, to end it as soon as it runs). */
   private ending: Ending | null = null;
+  private stopping: Promise<void> | null = null;
   private hangReport: HangReport | null = null;
-  private readonly startedAt = Date.now();
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private heartbeatTimer: NodeJS.Timeout | null = null;
-  private silenceTimer: NodeJS.Timeout | null = null;
+  private readonly clock: Clock;
+  private readonly startedAt: number;
+  private readonly timers = new Set<Timer>();
+  private heartbeatTimer: Timer | null = null;
+  private silenceTimer: Timer | null = null;
   private lastHeartbeatAt: number | null = null;
   private progress: Progress | null = null;
   private readonly logTail: string[] = [];
-  private holdsSlot = true;
-  private waitingChildren = 0;
+  private waits = 0;
+  /** Aborted when the code is over: waits on children end with it. */
   private readonly lifetime = new AbortController();
+  /** Aborted when recording must stop trying (the lease is gone, or the worker stops). */
+  private readonly giveUp = new AbortController();
   private readonly def: TaskDefinition;
-  private enforcing: Promise<void> | null = null;
-  private codeEnded = false;
 
   constructor(private readonly claimed: Claimed, private readonly deps: SupervisorDeps) {
     this.fence = claimed.fence;
     this.def = deps.tasks.get(claimed.job.task)!;
+    this.clock = deps.clock ?? systemClock;
+    this.startedAt = this.clock.now();
   }
 
   get jobId(): string {
@@ -70,42 +131,54 @@ export class AttemptSupervisor {
   get task(): string {
     return this.claimed.job.task;
   }
+  get state(): { phase: AttemptPhase; slot: SlotState } {
+    return { phase: this.phase, slot: this.slot };
+  }
   /** True while it counts against the worker's slots (false while a parent waits for children). */
   get active(): boolean {
-    return this.holdsSlot;
+    return this.slot === 'held';
   }
 
-  /** Runs the attempt to the end and records it. Never throws. */
-  async run(): Promise<void> {
+  /**
+   * Runs the attempt to the end and records it. Never throws. `after`: an older attempt of the same job in this
+   * worker that must be gone before this one starts (a job never runs twice at once in one worker).
+   */
+  async run(after?: Promise<unknown>): Promise<void> {
+    if (after) await after;
     const job = this.claimed.job;
     const opts = this.def.options;
-    const now = Date.now();
-    const deadlineLocal = job.deadlineAt === null ? Infinity : job.deadlineAt - this.deps.clockOffsetMs();
-    const timeoutAt = now + opts.timeoutMs;
-    const endsAt = Math.min(timeoutAt, deadlineLocal);
-    this.deps.onEvent?.({ type: 'started', jobId: job.id, attempt: this.fence.attempt, task: job.task });
-
     let end: AttemptEnd;
-    try {
-      const spec = this.buildSpec(endsAt);
-      const executor = this.deps.executorFor(this.def);
-      this.running = executor.start(spec, this.channel());
-      this.at(endsAt, () =>
-        endsAt === timeoutAt
-          ? this.enforce({ kind: 'timeout', message: `attempt ${this.fence.attempt} exceeded its timeout of ${formatDuration(opts.timeoutMs)}` })
-          : this.enforce({ kind: 'deadline', message: `the job's deadline passed during attempt ${this.fence.attempt}` }),
-      );
-      this.armHeartbeat();
-      this.armSilence();
-      end = await this.running.done;
-    } catch (err) {
-      // Building the spec (the command's argv function) or starting the executor failed: a task error.
-      end = { type: 'threw', error: serializeError(err) };
+    if (this.ending) {
+      // Cancelled, shut down or lost while it waited to start: it never runs.
+      end = { type: 'killed' };
+    } else {
+      const now = this.clock.now();
+      const deadlineLocal = job.deadlineAt === null ? Infinity : job.deadlineAt - this.deps.clockOffsetMs();
+      const timeoutAt = now + opts.timeoutMs;
+      const endsAt = Math.min(timeoutAt, deadlineLocal);
+      this.deps.onEvent?.({ type: 'started', jobId: job.id, attempt: this.fence.attempt, task: job.task });
+      try {
+        const spec = this.buildSpec(endsAt);
+        const executor = this.deps.executorFor(this.def);
+        this.running = executor.start(spec, this.channel());
+        this.to('running');
+        this.at(endsAt, () =>
+          endsAt === timeoutAt
+            ? this.enforce({ kind: 'timeout', message: `attempt ${this.fence.attempt} exceeded its timeout of ${formatDuration(opts.timeoutMs)}` })
+            : this.enforce({ kind: 'deadline', message: `the job's deadline passed during attempt ${this.fence.attempt}` }),
+        );
+        this.armHeartbeat();
+        this.armSilence();
+        end = await this.running.done;
+      } catch (err) {
+        // Building the spec (the command's argv function) or starting the executor failed: a task error.
+        end = { type: 'threw', error: serializeError(err) };
+      }
     }
     this.clearTimers();
     this.lifetime.abort();
-    this.codeEnded = true;
-    if (this.enforcing) await this.enforcing;
+    if (this.stopping) await this.stopping;
+    this.to('ended');
     await this.record(end);
   }
 
@@ -116,12 +189,26 @@ export class AttemptSupervisor {
 
   /** The lease is gone: another worker may already run this job. Kill and record nothing (G5). */
   leaseLost(): void {
+    this.giveUp.abort();
     void this.enforce({ kind: 'leaseLost', message: 'the lease was lost (the store was unreachable or this worker froze); the attempt was killed and its result discarded' });
   }
 
   /** Worker shutdown after the drain period: stop the attempt and return the job to the queue uncharged. */
   shutdown(): void {
+    this.giveUp.abort();
     void this.enforce({ kind: 'shutdown', message: 'the worker shut down before the attempt finished; the job was returned to the queue (not charged)' });
+  }
+
+  private to(next: AttemptPhase): void {
+    if (!ATTEMPT_TRANSITIONS[this.phase].includes(next)) throw new Error(`attempt ${this.fence.jobId}:${this.fence.attempt}: illegal move ${this.phase} → ${next}`);
+    this.phase = next;
+  }
+
+  private slotTo(next: SlotState): void {
+    if (!SLOT_TRANSITIONS[this.slot].includes(next)) throw new Error(`attempt ${this.fence.jobId}:${this.fence.attempt}: illegal slot move ${this.slot} → ${next}`);
+    const had = this.slot === 'held';
+    this.slot = next;
+    if (had && next !== 'held') this.deps.slots.release();
   }
 
   private buildSpec(endsAt: number): AttemptSpec {
@@ -157,7 +244,7 @@ export class AttemptSupervisor {
         if (this.logTail.length > LOG_TAIL) this.logTail.shift();
       },
       heartbeat: () => {
-        this.lastHeartbeatAt = Date.now();
+        this.lastHeartbeatAt = this.clock.now();
         batcher.heartbeat(fence, this.lastHeartbeatAt);
         this.armHeartbeat();
       },
@@ -176,40 +263,60 @@ export class AttemptSupervisor {
 
   /**
    * Waiting counts towards the attempt's timeout and deadline (they keep running); the heartbeat requirement is
-   * suspended while waiting, because the engine itself is doing the waiting. The slot is given back meanwhile.
+   * suspended while waiting, because the engine itself is doing the waiting. The slot is lent back meanwhile.
+   * A store outage during the wait is ridden out (retried with backoff, reported as an error event): it is not
+   * the task's failure.
    */
   private async waitChildren(request: Parameters<AttemptChannel['all']>[0]): Promise<Awaited<ReturnType<AttemptChannel['all']>>> {
-    this.waitingChildren++;
-    this.setHoldsSlot(false);
+    this.waits++;
+    if (this.slot === 'held') this.slotTo('lent');
     this.disarm('heartbeat');
     try {
-      return await awaitChildren(this.deps.store, request, { signal: this.lifetime.signal, pollMs: this.deps.pollMs });
+      return await awaitChildren(this.deps.store, request, {
+        signal: this.lifetime.signal,
+        pollMs: this.deps.pollMs,
+        clock: this.clock,
+        retry: this.deps.storeRetry ?? DEFAULT_STORE_RETRY,
+        onStoreError: (error) => this.deps.onEvent?.({ type: 'error', message: `job ${this.jobId}: reading its children failed; retrying with backoff`, error }),
+      });
     } catch (err) {
       if (err instanceof ChildPolicyFailure) throw err.serialized;
       throw serializeError(err);
     } finally {
-      this.waitingChildren--;
-      if (this.waitingChildren === 0 && !this.lifetime.signal.aborted) {
-        await this.deps.slots.resume();
-        this.holdsSlot = true;
-        if (this.lifetime.signal.aborted) this.setHoldsSlot(false);
-        this.armHeartbeat();
-      }
+      this.waits--;
+      if (this.waits === 0 && this.slot === 'lent' && !this.lifetime.signal.aborted) await this.resumeSlot();
     }
   }
 
-  private setHoldsSlot(hold: boolean): void {
-    if (this.holdsSlot === hold) return;
-    this.holdsSlot = hold;
-    if (!hold) this.deps.slots.release();
+  private async resumeSlot(): Promise<void> {
+    this.slotTo('resuming');
+    await this.deps.slots.resume();
+    if (this.slot === 'released') {
+      // The attempt ended while it queued for the slot: give it straight back.
+      this.deps.slots.release();
+      return;
+    }
+    this.slotTo('held');
+    if (this.waits > 0) this.slotTo('lent');
+    else this.armHeartbeat();
+  }
+
+  private releaseSlot(): void {
+    if (this.slot !== 'released') this.slotTo('released');
   }
 
   /** Ends the attempt from outside: capture where it is stuck (bounded), abort, grace, kill. */
   private enforce(ending: Ending): Promise<void> {
-    if (this.ending || !this.running || this.codeEnded) return Promise.resolve();
+    if (this.phase === 'starting') {
+      // Not started yet (an older attempt of the job is still being stopped): it will not start at all.
+      this.ending ??= ending;
+      return Promise.resolve();
+    }
+    if (this.phase !== 'running' || !this.running) return Promise.resolve();
+    this.to('enforcing');
     this.ending = ending;
-    this.enforcing = this.stop(this.running, ending);
-    return this.enforcing;
+    this.stopping = this.stop(this.running, ending);
+    return this.stopping;
   }
 
   private async stop(running: RunningAttempt, ending: Ending): Promise<void> {
@@ -217,31 +324,35 @@ export class AttemptSupervisor {
     if (ending.kind !== 'shutdown' && ending.kind !== 'leaseLost') {
       this.deps.onEvent?.({ type: 'enforcing', jobId: this.jobId, attempt: this.fence.attempt, kind: ending.kind, message: ending.message });
     }
-    const capture = ending.kind === 'timeout' || ending.kind === 'stalled' || ending.kind === 'deadline' ? this.capture(running, ending.kind) : Promise.resolve();
+    const capture = ending.kind === 'timeout' || ending.kind === 'stalled' || ending.kind === 'deadline' ? this.capture(running, ending.kind) : null;
     running.abort(ending.message);
     const grace = ending.kind === 'leaseLost' ? 0 : this.def.options.graceMs;
-    const exited = await Promise.race([running.done.then(() => true), sleep(grace).then(() => false)]);
+    const exited = await settlesWithin(this.clock, running.done, grace);
     // Capture never delays the kill past its own bound.
-    await Promise.race([capture, sleep(this.deps.captureBudgetMs)]);
+    if (capture) await settlesWithin(this.clock, capture, this.deps.captureBudgetMs);
     if (!exited) await running.kill();
   }
 
   private async capture(running: RunningAttempt, kind: ErrorKind): Promise<void> {
-    const started = Date.now();
+    const started = this.clock.now();
+    const budget = this.deps.captureBudgetMs;
     let where: HangReport['where'];
+    const late = sleep(this.clock, budget + 100);
     try {
       where = await Promise.race([
-        running.captureHang(this.deps.captureBudgetMs),
-        sleep(this.deps.captureBudgetMs + 100).then(() => ({ notes: [`capture did not finish within ${this.deps.captureBudgetMs} ms; the kill went ahead`] })),
+        running.captureHang(budget),
+        late.done.then(() => ({ notes: [`capture did not finish within ${budget} ms; the kill went ahead`] })),
       ]);
     } catch (err) {
       where = { notes: [`capture failed: ${err instanceof Error ? err.message : String(err)}`] };
+    } finally {
+      late.cancel();
     }
     this.hangReport = {
       kind,
       capturedAt: started,
       elapsedMs: started - this.startedAt,
-      captureMs: Date.now() - started,
+      captureMs: this.clock.now() - started,
       lastHeartbeatAt: this.lastHeartbeatAt,
       progress: this.progress,
       logTail: [...this.logTail],
@@ -250,32 +361,54 @@ export class AttemptSupervisor {
   }
 
   private async record(end: AttemptEnd): Promise<void> {
-    this.setHoldsSlot(false);
+    this.releaseSlot();
     await this.deps.batcher.flush();
     const ending = this.ending;
     if (ending?.kind === 'leaseLost') {
-      this.deps.onEvent?.({ type: 'finished', jobId: this.jobId, attempt: this.fence.attempt, outcome: 'crashed', recorded: false, retrying: false });
+      this.to('done');
+      this.deps.onEvent?.({ type: 'finished', jobId: this.jobId, attempt: this.fence.attempt, outcome: 'crashed', recorded: false, retrying: false, reason: LOST });
       return;
     }
     const finish = this.decide(end, ending);
-    let recorded = false;
-    for (let i = 0; i < 8; i++) {
-      try {
-        recorded = await this.deps.store.finishAttempt(this.fence, finish);
-        break;
-      } catch {
-        // The store is unreachable: keep trying while the lease may still be valid; fencing decides after.
-        await sleep(Math.min(5_000, 100 * 2 ** i));
-      }
-    }
+    this.to('recording');
+    const written = await this.write(finish);
+    this.to('done');
     this.deps.onEvent?.({
       type: 'finished',
       jobId: this.jobId,
       attempt: this.fence.attempt,
       outcome: finish.outcome,
-      recorded,
+      recorded: written === 'recorded',
       retrying: finish.outcome !== 'succeeded' && finish.retryInMs !== null,
+      ...(written === 'recorded' ? {} : { reason: written === 'stale' ? STALE : this.giveUpReason() }),
     });
+  }
+
+  /**
+   * The outcome stays in memory, and the worker keeps renewing this attempt's lease, until the store takes it: an
+   * outage of any length that ends within the lease loses nothing. Only the lease running out (told by a renewal)
+   * or the worker stopping ends the tries — then the job is recovered as the store sees fit.
+   */
+  private async write(finish: AttemptFinish): Promise<'recorded' | 'stale' | 'gaveUp'> {
+    const retry = this.deps.storeRetry ?? DEFAULT_STORE_RETRY;
+    for (let i = 0; ; i++) {
+      try {
+        return (await this.deps.store.finishAttempt(this.fence, finish)) ? 'recorded' : 'stale';
+      } catch (error) {
+        this.deps.onEvent?.({ type: 'error', message: `job ${this.jobId}: recording attempt ${this.fence.attempt} (${finish.outcome}) failed; the outcome is kept and retried`, error });
+      }
+      if (this.giveUp.signal.aborted) return 'gaveUp';
+      const pause = sleep(this.clock, Math.min(retry.maxMs, retry.firstMs * 2 ** Math.min(i, 30)));
+      const onGiveUp = (): void => pause.cancel();
+      this.giveUp.signal.addEventListener('abort', onGiveUp, { once: true });
+      await pause.done;
+      this.giveUp.signal.removeEventListener('abort', onGiveUp);
+      if (this.giveUp.signal.aborted) return 'gaveUp';
+    }
+  }
+
+  private giveUpReason(): string {
+    return this.ending?.kind === 'leaseLost' ? LOST : 'the worker stopped while the store was unreachable; the outcome was not written and the job will be recovered';
   }
 
   private decide(end: AttemptEnd, ending: Ending | null): AttemptFinish {
@@ -322,45 +455,40 @@ export class AttemptSupervisor {
   }
 
   private at(when: number, fn: () => void): void {
-    const t = setTimeout(fn, Math.max(0, when - Date.now()));
-    this.timers.add(t);
+    this.timers.add(this.clock.timeout(Math.max(0, when - this.clock.now()), fn));
   }
 
   private armHeartbeat(): void {
     const ms = this.def.options.heartbeatMs;
-    if (ms === null || this.ending || this.waitingChildren > 0) return;
+    if (ms === null || this.phase !== 'running' || this.waits > 0) return;
     this.disarm('heartbeat');
-    this.heartbeatTimer = setTimeout(
-      () => void this.enforce({ kind: 'stalled', message: `no heartbeat for ${formatDuration(ms)} (task declares heartbeat: ${formatDuration(ms)})` }),
-      ms,
-    );
+    this.heartbeatTimer = this.clock.timeout(ms, () => void this.enforce({ kind: 'stalled', message: `no heartbeat for ${formatDuration(ms)} (task declares heartbeat: ${formatDuration(ms)})` }));
   }
 
   private armSilence(): void {
     const ms = this.def.options.silenceMs;
-    if (ms === null || this.ending) return;
+    if (ms === null || this.phase !== 'running') return;
     this.disarm('silence');
-    this.silenceTimer = setTimeout(
-      () => void this.enforce({ kind: 'stalled', message: `no output for ${formatDuration(ms)} (task declares silence: ${formatDuration(ms)})` }),
-      ms,
-    );
+    this.silenceTimer = this.clock.timeout(ms, () => void this.enforce({ kind: 'stalled', message: `no output for ${formatDuration(ms)} (task declares silence: ${formatDuration(ms)})` }));
   }
 
   private disarm(which: 'heartbeat' | 'silence'): void {
-    const t = which === 'heartbeat' ? this.heartbeatTimer : this.silenceTimer;
-    if (t) clearTimeout(t);
-    if (which === 'heartbeat') this.heartbeatTimer = null;
-    else this.silenceTimer = null;
+    if (which === 'heartbeat') {
+      this.heartbeatTimer?.cancel();
+      this.heartbeatTimer = null;
+    } else {
+      this.silenceTimer?.cancel();
+      this.silenceTimer = null;
+    }
   }
 
   private clearTimers(): void {
-    for (const t of this.timers) clearTimeout(t);
+    for (const t of this.timers) t.cancel();
     this.timers.clear();
     this.disarm('heartbeat');
     this.disarm('silence');
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+const LOST = 'the lease was lost (the store was unreachable for longer than the lease, or this worker froze): the attempt was killed, its outcome discarded, and the job is recovered';
+const STALE = 'the store no longer holds this attempt (its lease expired or the job was taken over): the outcome was discarded';

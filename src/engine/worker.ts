@@ -6,10 +6,11 @@ import type { Claimed, Store } from '../store/contract.js';
 import type { TaskDefinition } from '../task/define.js';
 import type { TaskMap } from '../task/registry.js';
 import type { Executor } from '../executors/types.js';
-import { ActivityBatcher } from './log-batcher.js';
+import { ActivityBatcher, fenceKey } from './log-batcher.js';
 import { Watchdog } from './watchdog.js';
 import { Slots } from './slots.js';
-import { AttemptSupervisor, type SupervisorEvent } from './supervise.js';
+import { AttemptSupervisor, DEFAULT_STORE_RETRY, type StoreRetry, type SupervisorEvent } from './supervise.js';
+import { settlesWithin, systemClock, type Clock, type Timer } from '../clock.js';
 import type { Json } from '../types.js';
 
 export interface WorkerOptions {
@@ -19,7 +20,10 @@ export interface WorkerOptions {
   tasksModule: string;
   /** Slots: attempts running at once (parents waiting on children do not count). Default 4. */
   concurrency?: number;
-  /** Lease length; renewed every leaseMs/3 (at most every second). Default 30s. */
+  /**
+   * Lease length. Renewed every leaseMs/3, but at least every second: on SQLite the renewal is also how a
+   * cancellation requested by another process reaches the attempt. Default 30s.
+   */
   leaseMs?: number;
   /** How long a graceful stop lets running attempts finish. Default 30s. */
   drainMs?: number;
@@ -31,29 +35,47 @@ export interface WorkerOptions {
   executors: { thread: Executor; process: Executor; command: Executor };
   /** Claim only this job and its descendants (used by `vigil run`). */
   rootJobId?: string;
+  /** Time and timers; the system clock unless a test drives its own. */
+  clock?: Clock;
+  /** Backoff between tries of writes that must not be lost (outcomes, a parent's reads). Default 100 ms doubling to 5 s. */
+  storeRetry?: StoreRetry;
+  /** Called once the worker has stopped (its owner closes what it gave the worker, e.g. executors). */
+  onClose?: () => Promise<void>;
 }
 
 export type WorkerEvent = SupervisorEvent | { type: 'error'; message: string; error: unknown } | { type: 'idle' };
 
+interface Running {
+  sup: AttemptSupervisor;
+  done: Promise<void>;
+}
+
 /**
  * A worker: claims jobs into its slots, supervises each attempt, renews leases, recovers the leases of dead
  * workers, and drains on stop. Task code never runs here (DESIGN G8); this loop only waits.
+ *
+ * Running attempts are known by their fence (job id + attempt), never by job id alone: the same job can come back
+ * to this worker while an older attempt of it is still being stopped (requeued at once after a collateral kill or
+ * with `backoff: 0`, or recovered after this worker froze past its lease). The new attempt then waits for the old
+ * one to be gone, and answers about one attempt never reach the other.
  */
 export class Worker extends EventEmitter {
   readonly workerId: string;
   readonly slots: Slots;
-  private readonly running = new Map<string, { sup: AttemptSupervisor; done: Promise<void> }>();
+  private readonly running = new Map<string, Running>();
   private readonly batcher: ActivityBatcher;
   private readonly leaseMs: number;
   private readonly pollMs: number;
+  private readonly clock: Clock;
   private stopping = false;
+  private stopped: Promise<void> | null = null;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private pendingWake = false;
   private clockOffset = 0;
-  private readonly intervals: NodeJS.Timeout[] = [];
+  private readonly repeating: Timer[] = [];
   private unsubscribe: (() => void) | null = null;
-  private lastRecovery = 0;
+  private lastRecovery = -Infinity;
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
   private storeDownSince: number | null = null;
   private watchdog: Watchdog | null = null;
@@ -64,6 +86,7 @@ export class Worker extends EventEmitter {
     this.slots = new Slots(options.concurrency ?? 4);
     this.leaseMs = options.leaseMs ?? 30_000;
     this.pollMs = options.pollMs ?? (options.store.crossProcessEvents ? 5_000 : 500);
+    this.clock = options.clock ?? systemClock;
     this.batcher = new ActivityBatcher(options.store, { onError: (error) => this.emitError('could not write logs/heartbeats', error) });
   }
 
@@ -73,7 +96,7 @@ export class Worker extends EventEmitter {
 
   async start(): Promise<void> {
     const { store } = this.options;
-    this.clockOffset = (await store.now()) - Date.now();
+    this.clockOffset = (await store.now()) - this.clock.now();
     await store.registerWorker({
       workerId: this.workerId,
       hostname: hostname(),
@@ -85,29 +108,19 @@ export class Worker extends EventEmitter {
     this.watchdog = new Watchdog({ stallMs: Math.max(1_000, Math.min(5_000, this.leaseMs / 3)) });
     this.unsubscribe = store.subscribe((event) => {
       if (event.type === 'enqueued') this.poke();
-      if (event.type === 'cancelRequested') for (const id of event.jobIds) this.running.get(id)?.sup.cancel();
+      if (event.type === 'cancelRequested') for (const id of event.jobIds) for (const r of this.attemptsOf(id)) r.sup.cancel();
       if (event.type === 'finished') this.poke();
     });
     this.slots.onRelease(() => this.poke());
-    const renewEvery = Math.max(100, Math.min(1_000, this.leaseMs / 3));
-    this.intervals.push(setInterval(() => void this.renew(), renewEvery));
-    this.intervals.push(setInterval(() => void this.reportStats(), 5_000));
+    this.every(Math.max(100, Math.min(1_000, this.leaseMs / 3)), () => this.renew());
+    this.every(5_000, () => this.reportStats());
     this.loop = this.claimLoop();
   }
 
   /** Graceful stop: no new claims; running attempts get drainMs to finish; the rest go back to the queue. */
-  async stop(options: { drainMs?: number } = {}): Promise<void> {
-    const drainMs = options.drainMs ?? this.options.drainMs ?? 30_000;
-    this.stopping = true;
-    this.poke();
-    await this.loop;
-    const all = [...this.running.values()].map((r) => r.done);
-    const drained = await raceTimer(Promise.all(all), drainMs);
-    if (!drained) {
-      for (const { sup } of this.running.values()) sup.shutdown();
-      await Promise.all([...this.running.values()].map((r) => r.done));
-    }
-    await this.close();
+  stop(options: { drainMs?: number } = {}): Promise<void> {
+    this.stopped ??= this.drainAndClose(options.drainMs ?? this.options.drainMs ?? 30_000);
+    return this.stopped;
   }
 
   /** Second signal: stop now. Attempts are killed and returned to the queue uncharged. */
@@ -115,18 +128,44 @@ export class Worker extends EventEmitter {
     this.stopping = true;
     this.poke();
     for (const { sup } of this.running.values()) sup.shutdown();
-    await raceTimer(Promise.all([...this.running.values()].map((r) => r.done)), 3_000);
+    // A graceful stop already under way ends sooner now; otherwise this is the stop.
+    this.stopped ??= (async () => {
+      await this.loop;
+      await settlesWithin(this.clock, this.allDone(), 3_000);
+      await this.close();
+    })();
+    return this.stopped;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  private async drainAndClose(drainMs: number): Promise<void> {
+    this.stopping = true;
+    this.poke();
+    await this.loop;
+    if (!(await settlesWithin(this.clock, this.allDone(), drainMs))) {
+      for (const { sup } of this.running.values()) sup.shutdown();
+      await this.allDone();
+    }
     await this.close();
   }
 
+  /** Every attempt, including those that start while we wait (an older attempt's successor). */
+  private async allDone(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running.values()].map((r) => r.done));
+  }
+
   private async close(): Promise<void> {
-    for (const t of this.intervals) clearInterval(t);
-    this.intervals.length = 0;
+    for (const t of this.repeating) t.cancel();
+    this.repeating.length = 0;
     this.unsubscribe?.();
     this.loopDelay.disable();
     await this.watchdog?.stop();
     await this.batcher.close();
     await this.options.store.unregisterWorker(this.workerId).catch(() => undefined);
+    await this.options.onClose?.();
   }
 
   /** Event-loop delay of this (supervisor) process, in ms: G8 says it stays small. */
@@ -149,24 +188,37 @@ export class Worker extends EventEmitter {
         if (free > 0) {
           const limits = this.taskLimits(free);
           if (Object.keys(limits).length > 0) {
-            const claimed = await store.claim({ workerId: this.workerId, leaseMs: this.leaseMs, limit: free, tasks: limits, rootJobId: this.options.rootJobId });
+            const claimed = await this.claim(free, limits);
             this.storeDownSince = null;
-            for (const c of claimed) this.launch(c);
-            if (claimed.length === free) continue;
+            if (claimed === free) continue;
             nextAt = await store.nextRunAt(Object.keys(limits));
           }
         }
       } catch (err) {
-        this.storeDownSince ??= Date.now();
+        this.storeDownSince ??= this.clock.now();
         this.emitError('claiming failed; retrying with backoff', err);
-        await this.idle(Math.min(5_000, 200 + (Date.now() - this.storeDownSince) / 2));
+        await this.idle(Math.min(5_000, 200 + (this.clock.now() - this.storeDownSince) / 2));
         continue;
       }
-      const until = nextAt === null ? this.pollMs : Math.max(0, nextAt - this.clockOffset - Date.now());
+      const until = nextAt === null ? this.pollMs : Math.max(0, nextAt - this.clockOffset - this.clock.now());
       await this.idle(Math.min(this.pollMs, until));
     }
   }
 
+  /** Claims into reserved slots: a parent resuming while the claim is in flight queues behind them. */
+  private async claim(free: number, limits: Record<string, number>): Promise<number> {
+    this.slots.reserve(free);
+    let claimed: Claimed[] = [];
+    try {
+      claimed = await this.options.store.claim({ workerId: this.workerId, leaseMs: this.leaseMs, limit: free, tasks: limits, rootJobId: this.options.rootJobId });
+    } finally {
+      this.slots.unreserve(free - Math.min(free, claimed.length));
+    }
+    for (const c of claimed) this.launch(c);
+    return claimed.length;
+  }
+
+  /** Resolves after ms, or at once when poked (also a poke that came while the loop was busy). */
   private idle(ms: number): Promise<void> {
     if (this.pendingWake || this.stopping) {
       this.pendingWake = false;
@@ -174,16 +226,18 @@ export class Worker extends EventEmitter {
     }
     this.emit('event', { type: 'idle' } satisfies WorkerEvent);
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = () => {
-        this.wake = null;
+      // Each wake-up forgets itself however it ends: a stale one left behind would swallow the next poke.
+      const wake = (): void => {
+        timer.cancel();
+        if (this.wake === wake) this.wake = null;
         this.pendingWake = false;
-        done();
+        resolve();
       };
+      const timer = this.clock.timeout(ms, () => {
+        if (this.wake === wake) this.wake = null;
+        resolve();
+      });
+      this.wake = wake;
     });
   }
 
@@ -199,14 +253,26 @@ export class Worker extends EventEmitter {
     return limits;
   }
 
+  /** Starts a claimed attempt in a slot reserved for it. */
   private launch(claimed: Claimed): void {
-    this.slots.take();
+    const key = fenceKey(claimed.fence);
+    // The store gave this job a new attempt, so any older attempt of it here has lost its lease: stop it, and
+    // start the new one only when the old one is gone.
+    const older = this.attemptsOf(claimed.fence.jobId);
+    for (const r of older) r.sup.leaseLost();
     const sup = this.makeSupervisor(claimed);
-    const done = sup.run().finally(() => {
-      this.running.delete(sup.jobId);
-      this.poke();
-    });
-    this.running.set(sup.jobId, { sup, done });
+    const entry: Running = {
+      sup,
+      done: sup.run(older.length ? Promise.all(older.map((r) => r.done)) : undefined).finally(() => {
+        if (this.running.get(key) === entry) this.running.delete(key);
+        this.poke();
+      }),
+    };
+    this.running.set(key, entry);
+  }
+
+  private attemptsOf(jobId: string): Running[] {
+    return [...this.running.values()].filter((r) => r.sup.jobId === jobId);
   }
 
   private makeSupervisor(claimed: Claimed): AttemptSupervisor {
@@ -221,8 +287,31 @@ export class Worker extends EventEmitter {
       clockOffsetMs: () => this.clockOffset,
       captureBudgetMs: this.options.captureBudgetMs ?? 2_000,
       pollMs: this.pollMs,
+      clock: this.clock,
+      storeRetry: this.storeRetry(),
       onEvent: (event) => this.emit('event', event),
     });
+  }
+
+  /** Tries must come often enough that one lands while the lease still holds. */
+  private storeRetry(): StoreRetry {
+    const r = this.options.storeRetry ?? DEFAULT_STORE_RETRY;
+    return { firstMs: r.firstMs, maxMs: Math.max(r.firstMs, Math.min(r.maxMs, this.leaseMs / 4)) };
+  }
+
+  /** Runs `work` every `ms`, skipping a turn while the previous run is still in flight (they never pile up). */
+  private every(ms: number, work: () => Promise<void>): void {
+    let busy = false;
+    const slot = this.repeating.length;
+    const arm = (): void => {
+      this.repeating[slot] = this.clock.timeout(ms, () => {
+        arm();
+        if (busy) return;
+        busy = true;
+        void work().finally(() => (busy = false));
+      });
+    };
+    arm();
   }
 
   private async renew(): Promise<void> {
@@ -230,8 +319,8 @@ export class Worker extends EventEmitter {
     const fences = [...this.running.values()].map((r) => r.sup.fence);
     try {
       const { lost, cancelRequested } = await this.options.store.renewLeases(this.workerId, fences, this.leaseMs);
-      for (const f of lost) this.running.get(f.jobId)?.sup.leaseLost();
-      for (const f of cancelRequested) this.running.get(f.jobId)?.sup.cancel();
+      for (const f of lost) this.running.get(fenceKey(f))?.sup.leaseLost();
+      for (const f of cancelRequested) this.running.get(fenceKey(f))?.sup.cancel();
     } catch (err) {
       // Keep running: if the store comes back before the leases expire nothing is lost; if not, fencing rejects
       // this worker's late results and the jobs are re-run elsewhere.
@@ -241,8 +330,8 @@ export class Worker extends EventEmitter {
 
   private async maybeRecover(): Promise<void> {
     const every = Math.max(500, Math.min(5_000, this.leaseMs / 2));
-    if (Date.now() - this.lastRecovery < every) return;
-    this.lastRecovery = Date.now();
+    if (this.clock.now() - this.lastRecovery < every) return;
+    this.lastRecovery = this.clock.now();
     const recovered = await this.options.store.recoverExpired();
     if (recovered.length) this.poke();
   }
@@ -260,14 +349,4 @@ export class Worker extends EventEmitter {
 function taskSummary(t: TaskDefinition): Json {
   const o = t.options;
   return { kind: o.kind, isolation: o.isolation, timeoutMs: o.timeoutMs, maxAttempts: o.retry.maxAttempts, retry: { ...o.retry }, deadlineMs: o.deadlineMs };
-}
-
-/** True when `work` settled within ms; the timer is cleared either way so it never holds the process open. */
-async function raceTimer(work: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([work.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

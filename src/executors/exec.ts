@@ -1,5 +1,6 @@
 import { NonRetryableError } from '../errors.js';
 import { parseDuration } from '../task/duration.js';
+import { longTimeout } from '../clock.js';
 import type { ExecOptions, ExecResult } from '../task/define.js';
 import { ProgramStartError, startProgram, type ProgramExit } from './program.js';
 
@@ -72,12 +73,12 @@ export async function contextExec(argv: string[], options: ExecOptions | undefin
   };
   const onAbort = () => stop('aborted');
   env.signal.addEventListener('abort', onAbort, { once: true });
-  const timer = setTimeout(() => stop('timeout'), timeoutMs);
+  const timer = longTimeout(timeoutMs, () => stop('timeout'));
   let exit: ProgramExit;
   try {
     exit = await program.exited;
   } finally {
-    clearTimeout(timer);
+    timer.cancel();
     env.signal.removeEventListener('abort', onAbort);
     env.ended(pid);
   }

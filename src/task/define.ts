@@ -141,6 +141,12 @@ const COMMON_KEYS = ['name', 'timeout', 'grace', 'heartbeat', 'deadline', 'retri
 const FUNCTION_KEYS = new Set([...COMMON_KEYS, 'isolation', 'run']);
 const COMMAND_KEYS = new Set([...COMMON_KEYS, 'command', 'cwd', 'env', 'stdin', 'silence', 'result']);
 
+/**
+ * The longest timeout, deadline, heartbeat, grace or retry delay a task may declare. Timers of any length work
+ * (they are chained past setTimeout's 2^31-1 ms); past a year a duration is far more likely a typo than a plan.
+ */
+export const MAX_DURATION_MS = 365 * 24 * 3_600_000;
+
 export const DEFAULTS = {
   timeoutMs: 30 * 60_000,
   graceMs: 5_000,
@@ -210,6 +216,9 @@ function duration(name: string, option: string, value: unknown, { positive }: { 
     throw new TaskDefinitionError(name, option, `is not a valid duration: ${JSON.stringify(value)} (use "250ms", "30s", "5m", "1h" or milliseconds)`, err);
   }
   if (positive && ms <= 0) throw new TaskDefinitionError(name, option, `must be greater than 0 (got ${JSON.stringify(value)})`);
+  if (ms > MAX_DURATION_MS) {
+    throw new TaskDefinitionError(name, option, `is longer than the longest duration Vigil accepts, ${MAX_DURATION_MS / 3_600_000}h (365 days) (got ${JSON.stringify(value)})`);
+  }
   return ms;
 }
 
