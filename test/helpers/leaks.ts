@@ -1,0 +1,42 @@
+import { childPids } from './engine.js';
+
+/**
+ * Leak checks (STYLE: resources that close themselves). A snapshot of what keeps this process alive — ref'd
+ * handles and timers by type, and child processes — taken before a test opens anything; after it closed
+ * everything, nothing may be left over.
+ */
+export interface Resources {
+  handles: Map<string, number>;
+  children: Set<number>;
+}
+
+export function snapshot(): Resources {
+  const handles = new Map<string, number>();
+  for (const type of process.getActiveResourcesInfo()) handles.set(type, (handles.get(type) ?? 0) + 1);
+  return { handles, children: new Set(childPids()) };
+}
+
+function leftOver(before: Resources): string[] {
+  const now = snapshot();
+  const extra: string[] = [];
+  for (const [type, n] of now.handles) {
+    // A file read or write in flight finishes by itself; it cannot keep the process alive for long.
+    if (type === 'FSReqCallback' || type === 'FSReqPromise') continue;
+    const was = before.handles.get(type) ?? 0;
+    if (n > was) extra.push(`${n - was} × ${type}`);
+  }
+  for (const pid of now.children) if (!before.children.has(pid)) extra.push(`child process ${pid}`);
+  return extra;
+}
+
+/** Fails unless everything opened since `before` is gone within `ms` (closing a thread or a process takes a moment). */
+export async function assertNoLeaks(before: Resources, what: string, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  let extra = leftOver(before);
+  while (extra.length > 0 && Date.now() < end) {
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 20).unref());
+    extra = leftOver(before);
+  }
+  if (extra.length > 0) throw new Error(`${what} left behind: ${extra.join(', ')}`);
+}
