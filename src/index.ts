@@ -18,6 +18,8 @@ export type { Duration } from './task/duration.js';
 export { Vigil } from './vigil.js';
 export type { VigilOptions, SubmitOptions, StartWorkerOptions } from './vigil.js';
 export type { Worker, WorkerEvent } from './engine/worker.js';
+export type { Clock, Timer } from './clock.js';
+export type { StoreRetry } from './engine/supervise.js';
 export {
   VigilError,
   UsageError,

@@ -189,13 +189,13 @@ export class AttemptSupervisor {
 
   /** The lease is gone: another worker may already run this job. Kill and record nothing (G5). */
   leaseLost(): void {
-    this.giveUp.abort();
+    this.giveUp.abort('leaseLost');
     void this.enforce({ kind: 'leaseLost', message: 'the lease was lost (the store was unreachable or this worker froze); the attempt was killed and its result discarded' });
   }
 
   /** Worker shutdown after the drain period: stop the attempt and return the job to the queue uncharged. */
   shutdown(): void {
-    this.giveUp.abort();
+    this.giveUp.abort('shutdown');
     void this.enforce({ kind: 'shutdown', message: 'the worker shut down before the attempt finished; the job was returned to the queue (not charged)' });
   }
 
@@ -408,7 +408,7 @@ export class AttemptSupervisor {
   }
 
   private giveUpReason(): string {
-    return this.ending?.kind === 'leaseLost' ? LOST : 'the worker stopped while the store was unreachable; the outcome was not written and the job will be recovered';
+    return this.giveUp.signal.reason === 'leaseLost' ? LOST : 'the worker stopped while the store was unreachable; the outcome was not written and the job will be recovered';
   }
 
   private decide(end: AttemptEnd, ending: Ending | null): AttemptFinish {
