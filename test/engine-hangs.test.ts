@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Worker } from '../src/engine/worker.js';
-import { childPids, cpuTicks, ENGINE_TASKS, openTestVigil, startWorker, until, type TestVigil } from './helpers/engine.js';
+import { childPids, cpuTicks, ENGINE_TASKS, openTestVigil, startWorker, type TestVigil } from './helpers/engine.js';
+import { assertNoLeaks, snapshot, type Resources } from './helpers/leaks.js';
 import { runCli } from './helpers/cli.js';
 
 const HANGS = ['spin', 'never', 'atomics', 'fifo', 'pbkdf2'] as const;
@@ -13,12 +14,16 @@ for (const isolation of ['thread', 'process'] as const) {
   describe(`hung ${isolation} tasks end as timeout and free the worker`, () => {
     let t: TestVigil;
     let worker: Worker;
+    let resources: Resources;
     before(async () => {
+      resources = snapshot();
       t = await openTestVigil();
       worker = await startWorker(t.vigil, { concurrency: 2 });
     });
     after(async () => {
       await t.cleanup();
+      // Killed hangs, closed executors: no thread, process, handle or timer of this worker outlives close().
+      await assertNoLeaks(resources, `the worker that ran hung ${isolation} tasks`);
     });
 
     for (const hang of HANGS) {
@@ -58,11 +63,16 @@ for (const isolation of ['thread', 'process'] as const) {
 
 describe('stalls and memory', () => {
   let t: TestVigil;
+  let resources: Resources;
   before(async () => {
+    resources = snapshot();
     t = await openTestVigil();
     await startWorker(t.vigil);
   });
-  after(async () => t.cleanup());
+  after(async () => {
+    await t.cleanup();
+    await assertNoLeaks(resources, 'the worker that ran stalled and oom tasks');
+  });
 
   test('a task that stops calling ctx.heartbeat() ends stalled within heartbeat + 1 s', async () => {
     const job = await t.vigil.submit('stopsHeartbeating', null);
@@ -87,8 +97,6 @@ describe('stalls and memory', () => {
     assert.equal((await t.vigil.wait(ok.id, { timeout: '10s' })).state, 'succeeded');
   });
 });
-
-void until;
 
 describe('`vigil run` on each hung task exits within 3 s', () => {
   let t: TestVigil;

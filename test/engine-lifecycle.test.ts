@@ -6,14 +6,20 @@ import { join } from 'node:path';
 import { openStore } from '../src/store/open.js';
 import { ENGINE_TASKS, openTestVigil, startWorker, until, type TestVigil } from './helpers/engine.js';
 import { exited, runCli, startCli } from './helpers/cli.js';
+import { assertNoLeaks, snapshot, type Resources } from './helpers/leaks.js';
 
 describe('retries and errors', () => {
   let t: TestVigil;
+  let resources: Resources;
   before(async () => {
+    resources = snapshot();
     t = await openTestVigil();
     await startWorker(t.vigil);
   });
-  after(async () => t.cleanup());
+  after(async () => {
+    await t.cleanup();
+    await assertNoLeaks(resources, 'the worker of the retries tests');
+  });
 
   test('failing twice then succeeding: succeeded after 3 attempts with growing delays', async () => {
     const job = await t.vigil.submit('flaky', null);

@@ -5,16 +5,22 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openTestVigil, startWorker, until, type TestVigil } from './helpers/engine.js';
 import { exited, startCli } from './helpers/cli.js';
+import { assertNoLeaks, snapshot, type Resources } from './helpers/leaks.js';
 import type { ChildOutcome } from '../src/index.js';
 
 const TASKS = resolve('test/fixtures/fanout-tasks.ts');
 
 describe('fan-out and fan-in', () => {
   let t: TestVigil;
+  let resources: Resources;
   before(async () => {
+    resources = snapshot();
     t = await openTestVigil({ tasks: TASKS });
   });
-  after(async () => t.cleanup());
+  after(async () => {
+    await t.cleanup();
+    await assertNoLeaks(resources, 'the fan-out workers');
+  });
 
   test('6 parents × 8 chunks of 200 ms CPU on 2 slots: all 54 jobs succeed in the time the work needs', async () => {
     const worker = await startWorker(t.vigil, { concurrency: 2 });
