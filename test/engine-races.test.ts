@@ -178,3 +178,83 @@ describe('M4: slots are never over-committed', () => {
     }
   });
 });
+
+describe('M3: lease renewals never overlap', () => {
+  test('on a store that takes 700 ms per renewal, at most one renewal is in flight (the interval is 500 ms)', async () => {
+    let inFlight = 0;
+    let most = 0;
+    let calls = 0;
+    const t = await open(TASKS, (real) =>
+      hooked(real, {
+        renewLeases: async (workerId, fences, leaseMs) => {
+          inFlight++;
+          calls++;
+          most = Math.max(most, inFlight);
+          try {
+            await new Promise((r) => setTimeout(r, 700));
+            return await real.renewLeases(workerId, fences, leaseMs);
+          } finally {
+            inFlight--;
+          }
+        },
+      }),
+    );
+    try {
+      await t.vigil.startWorker({ concurrency: 1, leaseMs: 1_500, pollMs: 50 });
+      const job = await t.vigil.submit('sleeper', { ms: 2_500 });
+      assert.equal((await t.vigil.wait(job.id, { timeout: '20s' })).state, 'succeeded');
+      assert.ok(calls >= 2, `${calls} renewals`);
+      assert.equal(most, 1, `renewals in flight at once: ${most}`);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('closing', () => {
+  test('Symbol.asyncDispose on a Vigil stops its workers and leaves no handle, timer or process behind', async () => {
+    const before = snapshot();
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-dispose-'));
+    try {
+      const vigil = await Vigil.open({ store: `sqlite:${join(dir, 'vigil.db')}`, tasks: TASKS });
+      const worker = await vigil.startWorker({ concurrency: 2 });
+      const job = await vigil.submit('sleeper', { ms: 50 });
+      assert.equal((await vigil.wait(job.id, { timeout: '10s' })).state, 'succeeded');
+      assert.equal(typeof worker[Symbol.asyncDispose], 'function');
+      await vigil[Symbol.asyncDispose]();
+      await assertNoLeaks(before, 'a disposed Vigil');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a wait aborted while the store is being read ends at once, not a poll interval later', async () => {
+    const { waitForJobs } = await import('../src/engine/waiter.js');
+    const reads = gate();
+    let reading: (() => void) | null = null;
+    const t = await open(TASKS, (real) =>
+      hooked(real, {
+        getMany: async (ids) => {
+          reading?.();
+          await reads.wait();
+          return real.getMany(ids);
+        },
+      }),
+    );
+    try {
+      const job = await t.vigil.submit('sleeper', { ms: 10 });
+      const controller = new AbortController();
+      const inRead = new Promise<void>((r) => (reading = r));
+      const waiting = waitForJobs(t.vigil.store, [job.id], () => undefined, { signal: controller.signal, pollMs: 5_000 });
+      await inRead;
+      controller.abort();
+      const abortedAt = Date.now();
+      reads.open();
+      await assert.rejects(waiting, { name: 'AbortError' });
+      const took = Date.now() - abortedAt;
+      assert.ok(took < 1_000, `the wait ended ${took} ms after the abort (poll interval 5000 ms)`);
+    } finally {
+      await t.close();
+    }
+  });
+});
