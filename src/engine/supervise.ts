@@ -372,7 +372,6 @@ export class AttemptSupervisor {
     const finish = this.decide(end, ending);
     this.to('recording');
     const written = await this.write(finish);
-    this.to('done');
     this.deps.onEvent?.({
       type: 'finished',
       jobId: this.jobId,
@@ -391,20 +390,28 @@ export class AttemptSupervisor {
    */
   private async write(finish: AttemptFinish): Promise<'recorded' | 'stale' | 'gaveUp'> {
     const retry = this.deps.storeRetry ?? DEFAULT_STORE_RETRY;
+    // 'done' as soon as the store answers (in the same turn): whoever sees the job finished sees this attempt over.
     for (let i = 0; ; i++) {
       try {
-        return (await this.deps.store.finishAttempt(this.fence, finish)) ? 'recorded' : 'stale';
+        const recorded = await this.deps.store.finishAttempt(this.fence, finish);
+        this.to('done');
+        return recorded ? 'recorded' : 'stale';
       } catch (error) {
         this.deps.onEvent?.({ type: 'error', message: `job ${this.jobId}: recording attempt ${this.fence.attempt} (${finish.outcome}) failed; the outcome is kept and retried`, error });
       }
-      if (this.giveUp.signal.aborted) return 'gaveUp';
+      if (this.giveUp.signal.aborted) return this.gaveUp();
       const pause = sleep(this.clock, Math.min(retry.maxMs, retry.firstMs * 2 ** Math.min(i, 30)));
       const onGiveUp = (): void => pause.cancel();
       this.giveUp.signal.addEventListener('abort', onGiveUp, { once: true });
       await pause.done;
       this.giveUp.signal.removeEventListener('abort', onGiveUp);
-      if (this.giveUp.signal.aborted) return 'gaveUp';
+      if (this.giveUp.signal.aborted) return this.gaveUp();
     }
+  }
+
+  private gaveUp(): 'gaveUp' {
+    this.to('done');
+    return 'gaveUp';
   }
 
   private giveUpReason(): string {

@@ -90,8 +90,11 @@ export class Worker extends EventEmitter {
     this.batcher = new ActivityBatcher(options.store, { onError: (error) => this.emitError('could not write logs/heartbeats', error) });
   }
 
+  /** Attempts not over yet (running, being stopped, or with an outcome still to write). */
   get runningCount(): number {
-    return this.running.size;
+    let n = 0;
+    for (const { sup } of this.running.values()) if (sup.state.phase !== 'done') n++;
+    return n;
   }
 
   async start(): Promise<void> {
