@@ -35,7 +35,7 @@ export async function assertNoLeaks(before: Resources, what: string, ms = 5_000)
   let extra = leftOver(before);
   while (extra.length > 0 && Date.now() < end) {
     await new Promise((r) => setImmediate(r));
-    await new Promise((r) => setTimeout(r, 20).unref());
+    await new Promise((r) => setTimeout(r, 20));
     extra = leftOver(before);
   }
   if (extra.length > 0) throw new Error(`${what} left behind: ${extra.join(', ')}`);
