@@ -69,6 +69,7 @@ export class Worker extends EventEmitter {
   private readonly clock: Clock;
   private stopping = false;
   private stopped: Promise<void> | null = null;
+  private closed: Promise<void> | null = null;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private pendingWake = false;
@@ -126,18 +127,14 @@ export class Worker extends EventEmitter {
     return this.stopped;
   }
 
-  /** Second signal: stop now. Attempts are killed and returned to the queue uncharged. */
+  /** Second signal: stop now. Attempts are killed and returned to the queue uncharged; bounded even if one hangs. */
   async forceStop(): Promise<void> {
     this.stopping = true;
     this.poke();
     for (const { sup } of this.running.values()) sup.shutdown();
-    // A graceful stop already under way ends sooner now; otherwise this is the stop.
-    this.stopped ??= (async () => {
-      await this.loop;
-      await settlesWithin(this.clock, this.allDone(), 3_000);
-      await this.close();
-    })();
-    return this.stopped;
+    await this.loop;
+    await settlesWithin(this.clock, this.allDone(), 3_000);
+    await this.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -160,7 +157,13 @@ export class Worker extends EventEmitter {
     while (this.running.size > 0) await Promise.all([...this.running.values()].map((r) => r.done));
   }
 
-  private async close(): Promise<void> {
+  /** Once, however many stops ask for it. */
+  private close(): Promise<void> {
+    this.closed ??= this.closeNow();
+    return this.closed;
+  }
+
+  private async closeNow(): Promise<void> {
     for (const t of this.repeating) t.cancel();
     this.repeating.length = 0;
     this.unsubscribe?.();
