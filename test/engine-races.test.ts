@@ -2,6 +2,7 @@
 // that comes while the claim loop is busy, a parent resuming while a claim is in flight.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -65,6 +66,31 @@ describe('H1: one job, two attempts, one worker', () => {
       assert.deepEqual(attempts.map((a) => a.outcome), ['crashed', 'succeeded'], 'attempt 1 recovered once; attempt 2 kept its lease to the end');
       assert.equal(done.result, 2);
       assert.ok(ticks.includes(2));
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('an attempt killed collaterally (its shared host was killed for another job) is re-run at once: never beside itself, its new lease renewed', async () => {
+    const t = await open(TASKS);
+    try {
+      const worker = await t.vigil.startWorker({ concurrency: 2, leaseMs: 1_000, pollMs: 50 });
+      const seen = events(worker);
+      const file = join(t.dir, 'ticks.txt');
+      const fifo = join(t.dir, 'fifo');
+      execFileSync('mkfifo', [fifo]);
+      const job = await t.vigil.submit('ticker', { file, ms: 2_500 });
+      await until('attempt 1 ticking', 15_000, () => existsSync(file) && readFileSync(file, 'utf8').includes('tick 1'));
+      // A thread stuck in a system call in the same host: after its timeout the whole host is SIGKILLed.
+      const hang = await t.vigil.submit('fifoHang', { path: fifo });
+      assert.equal((await t.vigil.wait(hang.id, { timeout: '20s' })).error?.kind, 'timeout');
+      const done = await t.vigil.wait(job.id, { timeout: '20s' });
+      assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
+      assertNeverTwiceAtOnce(file);
+      const attempts = await t.vigil.attempts(job.id);
+      assert.equal(attempts[0]?.charged, false, `attempt 1 died collaterally, not charged: ${JSON.stringify(attempts[0])}`);
+      assert.deepEqual(attempts.map((a) => a.outcome), ['crashed', 'succeeded'], 'the re-run kept its lease to the end');
+      assert.ok(seen.some((e) => e.type === 'started' && e.jobId === job.id && e.attempt === 2));
     } finally {
       await t.close();
     }
