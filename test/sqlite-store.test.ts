@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { DEFAULT_STORE_URL, openStore, parseStoreUrl, storeUrlFromEnv } from '../src/store/open.js';
-import { LOG_RETENTION_CHUNK, LOG_RETENTION_LINES } from '../src/store/rows.js';
+import { LOG_RETENTION_CHUNK, LOG_RETENTION_LINES } from '../src/store/log-rules.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { RetryPolicy } from '../src/types.js';
 
@@ -195,7 +195,7 @@ describe('sqlite store: several processes, retention, cancel races', () => {
     const [r] = await store.enqueue([{ task: 'c', input: null, retry }]);
     const [c] = await store.claim({ workerId: 'w', leaseMs: 60_000, limit: 1, tasks: { c: 1 } });
     await store.cancel([r!.job.id], 'stop it');
-    await store.finishAttempt(c!.fence, { outcome: 'error', error: { kind: 'error', message: 'x' }, charged: true, retryInMs: 0 });
+    await store.finishAttempt(c!.fence, { outcome: 'error', error: { kind: 'error', message: 'x' }, charged: true });
     const j = await store.get(r!.job.id);
     assert.equal(j?.state, 'cancelled');
     assert.equal(j?.error?.message, 'stop it');

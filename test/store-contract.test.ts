@@ -222,7 +222,7 @@ for (const factory of storeFactories()) {
         { ...fence, jobId: '999999999' },
       ];
       for (const f of stale) {
-        assert.equal(await store.finishAttempt(f, { outcome: 'succeeded', result: 'zombie' }), false);
+        assert.equal(await store.finishAttempt(f, { outcome: 'succeeded', result: 'zombie' }), null);
         await store.appendLogs([{ fence: f, ts: Date.now(), stream: 'log', line: 'zombie line' }]);
         await store.recordActivity([{ fence: f, heartbeatAt: 123, progress: { fraction: 0.9 } }]);
       }
@@ -235,13 +235,13 @@ for (const factory of storeFactories()) {
       assert.equal(now.progress, null);
       assert.deepEqual(await store.logs(j.id), []);
 
-      assert.equal(await store.finishAttempt(fence, { outcome: 'succeeded', result: { ok: true } }), true);
-      // Repeating the same outcome may answer true (a store may treat it as the retry of a call whose reply was
-      // lost) but must change nothing; a different outcome is always refused.
+      assert.notEqual(await store.finishAttempt(fence, { outcome: 'succeeded', result: { ok: true } }), null);
+      // Repeating the same outcome may answer the job (a store may treat it as the retry of a call whose reply was
+      // lost) but must change nothing; a different outcome is always refused (null).
       await store.finishAttempt(fence, { outcome: 'succeeded', result: 'twice' });
       assert.equal(
-        await store.finishAttempt(fence, { outcome: 'error', error: err('late'), charged: true, retryInMs: 0 }),
-        false,
+        await store.finishAttempt(fence, { outcome: 'error', error: err('late'), charged: true }),
+        null,
       );
       await store.appendLogs([{ fence, ts: Date.now(), stream: 'log', line: 'after the end' }]);
       now = await mustGet(store, j.id);
@@ -270,7 +270,7 @@ for (const factory of storeFactories()) {
       assert.deepEqual(r, { lost: [], cancelRequested: [] });
       assert.ok((await mustGet(store, j.id)).leaseExpiresAt! > claimed.leaseExpiresAt! + 30_000);
       assert.deepEqual((await store.renewLeases('someone-else', [fence], 60_000)).lost, [fence], 'only the owner renews');
-      assert.equal(await store.finishAttempt(fence, { outcome: 'succeeded', result: null }), true);
+      assert.notEqual(await store.finishAttempt(fence, { outcome: 'succeeded', result: null }), null);
     });
 
     it('a zombie whose lease expired and was recovered is rejected', async () => {
@@ -290,18 +290,18 @@ for (const factory of storeFactories()) {
       assert.equal(att!.error?.kind, 'crashed');
       assert.ok(att!.finishedAt !== null);
 
-      assert.equal(await store.finishAttempt(fence, { outcome: 'succeeded', result: 'zombie' }), false);
+      assert.equal(await store.finishAttempt(fence, { outcome: 'succeeded', result: 'zombie' }), null);
       await store.appendLogs([{ fence, ts: Date.now(), stream: 'stdout', line: 'zombie' }]);
       await store.recordActivity([{ fence, heartbeatAt: 99 }]);
       assert.deepEqual((await store.renewLeases('w-dead', [fence], 30_000)).lost, [fence]);
 
       const second = await claimOne(store, task, 'w-alive');
       assert.equal(second.fence.attempt, 2);
-      assert.equal(await store.finishAttempt(fence, { outcome: 'succeeded', result: 'zombie' }), false, 'attempt 1 cannot finish attempt 2');
+      assert.equal(await store.finishAttempt(fence, { outcome: 'succeeded', result: 'zombie' }), null, 'attempt 1 cannot finish attempt 2');
       await store.appendLogs([{ fence, ts: Date.now(), stream: 'stdout', line: 'zombie' }]);
       await store.appendLogs([{ fence: second.fence, ts: Date.now(), stream: 'stdout', line: 'alive' }]);
       assert.deepEqual((await store.logs(j.id)).map((l) => [l.attempt, l.line]), [[2, 'alive']]);
-      assert.equal(await store.finishAttempt(second.fence, { outcome: 'succeeded', result: 'ok' }), true);
+      assert.notEqual(await store.finishAttempt(second.fence, { outcome: 'succeeded', result: 'ok' }), null);
       const done = await mustGet(store, j.id);
       assert.equal(done.state, 'succeeded');
       assert.equal(done.result, 'ok');
@@ -329,13 +329,13 @@ for (const factory of storeFactories()) {
       assert.deepEqual(await store.claim({ workerId: 'w', leaseMs: 1000, limit: 1, tasks: { [task]: 1 } }), []);
     });
 
-    it('a failure with retryInMs re-queues later; nextRunAt tells when', async () => {
+    it('a failure re-queues after the stored policy\'s delay; nextRunAt tells when', async () => {
       const task = taskName('retryDelay');
-      const j = await enqueueOne(store, task);
+      const j = await enqueueOne(store, task, { retry: { maxAttempts: 3, backoffMs: 60_000, factor: 2, maxDelayMs: 120_000, jitter: 0 } });
       const { fence } = await claimOne(store, task);
       assert.equal(await store.nextRunAt([task]), null);
       const before = await store.now();
-      assert.equal(await store.finishAttempt(fence, { outcome: 'error', error: err('boom'), charged: true, retryInMs: 60_000 }), true);
+      assert.notEqual(await store.finishAttempt(fence, { outcome: 'error', error: err('boom'), charged: true }), null);
       const q = await mustGet(store, j.id);
       assert.equal(q.state, 'queued');
       assert.equal(q.attempts, 1);
@@ -365,10 +365,10 @@ for (const factory of storeFactories()) {
 
     it('a retry that would start after the deadline fails the job with kind deadline', async () => {
       const task = taskName('deadlineRetry');
-      const j = await enqueueOne(store, task, { deadlineMs: 30_000 });
+      const j = await enqueueOne(store, task, { deadlineMs: 30_000, retry: { maxAttempts: 3, backoffMs: 60_000, factor: 2, maxDelayMs: 120_000, jitter: 0 } });
       assert.ok(j.deadlineAt !== null && j.deadlineAt >= j.createdAt + 30_000 - 1);
       const { fence } = await claimOne(store, task);
-      assert.equal(await store.finishAttempt(fence, { outcome: 'timeout', error: err('too slow', 'timeout'), charged: true, retryInMs: 60_000 }), true);
+      assert.notEqual(await store.finishAttempt(fence, { outcome: 'timeout', error: err('too slow', 'timeout'), charged: true }), null);
       const f = await mustGet(store, j.id);
       assert.equal(f.state, 'failed');
       assert.equal(f.error?.kind, 'deadline');
@@ -401,7 +401,7 @@ for (const factory of storeFactories()) {
       const task = taskName('charged');
       const j = await enqueueOne(store, task, { retry: policy(2) });
       const a1 = await claimOne(store, task);
-      assert.equal(await store.finishAttempt(a1.fence, { outcome: 'crashed', error: err('host lost', 'crashed'), charged: false, retryInMs: 0 }), true);
+      assert.notEqual(await store.finishAttempt(a1.fence, { outcome: 'crashed', error: err('host lost', 'crashed'), charged: false }), null);
       let got = await mustGet(store, j.id);
       assert.equal(got.state, 'queued');
       assert.equal(got.attempts, 1);
@@ -409,7 +409,7 @@ for (const factory of storeFactories()) {
       const a2 = await claimOne(store, task);
       assert.equal(a2.fence.attempt, 2);
       const final: SerializedError = { ...err('bad input'), code: 'E_BAD', retryable: false, cause: { message: 'root cause' }, details: { exitCode: 3 } };
-      assert.equal(await store.finishAttempt(a2.fence, { outcome: 'error', error: final, charged: true, retryInMs: null }), true);
+      assert.notEqual(await store.finishAttempt(a2.fence, { outcome: 'error', error: final, charged: true }), null);
       got = await mustGet(store, j.id);
       assert.equal(got.state, 'failed');
       assert.equal(got.attempts, 2);
@@ -423,7 +423,7 @@ for (const factory of storeFactories()) {
       const task = taskName('endCancelled');
       const j = await enqueueOne(store, task);
       const { fence } = await claimOne(store, task);
-      assert.equal(await store.finishAttempt(fence, { outcome: 'cancelled', error: err('stop', 'cancelled'), charged: true, retryInMs: null }), true);
+      assert.notEqual(await store.finishAttempt(fence, { outcome: 'cancelled', error: err('stop', 'cancelled'), charged: true }), null);
       const got = await mustGet(store, j.id);
       assert.equal(got.state, 'cancelled');
       assert.equal(got.error?.kind, 'cancelled');
@@ -448,7 +448,7 @@ for (const factory of storeFactories()) {
           notes: ['paused via inspector'],
         },
       };
-      await store.finishAttempt(fence, { outcome: 'timeout', error: err('timed out', 'timeout'), hangReport: report, charged: true, retryInMs: null });
+      await store.finishAttempt(fence, { outcome: 'timeout', error: err('timed out', 'timeout'), hangReport: report, charged: true });
       const [att] = await store.attempts(j.id);
       assert.deepEqual(att!.hangReport, report);
       assert.deepEqual(att!.error, err('timed out', 'timeout'));
@@ -500,7 +500,7 @@ for (const factory of storeFactories()) {
         await waitUntil('finished events of the queued ones', () =>
           [a.id, g.id].every((id) => events.some((e) => e.type === 'finished' && e.jobId === id && e.state === 'cancelled')),
         );
-        await store.finishAttempt(bf, { outcome: 'cancelled', error: err('user asked', 'cancelled'), charged: true, retryInMs: null });
+        await store.finishAttempt(bf, { outcome: 'cancelled', error: err('user asked', 'cancelled'), charged: true });
         assert.equal((await mustGet(store, b.id)).state, 'cancelled');
         const again = await store.cancel([b.id], 'again');
         assert.equal(again[0]!.state, 'cancelled');
@@ -514,7 +514,7 @@ for (const factory of storeFactories()) {
       const task = taskName('retry');
       const j = await enqueueOne(store, task, { retry: policy(1) });
       const { fence } = await claimOne(store, task);
-      await store.finishAttempt(fence, { outcome: 'error', error: err('nope'), charged: true, retryInMs: null });
+      await store.finishAttempt(fence, { outcome: 'error', error: err('nope'), charged: true });
       assert.equal((await mustGet(store, j.id)).state, 'failed');
       const r = await store.retry(j.id);
       assert.equal(r.state, 'queued');
@@ -557,7 +557,7 @@ for (const factory of storeFactories()) {
       assert.deepEqual((await store.logs(j.id, { limit: 2 })).map((l) => l.seq), [1, 2]);
       assert.deepEqual((await store.logs(j.id, { tail: true, limit: 2 })).map((l) => l.seq), [3, 4], 'tail: the last lines, in order');
 
-      await store.finishAttempt(f, { outcome: 'error', error: err('e'), charged: true, retryInMs: 0 });
+      await store.finishAttempt(f, { outcome: 'error', error: err('e'), charged: true });
       const second = await claimOne(store, task, 'w-log');
       assert.equal(second.job.id, j.id);
       const long = 'é'.repeat(10_000); // 20,000 bytes of UTF-8

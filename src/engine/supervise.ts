@@ -1,11 +1,10 @@
 import type { Claimed, AttemptFinish, Fence, Store } from '../store/contract.js';
 import type { TaskDefinition } from '../task/define.js';
 import { formatDuration } from '../task/duration.js';
-import { retryDelayMs } from '../task/retry.js';
 import type { TaskMap } from '../task/registry.js';
 import { serializeError } from '../task/serialize.js';
 import type { AttemptChannel, AttemptEnd, AttemptSpec, Executor, RunningAttempt } from '../executors/types.js';
-import { RETRYABLE_KINDS, type ErrorKind, type HangReport, type Json, type Progress, type SerializedError } from '../types.js';
+import { type ErrorKind, type HangReport, type Json, type Progress, type SerializedError } from '../types.js';
 import { awaitChildren, ChildPolicyFailure, spawnChildren } from './fanout.js';
 import type { ActivityBatcher } from './log-batcher.js';
 import type { Slots } from './slots.js';
@@ -259,9 +258,12 @@ export class AttemptSupervisor {
     }
     const finish = this.decide(end, ending);
     let recorded = false;
+    let retrying = false;
     for (let i = 0; i < 8; i++) {
       try {
-        recorded = await this.deps.store.finishAttempt(this.fence, finish);
+        const after = await this.deps.store.finishAttempt(this.fence, finish);
+        recorded = after !== null;
+        retrying = after?.state === 'queued';
         break;
       } catch {
         // The store is unreachable: keep trying while the lease may still be valid; fencing decides after.
@@ -274,14 +276,18 @@ export class AttemptSupervisor {
       attempt: this.fence.attempt,
       outcome: finish.outcome,
       recorded,
-      retrying: finish.outcome !== 'succeeded' && finish.retryInMs !== null,
+      retrying,
     });
   }
 
+  /**
+   * What happened to the attempt, as the store needs it: outcome, error, hang report, and whether it is charged.
+   * What happens to the JOB next (retry when, fail, cancel, deadline) is not decided here: the store applies
+   * nextState() (src/store/next-state.ts, DESIGN G9) to the row it locked, with the job's stored retry policy.
+   */
   private decide(end: AttemptEnd, ending: Ending | null): AttemptFinish {
-    const job = this.claimed.job;
     if (ending?.kind === 'shutdown') {
-      return { outcome: 'crashed', error: { kind: 'crashed', message: ending.message }, charged: false, retryInMs: 0 };
+      return { outcome: 'crashed', error: { kind: 'crashed', message: ending.message }, charged: false };
     }
     let error: SerializedError;
     let charged = true;
@@ -306,12 +312,7 @@ export class AttemptSupervisor {
           break;
       }
     }
-    const chargedSoFar = job.chargedAttempts + (charged ? 1 : 0);
-    const retryable = RETRYABLE_KINDS.includes(error.kind) && error.retryable !== false;
-    let retryInMs: number | null = null;
-    if (!charged) retryInMs = 0;
-    else if (retryable && chargedSoFar < job.maxAttempts) retryInMs = retryDelayMs(this.def.options.retry, chargedSoFar);
-    return { outcome: error.kind, error, hangReport: this.hangReport, charged, retryInMs };
+    return { outcome: error.kind, error, hangReport: this.hangReport, charged };
   }
 
   private describeEnding(ending: Ending): string {

@@ -1,6 +1,6 @@
 import { JobNotFoundError, UsageError } from '../../errors.js';
 import type { Job } from '../../types.js';
-import { cancelledError } from '../rows.js';
+import { cancelledError } from '../store-errors.js';
 import type { Db } from './db.js';
 import { jobColumns, orderByIds, toJob, validIds } from './rows.js';
 

@@ -1,6 +1,7 @@
 import { JobNotFoundError, UsageError } from '../../errors.js';
 import type { StoreEvent } from '../contract.js';
-import { cancelledError, isJobId, type JobRow } from '../rows.js';
+import { isJobId, type JobRow } from '../rows.js';
+import { cancelledError } from '../store-errors.js';
 import type { Db } from './connection.js';
 import { finishedEvent, get, getMany, type OpResult } from './jobs.js';
 import { stmt } from './statements.js';

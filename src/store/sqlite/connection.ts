@@ -3,15 +3,18 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreUnavailableError, VigilError, errorMessage } from '../../errors.js';
 import { migrationsDir, readMigrations } from '../migrate.js';
+import { BUSY_PATIENCE_MS, BUSY_SLICE_MS } from './busy.js';
 
 export type Db = Database.Database;
 
-const BUSY_TIMEOUT_MS = 5_000;
+// Opening (WAL switch, migrations) runs once, before any loop work exists: it may wait for the lock in SQLite.
+const OPEN_BUSY_TIMEOUT_MS = 5_000;
 
 /**
  * Opens (creating if needed) a Vigil SQLite file: WAL so readers never block the claimer, synchronous=NORMAL
- * (durable across process crashes; a power loss may drop the last transactions, never corrupt), busy_timeout so a
- * writer waits for another process's transaction instead of failing, foreign keys on. Then applies migrations.
+ * (durable across process crashes; a power loss may drop the last transactions, never corrupt), foreign keys on.
+ * Then applies migrations, waiting up to 5 s in SQLite for another process's lock; after that, busy_timeout drops to
+ * BUSY_SLICE_MS and the store waits for locks asynchronously (busy.ts), so a lock never blocks the event loop.
  * Every failure becomes a StoreUnavailableError naming the path and what to do.
  */
 export function openSqlite(path: string): Db {
@@ -23,11 +26,12 @@ export function openSqlite(path: string): Db {
     throw unavailable(path, err);
   }
   try {
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.pragma(`busy_timeout = ${OPEN_BUSY_TIMEOUT_MS}`);
     setWal(db);
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     migrate(db, path);
+    db.pragma(`busy_timeout = ${BUSY_SLICE_MS}`);
     return db;
   } catch (err) {
     db.close();
@@ -56,7 +60,7 @@ export function unavailable(path: string, err: unknown): StoreUnavailableError {
   } else if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code === 'SQLITE_PERM' || /EACCES|permission|readonly/i.test(msg)) {
     advice = 'permission denied or read-only location (the file and its directory must be writable by this user: WAL needs the -wal and -shm files next to it)';
   } else if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
-    advice = `the database stayed locked by another process for over ${BUSY_TIMEOUT_MS / 1000}s (is a process stuck holding a write transaction? retry, or stop that process)`;
+    advice = `the database stayed locked by another process for over ${BUSY_PATIENCE_MS / 1000}s (is a process stuck holding a write transaction? retry, or stop that process)`;
   } else if (code === 'SQLITE_CORRUPT') {
     advice = 'the database file is corrupt (restore it from a backup or start a new file)';
   } else if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR') {
@@ -72,7 +76,7 @@ export function unavailable(path: string, err: unknown): StoreUnavailableError {
  * through the busy handler when another process is switching the same new file at the same moment: retry, bounded.
  */
 function setWal(db: Db): void {
-  const until = Date.now() + BUSY_TIMEOUT_MS;
+  const until = Date.now() + OPEN_BUSY_TIMEOUT_MS;
   for (;;) {
     try {
       const mode = db.pragma('journal_mode = WAL', { simple: true });

@@ -1,6 +1,7 @@
 import type { LogLine } from '../../types.js';
 import type { NewLogLine } from '../contract.js';
-import { cutLogLine, isJobId, LOG_RETENTION_CHUNK, LOG_RETENTION_LINES } from '../rows.js';
+import { cutLogLine, LOG_RETENTION_CHUNK, LOG_RETENTION_LINES } from '../log-rules.js';
+import { isJobId } from '../rows.js';
 import type { Db } from './connection.js';
 import { FENCED, fenceArgs, stmt } from './statements.js';
 

@@ -19,9 +19,11 @@ import type {
   WorkerRecord,
 } from '../contract.js';
 import { rowToJob } from '../rows.js';
+import { deliver } from '../deliver.js';
 import * as attempts from './attempts.js';
 import * as cancel from './cancel.js';
 import * as claim from './claim.js';
+import { retryWhileBusy } from './busy.js';
 import { openSqlite, unavailable, type Db } from './connection.js';
 import * as jobs from './jobs.js';
 import type { OpResult } from './jobs.js';
@@ -83,7 +85,7 @@ export class SqliteStore implements Store {
     return this.write((now) => ({ value: logs.appendLogs(this.db, lines, now), events: [] }));
   }
 
-  finishAttempt(fence: Fence, finish: AttemptFinish): Promise<boolean> {
+  finishAttempt(fence: Fence, finish: AttemptFinish): Promise<Job | null> {
     return this.write((now) => attempts.finishAttempt(this.db, fence, finish, now));
   }
 
@@ -151,18 +153,9 @@ export class SqliteStore implements Store {
   }
 
   subscribe(listener: (event: StoreEvent) => void): () => void {
-    // A throwing listener must not turn a committed write into a rejected call.
-    const safe = (e: StoreEvent): void => {
-      try {
-        listener(e);
-      } catch (err) {
-        queueMicrotask(() => {
-          throw err;
-        });
-      }
-    };
-    this.events.on('event', safe);
-    return () => this.events.off('event', safe);
+    const isolated = (e: StoreEvent): void => deliver(listener, e);
+    this.events.on('event', isolated);
+    return () => this.events.off('event', isolated);
   }
 
   async close(): Promise<void> {
@@ -172,12 +165,23 @@ export class SqliteStore implements Store {
     this.db.close();
   }
 
-  /** One BEGIN IMMEDIATE transaction; events are emitted only after it committed. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /**
+   * One BEGIN IMMEDIATE transaction; events are emitted only after it committed. Another process's lock is waited
+   * for between tries, asynchronously (busy.ts): the event loop is never blocked by it for more than a slice.
+   */
   private async write<T>(op: (now: number) => OpResult<T>): Promise<T> {
     this.checkOpen();
+    const tx = this.db.transaction(() => op(Date.now()));
     let result: OpResult<T>;
     try {
-      result = this.db.transaction(() => op(Date.now())).immediate();
+      result = await retryWhileBusy(() => {
+        this.checkOpen();
+        return tx.immediate();
+      });
     } catch (err) {
       throw this.wrap(err);
     }
@@ -188,7 +192,10 @@ export class SqliteStore implements Store {
   private async read<T>(op: () => T): Promise<T> {
     this.checkOpen();
     try {
-      return op();
+      return await retryWhileBusy(() => {
+        this.checkOpen();
+        return op();
+      });
     } catch (err) {
       throw this.wrap(err);
     }
