@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { Fence, NewJob, Store, StoreEvent } from '../src/store/contract.js';
+import type { AttemptFinish, Fence, NewJob, Store, StoreEvent } from '../src/store/contract.js';
+import { nextState } from '../src/store/next-state.js';
 import type { HangReport, Job, RetryPolicy, SerializedError } from '../src/types.js';
 import { storeFactories, waitUntil, type StoreLocation } from './helpers/stores.js';
 
@@ -375,6 +376,62 @@ for (const factory of storeFactories()) {
       assert.ok(f.finishedAt !== null);
       const [att] = await store.attempts(j.id);
       assert.equal(att!.outcome, 'timeout', 'the attempt keeps its own outcome');
+    });
+
+    it('every outcome × retries left × deadline × cancel requested × charged ends as nextState() decides', async () => {
+      const task = taskName('outcomes');
+      const kinds = ['succeeded', 'error', 'timeout', 'stalled', 'crashed', 'oom', 'cancelled', 'deadline', 'children', 'nonRetryable'] as const;
+      // Deadlines relative to the claim: far; 30 s (after now, before the 60 s retry); passed (1.5 s, waited out).
+      const deadlines = { none: null, far: 3_600_000, wouldPassBeforeRetry: 30_000, passed: 1_500 } as const;
+      const policyOf = (maxAttempts: number): RetryPolicy => ({ maxAttempts, backoffMs: 60_000, factor: 2, maxDelayMs: 600_000, jitter: 0 });
+      type Case = { kind: (typeof kinds)[number]; maxAttempts: number; deadline: keyof typeof deadlines; cancel: boolean; charged: boolean };
+      const cases: Case[] = [];
+      for (const kind of kinds)
+        for (const maxAttempts of [3, 1])
+          for (const deadline of Object.keys(deadlines) as Array<keyof typeof deadlines>)
+            for (const cancel of [false, true]) for (const charged of [true, false]) cases.push({ kind, maxAttempts, deadline, cancel, charged });
+      const res = await store.enqueue(cases.map((c, i) => job(task, { input: i, retry: policyOf(c.maxAttempts), deadlineMs: deadlines[c.deadline] })));
+      const claimed = await store.claim({ workerId: 'w-outcomes', leaseMs: 120_000, limit: cases.length, tasks: { [task]: cases.length } });
+      assert.equal(claimed.length, cases.length, 'every case claimed before its deadline');
+      const fenceOf = new Map(claimed.map((c) => [c.job.id, c.fence]));
+      await store.cancel(res.filter((_, i) => cases[i]!.cancel).map((r) => r.job.id), 'stop it');
+      const lastDeadline = Math.max(...res.filter((_, i) => cases[i]!.deadline === 'passed').map((r) => r.job.deadlineAt!));
+      await waitUntil('the short deadlines to pass on the store clock', async () => (await store.now()) > lastDeadline, 10_000, 50);
+
+      for (const [i, c] of cases.entries()) {
+        const id = res[i]!.job.id;
+        const label = JSON.stringify(c);
+        const finish: AttemptFinish =
+          c.kind === 'succeeded'
+            ? { outcome: 'succeeded', result: { i } }
+            : {
+                outcome: c.kind === 'nonRetryable' ? 'error' : c.kind,
+                error: { ...err(`case ${i}`, c.kind === 'nonRetryable' ? 'error' : c.kind), ...(c.kind === 'nonRetryable' ? { retryable: false } : {}) },
+                charged: c.charged,
+              };
+        const beforeRow = await mustGet(store, id);
+        const t0 = await store.now();
+        const after = await store.finishAttempt(fenceOf.get(id)!, finish);
+        const t1 = await store.now();
+        const facts = { chargedAttempts: beforeRow.chargedAttempts, deadlineAt: beforeRow.deadlineAt, cancelRequested: beforeRow.cancelRequested, cancelReason: 'stop it' };
+        const want = nextState(facts, finish, policyOf(c.maxAttempts), t0);
+        assert.ok(after, `${label}: recorded`);
+        assert.deepEqual(await mustGet(store, id), after, `${label}: finishAttempt returns the stored job`);
+        assert.equal(after.state, want.state, `${label}: state`);
+        assert.equal(after.error?.kind ?? null, want.error?.kind ?? null, `${label}: error kind`);
+        assert.deepEqual(after.error, want.error?.kind === 'deadline' ? { ...want.error, message: after.error!.message } : want.error, `${label}: job error`);
+        assert.equal(after.chargedAttempts, want.chargedAttempts, `${label}: charged attempts`);
+        assert.deepEqual(after.result, want.result, `${label}: result`);
+        assert.equal(after.leaseOwner, null);
+        assert.equal(after.finishedAt === null, want.state === 'queued', `${label}: finishedAt only when terminal`);
+        if (want.state === 'queued') {
+          const delay = want.runAt! - t0;
+          assert.ok(after.runAt >= t0 + delay && after.runAt <= t1 + delay, `${label}: runAt ${after.runAt - t0} ms after now, want ${delay}`);
+        }
+        const [att] = await store.attempts(id);
+        assert.equal(att!.outcome, finish.outcome, `${label}: the attempt keeps its own outcome`);
+        assert.equal(att!.charged, want.charged, `${label}: attempt charged`);
+      }
     });
 
     it('claim fails jobs whose deadline passed instead of running them', async () => {
