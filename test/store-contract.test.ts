@@ -434,6 +434,53 @@ for (const factory of storeFactories()) {
       }
     });
 
+    it('sweeps are bounded: a backlog of 5,000 expired leases or deadlines is taken 500 per call', async () => {
+      const BACKLOG = 5_000;
+      const BATCH = 500;
+      const leases = taskName('expiredLeases');
+      await store.enqueue(Array.from({ length: BACKLOG }, (_, i) => job(leases, { input: i, retry: policy(1) })));
+      const claimed = await store.claim({ workerId: 'w-froze', leaseMs: 1, limit: BACKLOG, tasks: { [leases]: BACKLOG } });
+      assert.equal(claimed.length, BACKLOG);
+      const lastExpiry = Math.max(...claimed.map((c) => c.job.leaseExpiresAt!));
+      await waitUntil('the leases to expire', async () => (await store.now()) > lastExpiry, 10_000, 20);
+      let recovered = 0;
+      let calls = 0;
+      let slowestMs = 0;
+      for (;;) {
+        const t = performance.now();
+        const got = await store.recoverExpired();
+        slowestMs = Math.max(slowestMs, performance.now() - t);
+        if (got.length === 0) break;
+        calls++;
+        assert.ok(got.length <= BATCH, `one recovery took ${got.length} leases`);
+        if (calls === 1) assert.equal(got.length, BATCH, 'the first call takes a full batch');
+        recovered += got.filter((j) => j.task === leases).length;
+      }
+      assert.equal(recovered, BACKLOG);
+      assert.ok(calls >= BACKLOG / BATCH);
+      console.log(`[${factory.name}] ${BACKLOG} expired leases: ${calls} recoveries, slowest ${slowestMs.toFixed(0)} ms`);
+
+      const deadlines = taskName('expiredDeadlines');
+      const queued = await store.enqueue(Array.from({ length: BACKLOG }, (_, i) => job(deadlines, { input: i, deadlineMs: 1 })));
+      const lastDeadline = Math.max(...queued.map((r) => r.job.deadlineAt!));
+      await waitUntil('the deadlines to pass', async () => (await store.now()) > lastDeadline, 10_000, 20);
+      const fresh = await enqueueOne(store, deadlines);
+      const failedCount = async (): Promise<number> => (await store.list({ task: deadlines, state: 'failed', limit: 10_000 })).length;
+      let t = performance.now();
+      const first = await store.claim({ workerId: 'w-deadline', leaseMs: 30_000, limit: 1, tasks: { [deadlines]: 1 } });
+      slowestMs = performance.now() - t;
+      assert.deepEqual(first.map((c) => c.job.id), [fresh.id], 'the live job is claimed, no expired one ever is');
+      assert.equal(await failedCount(), BATCH, 'one claim fails one batch of expired jobs');
+      for (let i = 0; i < BACKLOG / BATCH; i++) {
+        t = performance.now();
+        assert.deepEqual(await store.claim({ workerId: 'w-deadline', leaseMs: 30_000, limit: 1, tasks: { [deadlines]: 1 } }), []);
+        slowestMs = Math.max(slowestMs, performance.now() - t);
+      }
+      assert.equal(await failedCount(), BACKLOG);
+      assert.equal((await store.list({ task: deadlines, state: 'queued' })).length, 0);
+      console.log(`[${factory.name}] ${BACKLOG} expired deadlines: slowest claim ${slowestMs.toFixed(0)} ms`);
+    });
+
     it('claim fails jobs whose deadline passed instead of running them', async () => {
       const task = taskName('deadlineClaim');
       const events: StoreEvent[] = [];
