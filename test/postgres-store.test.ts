@@ -320,6 +320,38 @@ describe('PostgreSQL store', { skip }, () => {
     }
   });
 
+  it('a LISTEN that keeps failing is reported (listenFailing, listenStatus), and its recovery too', async () => {
+    const base = new URL(BASE!);
+    const proxy = new Proxy({ host: base.hostname, port: Number(base.port || 5432) });
+    await proxy.up();
+    try {
+      const viaProxy = new URL(BASE!);
+      viaProxy.hostname = '127.0.0.1';
+      viaProxy.port = String(proxy.port);
+      const store = await open(freshSchema(), viaProxy.toString());
+      const events: StoreEvent[] = [];
+      store.subscribe((e) => events.push(e));
+      await store.whenListening();
+      assert.deepEqual(store.listenStatus, { connected: true, consecutiveFailures: 0, failingSince: null, lastError: null });
+      // The database stays unreachable for the LISTEN connection: every reconnection attempt is refused.
+      await proxy.down();
+      const failing = await waitUntil('listenFailing', async () => events.find((e) => e.type === 'listenFailing'));
+      assert.ok(failing.type === 'listenFailing');
+      assert.equal(failing.failures, 3);
+      assert.match(failing.error, /ECONNREFUSED/);
+      const status = store.listenStatus;
+      assert.equal(status.connected, false);
+      assert.ok(status.consecutiveFailures >= 3);
+      assert.equal(status.failingSince, failing.since);
+      await proxy.up();
+      await waitUntil('listenRestored', async () => events.some((e) => e.type === 'listenRestored'), 15_000);
+      assert.equal(store.listenStatus.consecutiveFailures, 0);
+      assert.equal(store.listenStatus.connected, true);
+    } finally {
+      await proxy.down();
+    }
+  });
+
   it("uses the database's clock for leases, not the worker's", async () => {
     const schema = freshSchema();
     const skewed = await open(schema);

@@ -225,4 +225,10 @@ export interface TaskRecord {
 export type StoreEvent =
   | { type: 'enqueued'; tasks: string[] }
   | { type: 'finished'; jobId: string; parentId: string | null; state: JobState }
-  | { type: 'cancelRequested'; jobIds: string[] };
+  | { type: 'cancelRequested'; jobIds: string[] }
+  /**
+   * PostgreSQL only: the LISTEN connection failed `failures` times in a row since `since` (local clock). Until
+   * `listenRestored`, events of other processes do not arrive and idle loops only wake by polling. Log it.
+   */
+  | { type: 'listenFailing'; failures: number; since: number; error: string }
+  | { type: 'listenRestored' };

@@ -23,7 +23,7 @@ import { cancel, retry } from './control.js';
 import { createDb, isUnavailable, type Db } from './db.js';
 import { enqueue } from './enqueue.js';
 import { deliver } from '../deliver.js';
-import { Listener } from './listener.js';
+import { Listener, type ListenStatus } from './listener.js';
 import { migrate } from './migrate.js';
 import * as reads from './reads.js';
 import { recoverExpired } from './recover.js';
@@ -114,6 +114,11 @@ export class PostgresStore implements Store {
 
   get listening(): boolean {
     return this.listener.connected;
+  }
+
+  /** The LISTEN connection's health: failures in a row, since when, the last error (for `doctor` and metrics). */
+  get listenStatus(): ListenStatus {
+    return this.listener.status;
   }
 
   private get q(): Db {
