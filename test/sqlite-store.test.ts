@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { DEFAULT_STORE_URL, openStore, parseStoreUrl, storeUrlFromEnv } from '../src/store/open.js';
 import { LOG_RETENTION_CHUNK, LOG_RETENTION_LINES } from '../src/store/log-rules.js';
+import { sqliteTrouble, unavailable } from '../src/store/sqlite/connection.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { RetryPolicy } from '../src/types.js';
 
@@ -139,6 +140,41 @@ describe('sqlite store: file and schema', () => {
     mkdirSync(aDir);
     await assert.rejects(SqliteStore.open(aDir), (e: { code?: string; message: string }) => e.code === 'VIGIL_STORE_UNAVAILABLE' && /is a directory/.test(e.message));
     assert.deepEqual(readdirSync(aDir), []);
+  });
+
+  it('driver errors are classified by their code, never their text (real errors from better-sqlite3)', () => {
+    const real = (f: () => unknown): unknown => {
+      try {
+        f();
+      } catch (err) {
+        return err;
+      }
+      assert.fail('expected better-sqlite3 to fail');
+    };
+    const notDb = join(dir, 'garbage.db');
+    writeFileSync(notDb, 'not a database '.repeat(100));
+    assert.equal(sqliteTrouble(real(() => new Database(notDb).pragma('user_version'))), 'notADatabase');
+
+    const path = dbPath();
+    new Database(path).exec('CREATE TABLE t (x)').close();
+    const ro = new Database(path, { readonly: true });
+    assert.equal(sqliteTrouble(real(() => ro.exec('INSERT INTO t VALUES (1)'))), 'permission');
+    ro.close();
+
+    // Two connections, the first holding the write lock, the second not willing to wait.
+    const a = new Database(path);
+    const b = new Database(path, { timeout: 0 });
+    a.exec('BEGIN IMMEDIATE');
+    const busy = real(() => b.exec('BEGIN IMMEDIATE'));
+    assert.equal(sqliteTrouble(busy), 'busy');
+    assert.match(unavailable(path, busy).message, /stayed locked by another process/);
+    a.exec('COMMIT');
+    a.close();
+    b.close();
+
+    assert.equal(sqliteTrouble(real(() => new Database(join(dir, 'no-such-dir', 'x.db')))), 'other', 'no code: not a condition of the file');
+    assert.equal(sqliteTrouble(Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' })), 'permission');
+    assert.equal(sqliteTrouble(new Error('permission denied, readonly, not a database')), 'other', 'text alone never classifies');
   });
 
   it('permission denied is a StoreUnavailableError', { skip: process.getuid?.() === 0 ? 'running as root: permissions are not enforced' : false }, async () => {

@@ -50,24 +50,36 @@ function checkLocation(path: string): void {
   }
 }
 
+/** What went wrong with the file, read from the driver's error CODE only (never its message text). */
+export type SqliteTrouble = 'notADatabase' | 'permission' | 'busy' | 'corrupt' | 'disk' | 'other';
+
+/**
+ * better-sqlite3 sets SQLite's (extended) result code on every SqliteError, and Node's fs sets errno codes: matching
+ * codes means a driver upgrade that rewords a message can not turn a known condition into an unknown one.
+ */
+export function sqliteTrouble(err: unknown): SqliteTrouble {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return 'other';
+  if (code.startsWith('SQLITE_NOTADB')) return 'notADatabase';
+  if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_PERM') || code.startsWith('SQLITE_AUTH') || code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return 'permission';
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'busy';
+  if (code.startsWith('SQLITE_CORRUPT')) return 'corrupt';
+  if (code.startsWith('SQLITE_FULL') || code.startsWith('SQLITE_IOERR') || code === 'ENOSPC' || code === 'EIO') return 'disk';
+  return 'other';
+}
+
 /** Turns a driver error into a message that says what is wrong with the file and what to do. */
 export function unavailable(path: string, err: unknown): StoreUnavailableError {
   const code = (err as { code?: unknown }).code;
   const msg = errorMessage(err);
-  let advice: string;
-  if (code === 'SQLITE_NOTADB' || /not a database/i.test(msg)) {
-    advice = 'the file exists but is not an SQLite database (point --store / VIGIL_STORE at another file)';
-  } else if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code === 'SQLITE_PERM' || /EACCES|permission|readonly/i.test(msg)) {
-    advice = 'permission denied or read-only location (the file and its directory must be writable by this user: WAL needs the -wal and -shm files next to it)';
-  } else if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
-    advice = `the database stayed locked by another process for over ${BUSY_PATIENCE_MS / 1000}s (is a process stuck holding a write transaction? retry, or stop that process)`;
-  } else if (code === 'SQLITE_CORRUPT') {
-    advice = 'the database file is corrupt (restore it from a backup or start a new file)';
-  } else if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR') {
-    advice = 'the disk is full or failing (free space and retry)';
-  } else {
-    advice = msg;
-  }
+  const advice = {
+    notADatabase: 'the file exists but is not an SQLite database (point --store / VIGIL_STORE at another file)',
+    permission: 'permission denied or read-only location (the file and its directory must be writable by this user: WAL needs the -wal and -shm files next to it)',
+    busy: `the database stayed locked by another process for over ${BUSY_PATIENCE_MS / 1000}s (is a process stuck holding a write transaction? retry, or stop that process)`,
+    corrupt: 'the database file is corrupt (restore it from a backup or start a new file)',
+    disk: 'the disk is full or failing (free space and retry)',
+    other: msg,
+  }[sqliteTrouble(err)];
   return new StoreUnavailableError(`cannot use the SQLite store ${path}: ${advice} [${String(code ?? 'error')}: ${msg}]`, err);
 }
 

@@ -24,7 +24,7 @@ import * as attempts from './attempts.js';
 import * as cancel from './cancel.js';
 import * as claim from './claim.js';
 import { retryWhileBusy } from './busy.js';
-import { openSqlite, unavailable, type Db } from './connection.js';
+import { openSqlite, sqliteTrouble, unavailable, type Db } from './connection.js';
 import * as jobs from './jobs.js';
 import type { OpResult } from './jobs.js';
 import * as logs from './logs.js';
@@ -208,14 +208,11 @@ export class SqliteStore implements Store {
   /** Our own errors pass through; driver errors say which file and what to do. */
   private wrap(err: unknown): Error {
     if (err instanceof VigilError) return err;
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && UNAVAILABLE.test(code)) return unavailable(this.path, err);
+    // Conditions of the file or its lock, not bugs: the caller may retry later or fix the location.
+    if (sqliteTrouble(err) !== 'other') return unavailable(this.path, err);
     return new VigilError('VIGIL_INTERNAL', `SQLite store ${this.path}: ${errorMessage(err)}`, { cause: err });
   }
 }
-
-// Conditions of the file or its lock, not bugs: the caller may retry later or fix the location.
-const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CORRUPT|NOTADB|CANTOPEN|READONLY|PERM)/;
 
 /** Same as SqliteStore.open. */
 export function openSqliteStore(path: string): Promise<SqliteStore> {
