@@ -1,7 +1,9 @@
 // One suite, every store: the Store contract (src/store/contract.ts) as behaviour. Only contract facts are checked
 // here, never one backend's internals (those live in test/sqlite-store.test.ts and the PostgreSQL tests).
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { AttemptFinish, Fence, NewJob, Store, StoreEvent } from '../src/store/contract.js';
 import { nextState } from '../src/store/next-state.js';
@@ -9,6 +11,7 @@ import type { HangReport, Job, RetryPolicy, SerializedError } from '../src/types
 import { storeFactories, waitUntil, type StoreLocation } from './helpers/stores.js';
 
 const RUN = randomBytes(3).toString('hex');
+const DRAIN_CHILD = join(import.meta.dirname, 'fixtures', 'store-drain-child.ts');
 let seq = 0;
 /** A task name of its own per test: tests share one store location and must not claim each other's jobs. */
 const taskName = (p: string): string => `${p}-${RUN}-${++seq}`;
@@ -194,23 +197,42 @@ for (const factory of storeFactories()) {
       assert.equal((await mustGet(store, other!.job.id)).state, 'queued', 'a job outside the tree is never claimed');
     });
 
-    it('two store instances claiming at once never get the same job', async () => {
+    it('three processes and this one claiming at once never get the same job', async () => {
+      // Separate OS processes, each with its own store instance: the real race (SQLite's write lock and busy retry,
+      // PostgreSQL's row locks). Two instances inside one process would prove nothing on SQLite, whose synchronous
+      // driver runs their calls one after the other.
       const task = taskName('race');
-      const n = 120;
+      const n = 300;
       await store.enqueue(Array.from({ length: n }, (_, i) => job(task, { input: i })));
-      const second = await loc.open();
-      const drain = async (s: Store, workerId: string): Promise<string[]> => {
-        const got: string[] = [];
+      const children = [1, 2, 3].map((k) => {
+        const p = spawn(process.execPath, ['--import', 'tsx', DRAIN_CHILD, loc.url, task, `w-proc-${k}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+        let out = '';
+        let errOut = '';
+        p.stdout.on('data', (d: Buffer) => (out += d));
+        p.stderr.on('data', (d: Buffer) => (errOut += d));
+        const ready = waitUntil(`process ${k} to be ready`, () => out.startsWith('ready\n'), 60_000, 20);
+        const done = new Promise<string[]>((res, rej) =>
+          p.on('close', (code) => (code === 0 ? res(JSON.parse(out.replace(/^ready\n/, '').trim()) as string[]) : rej(new Error(`drain ${k} exited ${code}: ${errOut}`)))),
+        );
+        return { p, ready, done };
+      });
+      try {
+        await Promise.all(children.map((c) => c.ready));
+        for (const c of children) c.p.stdin.end('go\n');
+        const mine: string[] = [];
         for (;;) {
-          const c = await s.claim({ workerId, leaseMs: 30_000, limit: 3, tasks: { [task]: 3 } });
-          if (c.length === 0) return got;
-          got.push(...c.map((x) => x.job.id));
+          const got = await store.claim({ workerId: 'w-here', leaseMs: 60_000, limit: 3, tasks: { [task]: 3 } });
+          if (got.length === 0) break;
+          mine.push(...got.map((c) => c.job.id));
         }
-      };
-      const [x, y] = await Promise.all([drain(store, 'w-x'), drain(second, 'w-y'), drain(store, 'w-z')]).then(([p, q, r]) => [[...p, ...r], q] as const);
-      const all = [...x, ...y];
-      assert.equal(new Set(all).size, all.length, 'no job claimed twice');
-      assert.equal(all.length, n);
+        const theirs = await Promise.all(children.map((c) => c.done));
+        const all = [...mine, ...theirs.flat()];
+        assert.equal(new Set(all).size, all.length, 'no job claimed twice');
+        assert.equal(all.length, n);
+        console.log(`[${factory.name}] claimed per process: ${[mine, ...theirs].map((x) => x.length).join(', ')}`);
+      } finally {
+        for (const c of children) c.p.kill('SIGKILL');
+      }
     });
 
     it('fencing: a stale fence cannot finish, log or heartbeat; an attempt finishes once', async () => {
