@@ -94,7 +94,7 @@ export class SqliteStore implements Store {
   }
 
   async cancel(jobIds: string[], reason: string): Promise<Job[]> {
-    return (await this.write((now) => cancel.cancel(this.db, jobIds, reason, now))).map(rowToJob);
+    return this.write((now) => cancel.cancel(this.db, jobIds, reason, now));
   }
 
   async retry(jobId: string): Promise<Job> {
@@ -109,7 +109,7 @@ export class SqliteStore implements Store {
   }
 
   getMany(jobIds: string[]): Promise<Job[]> {
-    return this.read(() => jobs.getMany(this.db, jobIds).map(rowToJob));
+    return this.read(() => jobs.getMany(this.db, jobIds));
   }
 
   list(filter: JobFilter): Promise<Job[]> {
