@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { StoreUnavailableError } from '../src/errors.js';
 import type { Fence, NewJob, StoreEvent } from '../src/store/contract.js';
+import { NEXT_RUN_AT } from '../src/store/postgres/claim.js';
 import { openPostgresStore, type PostgresStore } from '../src/store/postgres/postgres-store.js';
 import type { RetryPolicy } from '../src/types.js';
 
@@ -350,6 +351,24 @@ describe('PostgreSQL store', { skip }, () => {
     } finally {
       await proxy.down();
     }
+  });
+
+  it('nextRunAt reads the first entry of each task in jobs_queued_run_at, not every queued job', async () => {
+    const schema = freshSchema();
+    const store = await open(schema);
+    const before = await store.now();
+    await store.enqueue(Array.from({ length: 20_000 }, (_, i) => job(`nr${i % 20}`, { input: i, delayMs: 60_000 + i })));
+    await admin.query(`ANALYZE "${schema}".jobs`);
+    const plan = await admin.query(
+      `EXPLAIN (ANALYZE, FORMAT JSON) ${NEXT_RUN_AT(`"${schema}"`)}`,
+      [['nr1', 'nr2', 'nr3']],
+    );
+    const text = JSON.stringify(plan.rows[0]['QUERY PLAN']);
+    assert.match(text, /"Index Name":"jobs_queued_run_at"/);
+    assert.doesNotMatch(text, /Seq Scan|Bitmap Heap Scan/);
+    const after = await store.now();
+    const next = await store.nextRunAt(['nr1', 'nr2', 'nr3']);
+    assert.ok(next !== null && next >= before + 60_001 && next <= after + 60_001, `nextRunAt ${next} for jobs enqueued in [${before}, ${after}]`);
   });
 
   it("uses the database's clock for leases, not the worker's", async () => {

@@ -781,6 +781,9 @@ for (const factory of storeFactories()) {
       await s.close();
       await s.close();
       await assert.rejects(s.get('1'), (e: { code?: string }) => e.code === 'VIGIL_CLOSED');
+      const disposed = await loc.open();
+      await disposed[Symbol.asyncDispose]();
+      await assert.rejects(disposed.get('1'), (e: { code?: string }) => e.code === 'VIGIL_CLOSED', 'Symbol.asyncDispose closes the store');
     });
   });
 }

@@ -92,18 +92,18 @@ async function failExpired(db: Db, expired: Array<[string, number | string]>, no
   );
 }
 
+/** The query, exported for the test that checks its plan. */
+export const NEXT_RUN_AT = (S: string): string =>
+  `SELECT min(f.run_at) AS t FROM unnest($1::text[]) AS n(task)
+     CROSS JOIN LATERAL (SELECT run_at FROM ${S}.jobs WHERE state = 'queued' AND task = n.task ORDER BY run_at LIMIT 1) f`;
+
 /**
  * Earliest runAt among queued jobs of these tasks, so an idle worker sleeps exactly until then: the first entry of
  * each task in jobs_queued_run_at (migration 002), never a scan of the queue.
  */
 export async function nextRunAt(db: Db, tasks: string[]): Promise<number | null> {
   if (tasks.length === 0) return null;
-  const rows = await db.read<{ t: string | null }>(
-    `SELECT min(f.run_at) AS t FROM unnest($1::text[]) AS n(task)
-       CROSS JOIN LATERAL (SELECT run_at FROM ${db.s}.jobs
-                            WHERE state = 'queued' AND task = n.task ORDER BY run_at LIMIT 1) f`,
-    [tasks],
-  );
+  const rows = await db.read<{ t: string | null }>(NEXT_RUN_AT(db.s), [tasks]);
   const t = rows[0]?.t;
   return t === null || t === undefined ? null : Number(t);
 }
