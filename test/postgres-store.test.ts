@@ -9,6 +9,7 @@ import pg from 'pg';
 import { StoreUnavailableError } from '../src/errors.js';
 import type { Fence, NewJob, StoreEvent } from '../src/store/contract.js';
 import { NEXT_RUN_AT } from '../src/store/postgres/claim.js';
+import { loadMigrations, migrate } from '../src/store/postgres/migrate.js';
 import { openPostgresStore, type PostgresStore } from '../src/store/postgres/postgres-store.js';
 import type { RetryPolicy } from '../src/types.js';
 
@@ -351,6 +352,29 @@ describe('PostgreSQL store', { skip }, () => {
     } finally {
       await proxy.down();
     }
+  });
+
+  it('upgrades a version-1 schema: the SQL copies of the next-state rules go, running jobs finish under version 2', async () => {
+    const schema = freshSchema();
+    await migrate(admin, schema, loadMigrations().slice(0, 1));
+    const fns = async (): Promise<string[]> =>
+      (await admin.query(`SELECT proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE nspname = $1 ORDER BY 1`, [schema])).rows.map((r) => r.proname as string);
+    assert.ok((await fns()).includes('deadline_error'));
+    await admin.query(
+      `INSERT INTO "${schema}".jobs (task, state, input, retry, max_attempts, run_at, created_at, updated_at, attempts, lease_owner, lease_expires_at)
+       VALUES ('up', 'running', '1', $1, 3, 0, 0, 0, 1, 'w-old', 9999999999999)`,
+      [JSON.stringify({ maxAttempts: 3, backoffMs: 0, factor: 1, maxDelayMs: 0, jitter: 0 })],
+    );
+    const [{ id }] = (await admin.query(`SELECT id::text FROM "${schema}".jobs`)).rows as Array<{ id: string }>;
+    await admin.query(`INSERT INTO "${schema}".attempts (job_id, attempt, worker_id, started_at) VALUES ($1, 1, 'w-old', 0)`, [id]);
+    const store = await open(schema);
+    const versions = (await admin.query(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`)).rows.map((r) => r.version as number);
+    assert.deepEqual(versions, loadMigrations().map((m) => m.version));
+    const left = await fns();
+    for (const gone of ['deadline_error', 'cancelled_error', 'iso_ms']) assert.ok(!left.includes(gone), `${gone} dropped`);
+    const after = await store.finishAttempt({ jobId: id, attempt: 1, workerId: 'w-old' }, { outcome: 'timeout', error: { kind: 'timeout', message: 'slow' }, charged: true });
+    assert.equal(after?.state, 'queued');
+    assert.equal(after?.chargedAttempts, 1);
   });
 
   it('nextRunAt reads the first entry of each task in jobs_queued_run_at, not every queued job', async () => {
