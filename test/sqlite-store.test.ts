@@ -299,6 +299,44 @@ describe('sqlite store: another process holding the write lock', () => {
   });
 });
 
+describe('sqlite store: an injected clock', () => {
+  it('leases, retry delays and deadlines follow the clock given to open(), without sleeping', async () => {
+    let now = 1_700_000_000_000;
+    const store = await SqliteStore.open(dbPath(), { clock: () => now });
+    try {
+      const policy: RetryPolicy = { maxAttempts: 3, backoffMs: 60_000, factor: 2, maxDelayMs: 600_000, jitter: 0 };
+      const [{ job }] = (await store.enqueue([{ task: 'clocked', input: 1, retry: policy, deadlineMs: 3_600_000 }])) as [{ job: { id: string } }];
+      const [first] = await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { clocked: 1 } });
+      assert.equal(first!.job.leaseExpiresAt, now + 30_000);
+      now += 29_999;
+      assert.deepEqual(await store.recoverExpired(), [], 'lease still valid one ms before it ends');
+      now += 1;
+      const [recovered] = await store.recoverExpired();
+      assert.equal(recovered!.id, job.id);
+      assert.equal(recovered!.state, 'queued');
+      assert.equal(recovered!.runAt, now + 60_000, 'the stored policy: first retry after 60 s');
+      assert.deepEqual(await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { clocked: 1 } }), []);
+      now += 60_000;
+      const [second] = await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { clocked: 1 } });
+      assert.equal(second!.fence.attempt, 2);
+      // 120 s to the next retry, but the deadline is 1 h after submission and 90 s have gone: still fits.
+      const again = await store.finishAttempt(second!.fence, { outcome: 'timeout', error: { kind: 'timeout', message: 'slow' }, charged: true });
+      assert.equal(again!.runAt, now + 120_000);
+      now = again!.deadlineAt! - 1;
+      const [third] = await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { clocked: 1 } });
+      const last = await store.finishAttempt(third!.fence, { outcome: 'error', error: { kind: 'error', message: 'x' }, charged: false });
+      assert.equal(last!.state, 'queued', 'an uncharged retry at once still fits before the deadline');
+      now += 1;
+      assert.deepEqual(await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { clocked: 1 } }), []);
+      const failed = await store.get(job.id);
+      assert.equal(failed!.state, 'failed');
+      assert.equal(failed!.error?.kind, 'deadline');
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('store URLs', () => {
   it('parses the accepted forms', () => {
     assert.deepEqual(parseStoreUrl('sqlite:./vigil.db'), { kind: 'sqlite', path: './vigil.db' });

@@ -30,10 +30,16 @@ import type { OpResult } from './jobs.js';
 import * as logs from './logs.js';
 import * as workers from './workers.js';
 
+export interface SqliteStoreOptions {
+  /** The store's clock, epoch milliseconds. Default Date.now. */
+  clock?: () => number;
+}
+
 /**
  * The Store contract on one SQLite file (better-sqlite3, WAL). Several processes may share the file: every write
  * is one BEGIN IMMEDIATE transaction, so they serialise on SQLite's write lock and never see a half-done batch.
- * The clock is this process's Date.now() (one machine). Methods are async only to share the contract with
+ * The clock is this process's Date.now() (one machine), or the `clock` given to open() (tests: leases, retry
+ * delays and deadlines without sleeping). Methods are async only to share the contract with
  * PostgreSQL; the work itself is synchronous and short.
  */
 export class SqliteStore implements Store {
@@ -43,20 +49,20 @@ export class SqliteStore implements Store {
   private readonly events = new EventEmitter();
   private closed = false;
 
-  private constructor(private readonly db: Db, readonly path: string) {
+  private constructor(private readonly db: Db, readonly path: string, private readonly clock: () => number) {
     this.description = `sqlite:${path}`;
     // Many waiters (one per awaited job) may subscribe; that is not a leak.
     this.events.setMaxListeners(0);
   }
 
   /** Opens or creates the file and applies migrations. Throws StoreUnavailableError (nothing created) when it can't. */
-  static async open(path: string): Promise<SqliteStore> {
+  static async open(path: string, options: SqliteStoreOptions = {}): Promise<SqliteStore> {
     const full = path === ':memory:' ? path : resolve(path);
-    return new SqliteStore(openSqlite(full), full);
+    return new SqliteStore(openSqlite(full), full, options.clock ?? Date.now);
   }
 
   async now(): Promise<number> {
-    return Date.now();
+    return this.clock();
   }
 
   enqueue(newJobs: NewJob[]): Promise<EnqueueResult[]> {
@@ -175,7 +181,7 @@ export class SqliteStore implements Store {
    */
   private async write<T>(op: (now: number) => OpResult<T>): Promise<T> {
     this.checkOpen();
-    const tx = this.db.transaction(() => op(Date.now()));
+    const tx = this.db.transaction(() => op(this.clock()));
     let result: OpResult<T>;
     try {
       result = await retryWhileBusy(() => {
