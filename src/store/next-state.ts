@@ -74,9 +74,6 @@ export function nextState(
   return { state: 'queued', runAt, result: null, error, charged, chargedAttempts };
 }
 
-/** How many expired leases (or expired queued deadlines) one store call handles; the next call takes the rest. */
-export const SWEEP_BATCH = 500;
-
 /** A queued job whose deadline passed before any worker started it: `failed`, kind `deadline` (claim sweeps these). */
 export function expiredInQueue(deadlineAt: number, now: number): { state: 'failed'; error: SerializedError } {
   return { state: 'failed', error: deadlineError(deadlineAt, now) };

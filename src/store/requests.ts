@@ -17,6 +17,12 @@ export function checkNewJob(j: NewJob, i: number): void {
   if (j.deadlineMs != null && !(Number.isFinite(j.deadlineMs) && j.deadlineMs > 0)) bad('"deadlineMs" must be a positive number');
 }
 
+/**
+ * How many expired leases (recoverExpired) or expired queued deadlines (claim) one store call handles, oldest first;
+ * the next call takes the rest. Bounds the time one call holds SQLite's write lock and the supervisor's loop.
+ */
+export const SWEEP_BATCH = 500;
+
 /** Jobs per list() page: 100 unless asked, never more than 10,000. */
 export function listLimit(asked: number | undefined): number {
   return clamp(asked, 100, 10_000);

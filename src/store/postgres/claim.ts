@@ -1,5 +1,6 @@
 import type { ClaimRequest, Claimed } from '../contract.js';
-import { expiredInQueue, SWEEP_BATCH } from '../next-state.js';
+import { expiredInQueue } from '../next-state.js';
+import { SWEEP_BATCH } from '../requests.js';
 import type { Db, Row } from './db.js';
 import { jobColumns, toJob } from './rows.js';
 

@@ -1,6 +1,7 @@
 import type { Job } from '../../types.js';
 import type { AttemptFinish } from '../contract.js';
-import { nextState, SWEEP_BATCH } from '../next-state.js';
+import { nextState } from '../next-state.js';
+import { SWEEP_BATCH } from '../requests.js';
 import { leaseLostError } from '../store-errors.js';
 import { applyDecisions, DECISION_COLUMNS, decisionFacts, decisionPolicy, type Decision, type DecisionRow } from './apply.js';
 import type { Db } from './db.js';

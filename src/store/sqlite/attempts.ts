@@ -1,9 +1,9 @@
-import type { Attempt, RetryPolicy } from '../../types.js';
+import type { Attempt, Job, RetryPolicy } from '../../types.js';
 import type { ActivityUpdate, AttemptFinish, Fence, StoreEvent } from '../contract.js';
-import { nextState, SWEEP_BATCH, type NextState } from '../next-state.js';
+import { nextState, type NextState } from '../next-state.js';
+import { SWEEP_BATCH } from '../requests.js';
 import { isJobId, jobFacts, parseJson, rowToAttempt, rowToJob, type AttemptRow, type JobRow } from '../rows.js';
 import { leaseLostError } from '../store-errors.js';
-import type { Job } from '../../types.js';
 import type { Db } from './connection.js';
 import { finishedEvent, type OpResult } from './jobs.js';
 import { FENCED, fenceArgs, stmt } from './statements.js';

@@ -1,5 +1,6 @@
 import type { ClaimRequest, Claimed, Fence, StoreEvent } from '../contract.js';
-import { expiredInQueue, SWEEP_BATCH } from '../next-state.js';
+import { expiredInQueue } from '../next-state.js';
+import { SWEEP_BATCH } from '../requests.js';
 import { rowToJob, type JobRow } from '../rows.js';
 import type { Db } from './connection.js';
 import { finishedEvent, type OpResult } from './jobs.js';
