@@ -4,7 +4,7 @@ import { formatDuration } from '../task/duration.js';
 import type { TaskMap } from '../task/registry.js';
 import { serializeError } from '../task/serialize.js';
 import type { AttemptChannel, AttemptEnd, AttemptSpec, Executor, RunningAttempt } from '../executors/types.js';
-import { type ErrorKind, type HangReport, type Json, type Progress, type SerializedError } from '../types.js';
+import type { ErrorKind, HangReport, Json, Progress, SerializedError } from '../types.js';
 import { awaitChildren, ChildPolicyFailure, spawnChildren } from './fanout.js';
 import type { ActivityBatcher } from './log-batcher.js';
 import type { Slots } from './slots.js';
