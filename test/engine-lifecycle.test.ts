@@ -114,8 +114,8 @@ describe('crash: a SIGKILLed worker loses its leases and another worker finishes
       await until('the lease to expire and be recovered', 5_000, async () => (await store.recoverExpired()).some((j) => j.id === job.id));
       const [fresh] = await store.claim({ workerId: 'fresh', leaseMs: 30_000, limit: 1, tasks: { noop: 1 }, rootJobId: job.id });
       assert.equal(fresh?.fence.attempt, 2);
-      assert.equal(await store.finishAttempt(zombie.fence, { outcome: 'succeeded', result: 'zombie' }), false);
-      assert.equal(await store.finishAttempt(fresh!.fence, { outcome: 'succeeded', result: 'fresh' }), true);
+      assert.equal(await store.finishAttempt(zombie.fence, { outcome: 'succeeded', result: 'zombie' }), null);
+      assert.notEqual(await store.finishAttempt(fresh!.fence, { outcome: 'succeeded', result: 'fresh' }), null);
       const final = await store.get(job.id);
       assert.equal(final?.result, 'fresh');
     } finally {

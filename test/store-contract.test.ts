@@ -1,13 +1,17 @@
 // One suite, every store: the Store contract (src/store/contract.ts) as behaviour. Only contract facts are checked
 // here, never one backend's internals (those live in test/sqlite-store.test.ts and the PostgreSQL tests).
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Fence, NewJob, Store, StoreEvent } from '../src/store/contract.js';
+import type { AttemptFinish, Fence, NewJob, Store, StoreEvent } from '../src/store/contract.js';
+import { nextState } from '../src/store/next-state.js';
 import type { HangReport, Job, RetryPolicy, SerializedError } from '../src/types.js';
 import { storeFactories, waitUntil, type StoreLocation } from './helpers/stores.js';
 
 const RUN = randomBytes(3).toString('hex');
+const DRAIN_CHILD = join(import.meta.dirname, 'fixtures', 'store-drain-child.ts');
 let seq = 0;
 /** A task name of its own per test: tests share one store location and must not claim each other's jobs. */
 const taskName = (p: string): string => `${p}-${RUN}-${++seq}`;
@@ -193,23 +197,42 @@ for (const factory of storeFactories()) {
       assert.equal((await mustGet(store, other!.job.id)).state, 'queued', 'a job outside the tree is never claimed');
     });
 
-    it('two store instances claiming at once never get the same job', async () => {
+    it('three processes and this one claiming at once never get the same job', async () => {
+      // Separate OS processes, each with its own store instance: the real race (SQLite's write lock and busy retry,
+      // PostgreSQL's row locks). Two instances inside one process would prove nothing on SQLite, whose synchronous
+      // driver runs their calls one after the other.
       const task = taskName('race');
-      const n = 120;
+      const n = 300;
       await store.enqueue(Array.from({ length: n }, (_, i) => job(task, { input: i })));
-      const second = await loc.open();
-      const drain = async (s: Store, workerId: string): Promise<string[]> => {
-        const got: string[] = [];
+      const children = [1, 2, 3].map((k) => {
+        const p = spawn(process.execPath, ['--import', 'tsx', DRAIN_CHILD, loc.url, task, `w-proc-${k}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+        let out = '';
+        let errOut = '';
+        p.stdout.on('data', (d: Buffer) => (out += d));
+        p.stderr.on('data', (d: Buffer) => (errOut += d));
+        const ready = waitUntil(`process ${k} to be ready`, () => out.startsWith('ready\n'), 60_000, 20);
+        const done = new Promise<string[]>((res, rej) =>
+          p.on('close', (code) => (code === 0 ? res(JSON.parse(out.replace(/^ready\n/, '').trim()) as string[]) : rej(new Error(`drain ${k} exited ${code}: ${errOut}`)))),
+        );
+        return { p, ready, done };
+      });
+      try {
+        await Promise.all(children.map((c) => c.ready));
+        for (const c of children) c.p.stdin.end('go\n');
+        const mine: string[] = [];
         for (;;) {
-          const c = await s.claim({ workerId, leaseMs: 30_000, limit: 3, tasks: { [task]: 3 } });
-          if (c.length === 0) return got;
-          got.push(...c.map((x) => x.job.id));
+          const got = await store.claim({ workerId: 'w-here', leaseMs: 60_000, limit: 3, tasks: { [task]: 3 } });
+          if (got.length === 0) break;
+          mine.push(...got.map((c) => c.job.id));
         }
-      };
-      const [x, y] = await Promise.all([drain(store, 'w-x'), drain(second, 'w-y'), drain(store, 'w-z')]).then(([p, q, r]) => [[...p, ...r], q] as const);
-      const all = [...x, ...y];
-      assert.equal(new Set(all).size, all.length, 'no job claimed twice');
-      assert.equal(all.length, n);
+        const theirs = await Promise.all(children.map((c) => c.done));
+        const all = [...mine, ...theirs.flat()];
+        assert.equal(new Set(all).size, all.length, 'no job claimed twice');
+        assert.equal(all.length, n);
+        console.log(`[${factory.name}] claimed per process: ${[mine, ...theirs].map((x) => x.length).join(', ')}`);
+      } finally {
+        for (const c of children) c.p.kill('SIGKILL');
+      }
     });
 
     it('fencing: a stale fence cannot finish, log or heartbeat; an attempt finishes once', async () => {
@@ -222,7 +245,7 @@ for (const factory of storeFactories()) {
         { ...fence, jobId: '999999999' },
       ];
       for (const f of stale) {
-        assert.equal(await store.finishAttempt(f, { outcome: 'succeeded', result: 'zombie' }), false);
+        assert.equal(await store.finishAttempt(f, { outcome: 'succeeded', result: 'zombie' }), null);
         await store.appendLogs([{ fence: f, ts: Date.now(), stream: 'log', line: 'zombie line' }]);
         await store.recordActivity([{ fence: f, heartbeatAt: 123, progress: { fraction: 0.9 } }]);
       }
@@ -235,13 +258,13 @@ for (const factory of storeFactories()) {
       assert.equal(now.progress, null);
       assert.deepEqual(await store.logs(j.id), []);
 
-      assert.equal(await store.finishAttempt(fence, { outcome: 'succeeded', result: { ok: true } }), true);
-      // Repeating the same outcome may answer true (a store may treat it as the retry of a call whose reply was
-      // lost) but must change nothing; a different outcome is always refused.
+      assert.notEqual(await store.finishAttempt(fence, { outcome: 'succeeded', result: { ok: true } }), null);
+      // Repeating the same outcome may answer the job (a store may treat it as the retry of a call whose reply was
+      // lost) but must change nothing; a different outcome is always refused (null).
       await store.finishAttempt(fence, { outcome: 'succeeded', result: 'twice' });
       assert.equal(
-        await store.finishAttempt(fence, { outcome: 'error', error: err('late'), charged: true, retryInMs: 0 }),
-        false,
+        await store.finishAttempt(fence, { outcome: 'error', error: err('late'), charged: true }),
+        null,
       );
       await store.appendLogs([{ fence, ts: Date.now(), stream: 'log', line: 'after the end' }]);
       now = await mustGet(store, j.id);
@@ -270,7 +293,7 @@ for (const factory of storeFactories()) {
       assert.deepEqual(r, { lost: [], cancelRequested: [] });
       assert.ok((await mustGet(store, j.id)).leaseExpiresAt! > claimed.leaseExpiresAt! + 30_000);
       assert.deepEqual((await store.renewLeases('someone-else', [fence], 60_000)).lost, [fence], 'only the owner renews');
-      assert.equal(await store.finishAttempt(fence, { outcome: 'succeeded', result: null }), true);
+      assert.notEqual(await store.finishAttempt(fence, { outcome: 'succeeded', result: null }), null);
     });
 
     it('a zombie whose lease expired and was recovered is rejected', async () => {
@@ -290,18 +313,18 @@ for (const factory of storeFactories()) {
       assert.equal(att!.error?.kind, 'crashed');
       assert.ok(att!.finishedAt !== null);
 
-      assert.equal(await store.finishAttempt(fence, { outcome: 'succeeded', result: 'zombie' }), false);
+      assert.equal(await store.finishAttempt(fence, { outcome: 'succeeded', result: 'zombie' }), null);
       await store.appendLogs([{ fence, ts: Date.now(), stream: 'stdout', line: 'zombie' }]);
       await store.recordActivity([{ fence, heartbeatAt: 99 }]);
       assert.deepEqual((await store.renewLeases('w-dead', [fence], 30_000)).lost, [fence]);
 
       const second = await claimOne(store, task, 'w-alive');
       assert.equal(second.fence.attempt, 2);
-      assert.equal(await store.finishAttempt(fence, { outcome: 'succeeded', result: 'zombie' }), false, 'attempt 1 cannot finish attempt 2');
+      assert.equal(await store.finishAttempt(fence, { outcome: 'succeeded', result: 'zombie' }), null, 'attempt 1 cannot finish attempt 2');
       await store.appendLogs([{ fence, ts: Date.now(), stream: 'stdout', line: 'zombie' }]);
       await store.appendLogs([{ fence: second.fence, ts: Date.now(), stream: 'stdout', line: 'alive' }]);
       assert.deepEqual((await store.logs(j.id)).map((l) => [l.attempt, l.line]), [[2, 'alive']]);
-      assert.equal(await store.finishAttempt(second.fence, { outcome: 'succeeded', result: 'ok' }), true);
+      assert.notEqual(await store.finishAttempt(second.fence, { outcome: 'succeeded', result: 'ok' }), null);
       const done = await mustGet(store, j.id);
       assert.equal(done.state, 'succeeded');
       assert.equal(done.result, 'ok');
@@ -329,13 +352,13 @@ for (const factory of storeFactories()) {
       assert.deepEqual(await store.claim({ workerId: 'w', leaseMs: 1000, limit: 1, tasks: { [task]: 1 } }), []);
     });
 
-    it('a failure with retryInMs re-queues later; nextRunAt tells when', async () => {
+    it('a failure re-queues after the stored policy\'s delay; nextRunAt tells when', async () => {
       const task = taskName('retryDelay');
-      const j = await enqueueOne(store, task);
+      const j = await enqueueOne(store, task, { retry: { maxAttempts: 3, backoffMs: 60_000, factor: 2, maxDelayMs: 120_000, jitter: 0 } });
       const { fence } = await claimOne(store, task);
       assert.equal(await store.nextRunAt([task]), null);
       const before = await store.now();
-      assert.equal(await store.finishAttempt(fence, { outcome: 'error', error: err('boom'), charged: true, retryInMs: 60_000 }), true);
+      assert.notEqual(await store.finishAttempt(fence, { outcome: 'error', error: err('boom'), charged: true }), null);
       const q = await mustGet(store, j.id);
       assert.equal(q.state, 'queued');
       assert.equal(q.attempts, 1);
@@ -365,16 +388,119 @@ for (const factory of storeFactories()) {
 
     it('a retry that would start after the deadline fails the job with kind deadline', async () => {
       const task = taskName('deadlineRetry');
-      const j = await enqueueOne(store, task, { deadlineMs: 30_000 });
+      const j = await enqueueOne(store, task, { deadlineMs: 30_000, retry: { maxAttempts: 3, backoffMs: 60_000, factor: 2, maxDelayMs: 120_000, jitter: 0 } });
       assert.ok(j.deadlineAt !== null && j.deadlineAt >= j.createdAt + 30_000 - 1);
       const { fence } = await claimOne(store, task);
-      assert.equal(await store.finishAttempt(fence, { outcome: 'timeout', error: err('too slow', 'timeout'), charged: true, retryInMs: 60_000 }), true);
+      assert.notEqual(await store.finishAttempt(fence, { outcome: 'timeout', error: err('too slow', 'timeout'), charged: true }), null);
       const f = await mustGet(store, j.id);
       assert.equal(f.state, 'failed');
       assert.equal(f.error?.kind, 'deadline');
       assert.ok(f.finishedAt !== null);
       const [att] = await store.attempts(j.id);
       assert.equal(att!.outcome, 'timeout', 'the attempt keeps its own outcome');
+    });
+
+    it('every outcome × retries left × deadline × cancel requested × charged ends as nextState() decides', async () => {
+      const task = taskName('outcomes');
+      const kinds = ['succeeded', 'error', 'timeout', 'stalled', 'crashed', 'oom', 'cancelled', 'deadline', 'children', 'nonRetryable'] as const;
+      // Deadlines relative to the claim: far; 30 s (after now, before the 60 s retry); passed (1.5 s, waited out).
+      const deadlines = { none: null, far: 3_600_000, wouldPassBeforeRetry: 30_000, passed: 1_500 } as const;
+      const policyOf = (maxAttempts: number): RetryPolicy => ({ maxAttempts, backoffMs: 60_000, factor: 2, maxDelayMs: 600_000, jitter: 0 });
+      type Case = { kind: (typeof kinds)[number]; maxAttempts: number; deadline: keyof typeof deadlines; cancel: boolean; charged: boolean };
+      const cases: Case[] = [];
+      for (const kind of kinds)
+        for (const maxAttempts of [3, 1])
+          for (const deadline of Object.keys(deadlines) as Array<keyof typeof deadlines>)
+            for (const cancel of [false, true]) for (const charged of [true, false]) cases.push({ kind, maxAttempts, deadline, cancel, charged });
+      const res = await store.enqueue(cases.map((c, i) => job(task, { input: i, retry: policyOf(c.maxAttempts), deadlineMs: deadlines[c.deadline] })));
+      const claimed = await store.claim({ workerId: 'w-outcomes', leaseMs: 120_000, limit: cases.length, tasks: { [task]: cases.length } });
+      assert.equal(claimed.length, cases.length, 'every case claimed before its deadline');
+      const fenceOf = new Map(claimed.map((c) => [c.job.id, c.fence]));
+      await store.cancel(res.filter((_, i) => cases[i]!.cancel).map((r) => r.job.id), 'stop it');
+      const lastDeadline = Math.max(...res.filter((_, i) => cases[i]!.deadline === 'passed').map((r) => r.job.deadlineAt!));
+      await waitUntil('the short deadlines to pass on the store clock', async () => (await store.now()) > lastDeadline, 10_000, 50);
+
+      for (const [i, c] of cases.entries()) {
+        const id = res[i]!.job.id;
+        const label = JSON.stringify(c);
+        const finish: AttemptFinish =
+          c.kind === 'succeeded'
+            ? { outcome: 'succeeded', result: { i } }
+            : {
+                outcome: c.kind === 'nonRetryable' ? 'error' : c.kind,
+                error: { ...err(`case ${i}`, c.kind === 'nonRetryable' ? 'error' : c.kind), ...(c.kind === 'nonRetryable' ? { retryable: false } : {}) },
+                charged: c.charged,
+              };
+        const beforeRow = await mustGet(store, id);
+        const t0 = await store.now();
+        const after = await store.finishAttempt(fenceOf.get(id)!, finish);
+        const t1 = await store.now();
+        const facts = { chargedAttempts: beforeRow.chargedAttempts, deadlineAt: beforeRow.deadlineAt, cancelRequested: beforeRow.cancelRequested, cancelReason: 'stop it' };
+        const want = nextState(facts, finish, policyOf(c.maxAttempts), t0);
+        assert.ok(after, `${label}: recorded`);
+        assert.deepEqual(await mustGet(store, id), after, `${label}: finishAttempt returns the stored job`);
+        assert.equal(after.state, want.state, `${label}: state`);
+        assert.equal(after.error?.kind ?? null, want.error?.kind ?? null, `${label}: error kind`);
+        assert.deepEqual(after.error, want.error?.kind === 'deadline' ? { ...want.error, message: after.error!.message } : want.error, `${label}: job error`);
+        assert.equal(after.chargedAttempts, want.chargedAttempts, `${label}: charged attempts`);
+        assert.deepEqual(after.result, want.result, `${label}: result`);
+        assert.equal(after.leaseOwner, null);
+        assert.equal(after.finishedAt === null, want.state === 'queued', `${label}: finishedAt only when terminal`);
+        if (want.state === 'queued') {
+          const delay = want.runAt! - t0;
+          assert.ok(after.runAt >= t0 + delay && after.runAt <= t1 + delay, `${label}: runAt ${after.runAt - t0} ms after now, want ${delay}`);
+        }
+        const [att] = await store.attempts(id);
+        assert.equal(att!.outcome, finish.outcome, `${label}: the attempt keeps its own outcome`);
+        assert.equal(att!.charged, want.charged, `${label}: attempt charged`);
+      }
+    });
+
+    it('sweeps are bounded: a backlog of 5,000 expired leases or deadlines is taken 500 per call', async () => {
+      const BACKLOG = 5_000;
+      const BATCH = 500;
+      const leases = taskName('expiredLeases');
+      await store.enqueue(Array.from({ length: BACKLOG }, (_, i) => job(leases, { input: i, retry: policy(1) })));
+      const claimed = await store.claim({ workerId: 'w-froze', leaseMs: 1, limit: BACKLOG, tasks: { [leases]: BACKLOG } });
+      assert.equal(claimed.length, BACKLOG);
+      const lastExpiry = Math.max(...claimed.map((c) => c.job.leaseExpiresAt!));
+      await waitUntil('the leases to expire', async () => (await store.now()) > lastExpiry, 10_000, 20);
+      let recovered = 0;
+      let calls = 0;
+      let slowestMs = 0;
+      for (;;) {
+        const t = performance.now();
+        const got = await store.recoverExpired();
+        slowestMs = Math.max(slowestMs, performance.now() - t);
+        if (got.length === 0) break;
+        calls++;
+        assert.ok(got.length <= BATCH, `one recovery took ${got.length} leases`);
+        if (calls === 1) assert.equal(got.length, BATCH, 'the first call takes a full batch');
+        recovered += got.filter((j) => j.task === leases).length;
+      }
+      assert.equal(recovered, BACKLOG);
+      assert.ok(calls >= BACKLOG / BATCH);
+      console.log(`[${factory.name}] ${BACKLOG} expired leases: ${calls} recoveries, slowest ${slowestMs.toFixed(0)} ms`);
+
+      const deadlines = taskName('expiredDeadlines');
+      const queued = await store.enqueue(Array.from({ length: BACKLOG }, (_, i) => job(deadlines, { input: i, deadlineMs: 1 })));
+      const lastDeadline = Math.max(...queued.map((r) => r.job.deadlineAt!));
+      await waitUntil('the deadlines to pass', async () => (await store.now()) > lastDeadline, 10_000, 20);
+      const fresh = await enqueueOne(store, deadlines);
+      const failedCount = async (): Promise<number> => (await store.list({ task: deadlines, state: 'failed', limit: 10_000 })).length;
+      let t = performance.now();
+      const first = await store.claim({ workerId: 'w-deadline', leaseMs: 30_000, limit: 1, tasks: { [deadlines]: 1 } });
+      slowestMs = performance.now() - t;
+      assert.deepEqual(first.map((c) => c.job.id), [fresh.id], 'the live job is claimed, no expired one ever is');
+      assert.equal(await failedCount(), BATCH, 'one claim fails one batch of expired jobs');
+      for (let i = 0; i < BACKLOG / BATCH; i++) {
+        t = performance.now();
+        assert.deepEqual(await store.claim({ workerId: 'w-deadline', leaseMs: 30_000, limit: 1, tasks: { [deadlines]: 1 } }), []);
+        slowestMs = Math.max(slowestMs, performance.now() - t);
+      }
+      assert.equal(await failedCount(), BACKLOG);
+      assert.equal((await store.list({ task: deadlines, state: 'queued' })).length, 0);
+      console.log(`[${factory.name}] ${BACKLOG} expired deadlines: slowest claim ${slowestMs.toFixed(0)} ms`);
     });
 
     it('claim fails jobs whose deadline passed instead of running them', async () => {
@@ -401,7 +527,7 @@ for (const factory of storeFactories()) {
       const task = taskName('charged');
       const j = await enqueueOne(store, task, { retry: policy(2) });
       const a1 = await claimOne(store, task);
-      assert.equal(await store.finishAttempt(a1.fence, { outcome: 'crashed', error: err('host lost', 'crashed'), charged: false, retryInMs: 0 }), true);
+      assert.notEqual(await store.finishAttempt(a1.fence, { outcome: 'crashed', error: err('host lost', 'crashed'), charged: false }), null);
       let got = await mustGet(store, j.id);
       assert.equal(got.state, 'queued');
       assert.equal(got.attempts, 1);
@@ -409,7 +535,7 @@ for (const factory of storeFactories()) {
       const a2 = await claimOne(store, task);
       assert.equal(a2.fence.attempt, 2);
       const final: SerializedError = { ...err('bad input'), code: 'E_BAD', retryable: false, cause: { message: 'root cause' }, details: { exitCode: 3 } };
-      assert.equal(await store.finishAttempt(a2.fence, { outcome: 'error', error: final, charged: true, retryInMs: null }), true);
+      assert.notEqual(await store.finishAttempt(a2.fence, { outcome: 'error', error: final, charged: true }), null);
       got = await mustGet(store, j.id);
       assert.equal(got.state, 'failed');
       assert.equal(got.attempts, 2);
@@ -423,7 +549,7 @@ for (const factory of storeFactories()) {
       const task = taskName('endCancelled');
       const j = await enqueueOne(store, task);
       const { fence } = await claimOne(store, task);
-      assert.equal(await store.finishAttempt(fence, { outcome: 'cancelled', error: err('stop', 'cancelled'), charged: true, retryInMs: null }), true);
+      assert.notEqual(await store.finishAttempt(fence, { outcome: 'cancelled', error: err('stop', 'cancelled'), charged: true }), null);
       const got = await mustGet(store, j.id);
       assert.equal(got.state, 'cancelled');
       assert.equal(got.error?.kind, 'cancelled');
@@ -448,7 +574,7 @@ for (const factory of storeFactories()) {
           notes: ['paused via inspector'],
         },
       };
-      await store.finishAttempt(fence, { outcome: 'timeout', error: err('timed out', 'timeout'), hangReport: report, charged: true, retryInMs: null });
+      await store.finishAttempt(fence, { outcome: 'timeout', error: err('timed out', 'timeout'), hangReport: report, charged: true });
       const [att] = await store.attempts(j.id);
       assert.deepEqual(att!.hangReport, report);
       assert.deepEqual(att!.error, err('timed out', 'timeout'));
@@ -500,7 +626,7 @@ for (const factory of storeFactories()) {
         await waitUntil('finished events of the queued ones', () =>
           [a.id, g.id].every((id) => events.some((e) => e.type === 'finished' && e.jobId === id && e.state === 'cancelled')),
         );
-        await store.finishAttempt(bf, { outcome: 'cancelled', error: err('user asked', 'cancelled'), charged: true, retryInMs: null });
+        await store.finishAttempt(bf, { outcome: 'cancelled', error: err('user asked', 'cancelled'), charged: true });
         assert.equal((await mustGet(store, b.id)).state, 'cancelled');
         const again = await store.cancel([b.id], 'again');
         assert.equal(again[0]!.state, 'cancelled');
@@ -514,7 +640,7 @@ for (const factory of storeFactories()) {
       const task = taskName('retry');
       const j = await enqueueOne(store, task, { retry: policy(1) });
       const { fence } = await claimOne(store, task);
-      await store.finishAttempt(fence, { outcome: 'error', error: err('nope'), charged: true, retryInMs: null });
+      await store.finishAttempt(fence, { outcome: 'error', error: err('nope'), charged: true });
       assert.equal((await mustGet(store, j.id)).state, 'failed');
       const r = await store.retry(j.id);
       assert.equal(r.state, 'queued');
@@ -557,7 +683,7 @@ for (const factory of storeFactories()) {
       assert.deepEqual((await store.logs(j.id, { limit: 2 })).map((l) => l.seq), [1, 2]);
       assert.deepEqual((await store.logs(j.id, { tail: true, limit: 2 })).map((l) => l.seq), [3, 4], 'tail: the last lines, in order');
 
-      await store.finishAttempt(f, { outcome: 'error', error: err('e'), charged: true, retryInMs: 0 });
+      await store.finishAttempt(f, { outcome: 'error', error: err('e'), charged: true });
       const second = await claimOne(store, task, 'w-log');
       assert.equal(second.job.id, j.id);
       const long = 'é'.repeat(10_000); // 20,000 bytes of UTF-8
@@ -655,6 +781,9 @@ for (const factory of storeFactories()) {
       await s.close();
       await s.close();
       await assert.rejects(s.get('1'), (e: { code?: string }) => e.code === 'VIGIL_CLOSED');
+      const disposed = await loc.open();
+      await disposed[Symbol.asyncDispose]();
+      await assert.rejects(disposed.get('1'), (e: { code?: string }) => e.code === 'VIGIL_CLOSED', 'Symbol.asyncDispose closes the store');
     });
   });
 }

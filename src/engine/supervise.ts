@@ -1,11 +1,10 @@
 import type { Claimed, AttemptFinish, Fence, Store } from '../store/contract.js';
 import type { TaskDefinition } from '../task/define.js';
 import { formatDuration } from '../task/duration.js';
-import { retryDelayMs } from '../task/retry.js';
 import type { TaskMap } from '../task/registry.js';
 import { serializeError } from '../task/serialize.js';
 import type { AttemptChannel, AttemptEnd, AttemptSpec, Executor, RunningAttempt } from '../executors/types.js';
-import { RETRYABLE_KINDS, type ErrorKind, type HangReport, type Json, type Progress, type SerializedError } from '../types.js';
+import type { ErrorKind, HangReport, Job, Json, Progress, SerializedError } from '../types.js';
 import { settlesWithin, sleep, systemClock, type Clock, type Timer } from '../clock.js';
 import { awaitChildren, ChildPolicyFailure, spawnChildren } from './fanout.js';
 import type { ActivityBatcher } from './log-batcher.js';
@@ -94,6 +93,9 @@ const LOG_TAIL = 50;
  * timers for timeout/deadline/heartbeat/silence → hang capture (bounded) and abort → grace → kill. The attempt's
  * code runs in an executor; this runs on the worker's event loop and only waits on timers, messages and the store.
  */
+/** What became of an outcome: written (with the job as the store left it), refused by fencing, or never written. */
+type Written = { kind: 'recorded'; job: Job } | { kind: 'stale' } | { kind: 'gaveUp' };
+
 export class AttemptSupervisor {
   readonly fence: Fence;
   private phase: AttemptPhase = 'starting';
@@ -377,9 +379,9 @@ export class AttemptSupervisor {
       jobId: this.jobId,
       attempt: this.fence.attempt,
       outcome: finish.outcome,
-      recorded: written === 'recorded',
-      retrying: finish.outcome !== 'succeeded' && finish.retryInMs !== null,
-      ...(written === 'recorded' ? {} : { reason: written === 'stale' ? STALE : this.giveUpReason() }),
+      recorded: written.kind === 'recorded',
+      retrying: written.kind === 'recorded' && written.job.state === 'queued',
+      ...(written.kind === 'recorded' ? {} : { reason: written.kind === 'stale' ? STALE : this.giveUpReason() }),
     });
   }
 
@@ -388,14 +390,14 @@ export class AttemptSupervisor {
    * outage of any length that ends within the lease loses nothing. Only the lease running out (told by a renewal)
    * or the worker stopping ends the tries — then the job is recovered as the store sees fit.
    */
-  private async write(finish: AttemptFinish): Promise<'recorded' | 'stale' | 'gaveUp'> {
+  private async write(finish: AttemptFinish): Promise<Written> {
     const retry = this.deps.storeRetry ?? DEFAULT_STORE_RETRY;
     // 'done' as soon as the store answers (in the same turn): whoever sees the job finished sees this attempt over.
     for (let i = 0; ; i++) {
       try {
-        const recorded = await this.deps.store.finishAttempt(this.fence, finish);
+        const job = await this.deps.store.finishAttempt(this.fence, finish);
         this.to('done');
-        return recorded ? 'recorded' : 'stale';
+        return job ? { kind: 'recorded', job } : { kind: 'stale' };
       } catch (error) {
         this.deps.onEvent?.({ type: 'error', message: `job ${this.jobId}: recording attempt ${this.fence.attempt} (${finish.outcome}) failed; the outcome is kept and retried`, error });
       }
@@ -409,19 +411,23 @@ export class AttemptSupervisor {
     }
   }
 
-  private gaveUp(): 'gaveUp' {
+  private gaveUp(): Written {
     this.to('done');
-    return 'gaveUp';
+    return { kind: 'gaveUp' };
   }
 
   private giveUpReason(): string {
     return this.giveUp.signal.reason === 'leaseLost' ? LOST : 'the worker stopped while the store was unreachable; the outcome was not written and the job will be recovered';
   }
 
+  /**
+   * What happened to the attempt, as the store needs it: outcome, error, hang report, and whether it is charged.
+   * What happens to the JOB next (retry when, fail, cancel, deadline) is not decided here: the store applies
+   * nextState() (src/store/next-state.ts, DESIGN G9) to the row it locked, with the job's stored retry policy.
+   */
   private decide(end: AttemptEnd, ending: Ending | null): AttemptFinish {
-    const job = this.claimed.job;
     if (ending?.kind === 'shutdown') {
-      return { outcome: 'crashed', error: { kind: 'crashed', message: ending.message }, charged: false, retryInMs: 0 };
+      return { outcome: 'crashed', error: { kind: 'crashed', message: ending.message }, charged: false };
     }
     let error: SerializedError;
     let charged = true;
@@ -446,12 +452,7 @@ export class AttemptSupervisor {
           break;
       }
     }
-    const chargedSoFar = job.chargedAttempts + (charged ? 1 : 0);
-    const retryable = RETRYABLE_KINDS.includes(error.kind) && error.retryable !== false;
-    let retryInMs: number | null = null;
-    if (!charged) retryInMs = 0;
-    else if (retryable && chargedSoFar < job.maxAttempts) retryInMs = retryDelayMs(this.def.options.retry, chargedSoFar);
-    return { outcome: error.kind, error, hangReport: this.hangReport, charged, retryInMs };
+    return { outcome: error.kind, error, hangReport: this.hangReport, charged };
   }
 
   private describeEnding(ending: Ending): string {

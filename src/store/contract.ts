@@ -42,7 +42,8 @@ export interface Store {
    * Claims up to `limit` runnable jobs (state `queued`, runAt ≤ now, task in `tasks`, at most tasks[name] of each
    * task) in one transaction, highest priority then oldest runAt then lowest id first. Each claimed job becomes
    * `running` with attempts + 1, a lease owned by workerId until now + leaseMs, and an attempt row. Jobs found
-   * whose deadline has passed are failed with kind `deadline` instead of being claimed.
+   * whose deadline has passed are failed with kind `deadline` instead of being claimed (at most 500 per claim; the
+   * others are skipped, never run, and failed by later claims).
    */
   claim(request: ClaimRequest): Promise<Claimed[]>;
 
@@ -63,19 +64,20 @@ export interface Store {
   appendLogs(lines: NewLogLine[]): Promise<void>;
 
   /**
-   * Ends an attempt (fenced). Returns false, changing nothing, when the fence is stale.
-   * - succeeded: job `succeeded` with the result.
-   * - failure with retryInMs ≠ null: job back to `queued` at now + retryInMs — unless its deadline would pass
-   *   first: then `failed` with kind `deadline` (the attempt keeps its own outcome).
-   * - failure with retryInMs = null: job `cancelled` if outcome is `cancelled`, else `failed`.
-   * `charged: false` (worker shutdown, a shared executor host lost for another job) does not count the attempt
-   * against maxAttempts.
+   * Ends an attempt (fenced) with the outcome the engine reports, and moves the job to the state nextState()
+   * (src/store/next-state.ts, DESIGN G9) decides from the locked row, the job's STORED retry policy and the store's
+   * clock: succeeded; queued again at a later runAt; failed (kind `deadline` when the retry could not start before
+   * the job's deadline); or cancelled. The attempt keeps its own outcome. `charged: false` (worker shutdown, a shared
+   * executor host lost for another job) does not count the attempt against maxAttempts.
+   * Returns the job after the change, or null, changing nothing, when the fence is stale.
    */
-  finishAttempt(fence: Fence, finish: AttemptFinish): Promise<boolean>;
+  finishAttempt(fence: Fence, finish: AttemptFinish): Promise<Job | null>;
 
   /**
    * Recovers attempts whose lease expired (their worker died or froze): each attempt ends `crashed` (charged), and
-   * its job is re-queued with the job's retry policy or failed when attempts are exhausted. Returns those jobs.
+   * nextState() decides its job exactly as for a reported crash. At most 500 per call (oldest expiry first), so a
+   * backlog never makes one call long; the engine calls it periodically and the next call takes the rest. Returns
+   * those jobs, after the change.
    */
   recoverExpired(): Promise<Job[]>;
 
@@ -109,12 +111,18 @@ export interface Store {
   /**
    * State changes, for waking idle loops and waiters without busy polling. SQLite delivers events of this process
    * only (other processes are seen by polling); PostgreSQL delivers every process's events through LISTEN/NOTIFY.
+   * Delivery happens after the change committed, never inside the writing call's result: a listener that throws
+   * does not fail the write and does not keep the event from the other listeners, and its error is not swallowed:
+   * it is rethrown on its own microtask, so it reaches `process.on('uncaughtException')` like any bug in an event
+   * handler (both stores, tested in test/store-subscribers.test.ts).
    */
   subscribe(listener: (event: StoreEvent) => void): () => void;
   /** True when events from other processes arrive through subscribe (no need for a fast poll). */
   readonly crossProcessEvents: boolean;
 
   close(): Promise<void>;
+  /** `await using store = await openStore(url)`: calls close(). */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export interface Fence {
@@ -170,15 +178,15 @@ export interface NewLogLine {
   line: string;
 }
 
+/** What the engine reports about an attempt; the store decides what happens to the job (nextState). */
 export type AttemptFinish =
   | { outcome: 'succeeded'; result: Json }
   | {
       outcome: ErrorKind;
       error: SerializedError;
       hangReport?: HangReport | null;
+      /** False when the attempt's end was not the job's doing (shutdown, a shared host lost): it costs nothing. */
       charged: boolean;
-      /** null: final. */
-      retryInMs: number | null;
     };
 
 export interface JobFilter {
@@ -217,4 +225,10 @@ export interface TaskRecord {
 export type StoreEvent =
   | { type: 'enqueued'; tasks: string[] }
   | { type: 'finished'; jobId: string; parentId: string | null; state: JobState }
-  | { type: 'cancelRequested'; jobIds: string[] };
+  | { type: 'cancelRequested'; jobIds: string[] }
+  /**
+   * PostgreSQL only: the LISTEN connection failed `failures` times in a row since `since` (local clock). Until
+   * `listenRestored`, events of other processes do not arrive and idle loops only wake by polling. Log it.
+   */
+  | { type: 'listenFailing'; failures: number; since: number; error: string }
+  | { type: 'listenRestored' };

@@ -1,17 +1,11 @@
 import type { Attempt, AttemptOutcome, HangReport, Job, JobState, Json, Progress, SerializedError } from '../types.js';
+import type { JobFacts } from './next-state.js';
 
 /**
- * Row ↔ object mapping and the small rules both stores share (log line cut, retention, the errors the store itself
- * writes). Column names are the SQL ones (snake_case). Tolerant on input types so SQLite (numbers, JSON as text)
- * and PostgreSQL (bigint as string, jsonb already parsed) can both use it.
+ * Row ↔ object mapping shared by both stores, so they return identical objects. Column names are the SQL ones
+ * (snake_case). Tolerant on input types so SQLite (numbers, JSON as text) and PostgreSQL (bigint as string) can
+ * both use it.
  */
-
-/** A log line longer than this (UTF-8 bytes) is cut, so one runaway line can not bloat the store. */
-export const MAX_LOG_LINE_BYTES = 8 * 1024;
-/** Each job keeps at most about this many of its latest log lines; older ones are deleted in chunks. */
-export const LOG_RETENTION_LINES = 10_000;
-/** Retention runs when a job's seq crosses a multiple of this: one cheap indexed delete per chunk, not per insert. */
-export const LOG_RETENTION_CHUNK = 1_000;
 
 type Int = number | string | bigint;
 type JsonCell = string | Json | null;
@@ -127,47 +121,12 @@ export function isJobId(id: unknown): id is string {
   return typeof id === 'string' && /^[1-9][0-9]{0,17}$/.test(id);
 }
 
-/**
- * Cuts a line to MAX_LOG_LINE_BYTES of UTF-8, marker included, on a character boundary:
- * `<start of the line>…[cut N bytes]`, N being the bytes removed.
- */
-export function cutLogLine(line: string): string {
-  const bytes = Buffer.byteLength(line, 'utf8');
-  if (bytes <= MAX_LOG_LINE_BYTES) return line;
-  const buf = Buffer.from(line, 'utf8');
-  // The marker's own length depends on N; 40 bytes is ample for "…[cut 123456789 bytes]".
-  let keep = MAX_LOG_LINE_BYTES - 40;
-  // Never split a multi-byte character: back off continuation bytes (10xxxxxx).
-  while (keep > 0 && (buf[keep]! & 0xc0) === 0x80) keep--;
-  return `${buf.subarray(0, keep).toString('utf8')}…[cut ${bytes - keep} bytes]`;
-}
-
-/** The error a job gets when its deadline passes while it is not running. */
-export function deadlineError(deadlineAt: number, now: number, last?: SerializedError | null): SerializedError {
-  const when = new Date(deadlineAt).toISOString();
-  const err: SerializedError = {
-    kind: 'deadline',
-    message: last
-      ? `the job's deadline (${when}) passes before its next attempt could run; the last attempt ended with ${last.kind}: ${last.message}`
-      : `the job's deadline (${when}) passed ${Math.max(0, now - deadlineAt)} ms before a worker could start it; raise the task's "deadline" or add workers`,
-    retryable: false,
-    details: { deadlineAt },
-  };
-  if (last) err.cause = last;
-  return err;
-}
-
-/** The error of an attempt whose lease expired: its worker crashed, was killed, or froze. */
-export function leaseLostError(workerId: string | null, leaseExpiresAt: number | null, now: number): SerializedError {
+/** The facts of a locked job row that nextState() decides on. */
+export function jobFacts(r: JobRow): JobFacts {
   return {
-    kind: 'crashed',
-    message: `worker ${workerId ?? '?'} stopped renewing its lease (it crashed, was killed or froze); lease expired ${leaseExpiresAt === null ? '' : `${now - leaseExpiresAt} ms `}before recovery`,
-    code: 'VIGIL_LEASE_LOST',
-    details: { workerId, leaseExpiresAt },
+    chargedAttempts: num(r.charged_attempts),
+    deadlineAt: numOrNull(r.deadline_at),
+    cancelRequested: r.cancel_requested === true || Number(r.cancel_requested) === 1,
+    cancelReason: r.cancel_reason ?? null,
   };
-}
-
-/** The error of a queued job cancelled before it ran, or a job cancelled after its attempt ended. */
-export function cancelledError(reason: string): SerializedError {
-  return { kind: 'cancelled', message: reason || 'cancelled', retryable: false };
 }

@@ -1,8 +1,11 @@
-import type { SerializedError } from '../../types.js';
+import type { Job } from '../../types.js';
 import type { ActivityUpdate, AttemptFinish, Fence, NewLogLine } from '../contract.js';
+import { nextState } from '../next-state.js';
+import { applyDecisions, DECISION_COLUMNS, decisionFacts, decisionPolicy, type DecisionRow } from './apply.js';
 import type { Db } from './db.js';
-import { cutLogLine, isJobId, LOG_RETENTION_CHUNK, LOG_RETENTION_LINES } from '../rows.js';
-import { json, jsonValue } from './rows.js';
+import { cutLogLine, LOG_RETENTION_CHUNK, LOG_RETENTION_LINES } from '../log-rules.js';
+import { isJobId } from '../rows.js';
+import { json } from './rows.js';
 
 // Every write on behalf of an attempt carries this condition (DESIGN G5): a zombie whose lease expired or was taken
 // over changes nothing. `now` is the database's clock.
@@ -124,71 +127,27 @@ export async function appendLogs(db: Db, lines: NewLogLine[]): Promise<void> {
 }
 
 /**
- * Ends an attempt in one statement. A second call for the same fence answers false: the attempt is over. (If the
- * reply to a committed call is lost with the connection, the retry answers false too; the outcome is recorded
- * once, and the attempt's row shows it.)
+ * Ends an attempt: one transaction locks the fenced job row (`SELECT … FOR UPDATE`), nextState() decides on it in
+ * TypeScript, and one fenced statement writes the decision. Returns the job after the change, or null for a stale
+ * fence. A second call for the same fence answers null: the attempt is over. (If the reply to a committed call is
+ * lost with the connection, the retry answers null too; the outcome is recorded once, and the attempt's row shows it.)
  */
-export async function finishAttempt(db: Db, fence: Fence, finish: AttemptFinish): Promise<boolean> {
-  if (!isId(fence.jobId)) return false;
+export async function finishAttempt(db: Db, fence: Fence, finish: AttemptFinish): Promise<Job | null> {
+  if (!isId(fence.jobId)) return null;
   const S = db.s;
-  const error: SerializedError | null = finish.outcome === 'succeeded' ? null : finish.error;
-  const retryIn = finish.outcome === 'succeeded' || finish.retryInMs === null ? null : Math.max(0, Math.round(finish.retryInMs));
-  const params = [
-    fence.jobId,
-    fence.attempt,
-    fence.workerId,
-    finish.outcome,
-    finish.outcome === 'succeeded' ? jsonValue(finish.result) : null,
-    json(error),
-    finish.outcome === 'succeeded' ? null : json(finish.hangReport ?? null),
-    finish.outcome === 'succeeded' ? true : finish.charged,
-    retryIn,
-    error ? noNul(error.kind) : null,
-    error ? noNul(error.message) : null,
-  ];
-  // The job's next state, decided on the locked row: done, final failure, re-queued, or ended by a cancel request
-  // or by the deadline that the retry delay would cross (the attempt keeps its own outcome either way).
-  const rows = await db.query<{ updated: number }>(
-    `WITH c AS (SELECT ${S}.now_ms() AS now),
-     p AS (SELECT $4::text AS outcome, $9::bigint AS retry_in),
-     j AS (
-       UPDATE ${S}.jobs j SET
-         state = CASE
-           WHEN p.outcome = 'succeeded' THEN 'succeeded'
-           WHEN p.retry_in IS NULL THEN CASE WHEN p.outcome = 'cancelled' THEN 'cancelled' ELSE 'failed' END
-           WHEN j.cancel_requested THEN 'cancelled'
-           WHEN j.deadline_at IS NOT NULL AND c.now + p.retry_in >= j.deadline_at THEN 'failed'
-           ELSE 'queued' END,
-         result = $5,
-         error = CASE
-           WHEN p.outcome = 'succeeded' OR p.retry_in IS NULL THEN $6
-           WHEN j.cancel_requested THEN ${S}.cancelled_error(j.cancel_reason)
-           WHEN j.deadline_at IS NOT NULL AND c.now + p.retry_in >= j.deadline_at
-             THEN ${S}.deadline_error(j.deadline_at, c.now, $10, $11, $6)
-           ELSE $6 END,
-         charged_attempts = j.charged_attempts + CASE WHEN $8::boolean THEN 1 ELSE 0 END,
-         run_at = CASE WHEN p.retry_in IS NOT NULL AND NOT j.cancel_requested THEN c.now + p.retry_in ELSE j.run_at END,
-         finished_at = CASE
-           WHEN p.retry_in IS NOT NULL AND NOT j.cancel_requested
-                AND (j.deadline_at IS NULL OR c.now + p.retry_in < j.deadline_at) THEN NULL
-           ELSE c.now END,
-         updated_at = c.now,
-         lease_owner = NULL,
-         lease_expires_at = NULL
-       FROM c, p
-       WHERE ${FENCED('j', '$1::bigint', '$2::int', '$3::text', 'c.now')}
-       RETURNING j.id
-     ),
-     a AS (
-       UPDATE ${S}.attempts a SET finished_at = c.now, outcome = $4, charged = $8, error = $6, hang_report = $7
-         FROM c, j
-        WHERE a.job_id = j.id AND a.attempt = $2 AND a.finished_at IS NULL
-     )
-     SELECT count(*)::int AS updated FROM j`,
-    params,
-  );
-  const r = rows[0];
-  return !!r && r.updated > 0;
+  return db.tx(async (q) => {
+    const [row] = await q<DecisionRow>(
+      `SELECT ${DECISION_COLUMNS(S)} FROM ${S}.jobs j
+        WHERE ${FENCED('j', '$1::bigint', '$2::int', '$3::text', `${S}.now_ms()`)}
+          FOR UPDATE`,
+      [fence.jobId, fence.attempt, fence.workerId],
+    );
+    if (!row) return null;
+    const now = Number(row.now);
+    const next = nextState(decisionFacts(row), finish, decisionPolicy(row), now);
+    const [after] = await applyDecisions(q, S, [{ jobId: fence.jobId, attempt: fence.attempt, finish, next }], now);
+    return after ?? null;
+  });
 }
 
 function noNul(text: string): string {

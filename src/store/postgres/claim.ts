@@ -1,15 +1,16 @@
 import type { ClaimRequest, Claimed } from '../contract.js';
-import type { Db } from './db.js';
+import { expiredInQueue } from '../next-state.js';
+import { SWEEP_BATCH } from '../requests.js';
+import type { Db, Row } from './db.js';
 import { jobColumns, toJob } from './rows.js';
 
-/** How many queued jobs past their deadline one claim fails, so a large backlog never makes one claim slow. */
-const DEADLINE_BATCH = 500;
-
 /**
- * One statement: fails queued jobs past their deadline, then takes up to `limit` runnable jobs with
- * `FOR UPDATE SKIP LOCKED` (concurrent workers skip each other's rows instead of queueing behind them), a per-task
- * sub-select so each task's cap is honoured without starving the others, and writes the attempt rows. Lease
- * expiry is computed from the database clock.
+ * One statement takes up to `limit` runnable jobs with `FOR UPDATE SKIP LOCKED` (concurrent workers skip each
+ * other's rows instead of queueing behind them), a per-task sub-select so each task's cap is honoured without
+ * starving the others, and writes the attempt rows; lease expiry is computed from the database clock. Queued jobs
+ * whose deadline passed are never taken: the same statement lists them (at most SWEEP_BATCH), and only when there
+ * are some does a second statement fail them with the error next-state.ts builds (the common claim stays one
+ * round trip).
  */
 export async function claim(db: Db, req: ClaimRequest): Promise<Claimed[]> {
   const names = Object.keys(req.tasks).filter((t) => (req.tasks[t] ?? 0) > 0);
@@ -24,16 +25,9 @@ export async function claim(db: Db, req: ClaimRequest): Promise<Claimed[]> {
                   UNION ALL SELECT j.id FROM ${S}.jobs j JOIN tree ON j.parent_id = tree.id),
      req AS (SELECT * FROM unnest($1::text[], $2::int[]) AS r(task, cap)),
      expired AS (
-       UPDATE ${S}.jobs j
-          SET state = 'failed', error = ${S}.deadline_error(j.deadline_at, c.now, NULL, NULL, NULL),
-              finished_at = c.now, updated_at = c.now
-         FROM c
-        WHERE j.id IN (SELECT id FROM ${S}.jobs
-                        WHERE state = 'queued' AND deadline_at IS NOT NULL AND deadline_at <= (SELECT now FROM c)
-                          AND task = ANY($1::text[])
-                        ORDER BY deadline_at LIMIT ${DEADLINE_BATCH}
-                        FOR UPDATE SKIP LOCKED)
-        RETURNING j.id
+       SELECT id, deadline_at FROM ${S}.jobs
+        WHERE state = 'queued' AND deadline_at IS NOT NULL AND deadline_at <= (SELECT now FROM c) AND task = ANY($1::text[])
+        ORDER BY deadline_at LIMIT ${SWEEP_BATCH}
      ),
      cand AS (
        SELECT x.id, x.priority, x.run_at FROM req CROSS JOIN LATERAL (
@@ -60,22 +54,57 @@ export async function claim(db: Db, req: ClaimRequest): Promise<Claimed[]> {
        INSERT INTO ${S}.attempts (job_id, attempt, worker_id, started_at, charged)
        SELECT id, attempts, lease_owner, started_at, true FROM claimed
      )
-     SELECT * FROM claimed ORDER BY priority DESC, run_at, id`,
+     -- One row even when nothing was claimed, so the expired list always comes back.
+     SELECT x.*, e.expired, (SELECT now FROM c) AS claim_now
+       FROM (SELECT json_agg(json_build_array(id::text, deadline_at)) AS expired FROM expired) e
+       LEFT JOIN claimed x ON true
+      ORDER BY x.priority DESC, x.run_at, x.id`,
     [names, caps, limit, req.workerId, Math.max(1, Math.round(req.leaseMs)), req.rootJobId ?? null],
   );
-  return rows.map((r) => {
-    const job = toJob(r);
-    return { job, fence: { jobId: job.id, attempt: job.attempts, workerId: req.workerId } };
-  });
+  const expired = (rows[0]?.expired ?? null) as Array<[string, number | string]> | null;
+  if (expired && expired.length > 0) {
+    // The claim is committed: its jobs must reach the worker even if this fails. Those jobs are skipped by every
+    // claim until failed, so the next claim's sweep simply does it.
+    await failExpired(db, expired, Number(rows[0]!.claim_now)).catch(() => undefined);
+  }
+  return rows
+    .filter((r) => r.id !== null)
+    .map((r) => {
+      const job = toJob(r);
+      return { job, fence: { jobId: job.id, attempt: job.attempts, workerId: req.workerId } };
+    });
 }
 
-/** Earliest runAt among queued jobs of these tasks, so an idle worker sleeps exactly until then. */
+/**
+ * Fails queued jobs whose deadline passed. Guarded by what the claim saw (still queued, same deadline): a job
+ * another worker failed meanwhile, or that retry() gave a fresh deadline, is left alone.
+ */
+async function failExpired(db: Db, expired: Array<[string, number | string]>, now: number): Promise<void> {
+  await db.query<Row>(
+    `UPDATE ${db.s}.jobs j SET state = 'failed', error = d.error, finished_at = $4::bigint, updated_at = $4::bigint
+       FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS d(id, deadline_at, error)
+      WHERE j.id = d.id AND j.state = 'queued' AND j.deadline_at = d.deadline_at`,
+    [
+      expired.map(([id]) => id),
+      expired.map(([, at]) => Number(at)),
+      expired.map(([, at]) => JSON.stringify(expiredInQueue(Number(at), now).error)),
+      now,
+    ],
+  );
+}
+
+/** The query, exported for the test that checks its plan. */
+export const NEXT_RUN_AT = (S: string): string =>
+  `SELECT min(f.run_at) AS t FROM unnest($1::text[]) AS n(task)
+     CROSS JOIN LATERAL (SELECT run_at FROM ${S}.jobs WHERE state = 'queued' AND task = n.task ORDER BY run_at LIMIT 1) f`;
+
+/**
+ * Earliest runAt among queued jobs of these tasks, so an idle worker sleeps exactly until then: the first entry of
+ * each task in jobs_queued_run_at (migration 002), never a scan of the queue.
+ */
 export async function nextRunAt(db: Db, tasks: string[]): Promise<number | null> {
   if (tasks.length === 0) return null;
-  const rows = await db.read<{ t: string | null }>(
-    `SELECT min(run_at) AS t FROM ${db.s}.jobs WHERE state = 'queued' AND task = ANY($1::text[])`,
-    [tasks],
-  );
+  const rows = await db.read<{ t: string | null }>(NEXT_RUN_AT(db.s), [tasks]);
   const t = rows[0]?.t;
   return t === null || t === undefined ? null : Number(t);
 }

@@ -1,8 +1,9 @@
 import { JobNotFoundError, UsageError } from '../../errors.js';
 import type { Job } from '../../types.js';
-import { cancelledError } from '../rows.js';
+import { cancelledError } from '../store-errors.js';
 import type { Db } from './db.js';
-import { jobColumns, orderByIds, toJob, validIds } from './rows.js';
+import { orderByIds } from '../requests.js';
+import { jobColumns, toJob, validIds } from './rows.js';
 
 /**
  * One statement over the whole subtree. The UPDATE's CASE is evaluated on the row as it is when the lock is

@@ -19,15 +19,27 @@ export interface Db {
 // SQLSTATE classes and codes that mean "the database went away", not "the query is wrong".
 const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '53400', '08000', '08001', '08003', '08004', '08006', '08007']);
 const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
-const UNAVAILABLE_MESSAGES = [
+/**
+ * node-postgres raises some connection failures with no code at all, only a message: these are the texts it uses
+ * (pg 8). The ONLY place Vigil reads error text; test/postgres-errors.test.ts provokes each one for real, so a
+ * driver upgrade that rewords one fails a test instead of silently turning an outage into an internal error.
+ */
+export const PG_UNAVAILABLE_MESSAGES = [
   'Connection terminated',
+  // A pool's connect that timed out ("Connection terminated due to connection timeout")…
   'connection timeout',
+  // …and a bare Client's (the migrator, the LISTEN connection), which pg words differently.
+  'timeout expired',
   'timeout exceeded when trying to connect',
   'Query read timeout',
   'not queryable',
   'Client was closed',
   'Cannot use a pool after calling end',
-];
+] as const;
+
+export function pgMessageMeansUnavailable(message: string): boolean {
+  return PG_UNAVAILABLE_MESSAGES.some((m) => message.includes(m));
+}
 /** Deadlocks and serialization failures: the transaction was rolled back, doing it again is safe. */
 const RETRY_SQLSTATES = new Set(['40P01', '40001']);
 
@@ -36,8 +48,7 @@ export function isUnavailable(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown } | null;
   if (!e || typeof e !== 'object') return false;
   if (typeof e.code === 'string' && (UNAVAILABLE_SQLSTATES.has(e.code) || UNAVAILABLE_ERRNOS.has(e.code))) return true;
-  const message = typeof e.message === 'string' ? e.message : '';
-  return UNAVAILABLE_MESSAGES.some((m) => message.includes(m));
+  return typeof e.message === 'string' && pgMessageMeansUnavailable(e.message);
 }
 
 export function toStoreError(err: unknown, description: string): unknown {

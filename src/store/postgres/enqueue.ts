@@ -1,8 +1,7 @@
-import { UsageError } from '../../errors.js';
 import type { Job } from '../../types.js';
 import type { EnqueueResult, NewJob } from '../contract.js';
 import type { Db, Row } from './db.js';
-import { isJobId } from '../rows.js';
+import { checkNewJob } from '../requests.js';
 import { jobColumns, jsonValue, toJob } from './rows.js';
 
 /**
@@ -11,7 +10,7 @@ import { jobColumns, jsonValue, toJob } from './rows.js';
  */
 export async function enqueue(db: Db, jobs: NewJob[]): Promise<EnqueueResult[]> {
   if (jobs.length === 0) return [];
-  jobs.forEach(validate);
+  jobs.forEach(checkNewJob);
   const S = db.s;
   const cols = {
     task: jobs.map((j) => j.task),
@@ -135,16 +134,4 @@ function sameKeys(job: Job, j: NewJob): boolean {
 
 function compareIds(a: string, b: string): number {
   return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
-}
-
-function validate(j: NewJob, i: number): void {
-  const bad = (what: string): never => {
-    throw new UsageError('VIGIL_INVALID_INPUT', `job #${i} of the batch: ${what}`);
-  };
-  if (typeof j.task !== 'string' || j.task === '') bad('"task" must be a non-empty string');
-  if (!j.retry || !Number.isInteger(j.retry.maxAttempts) || j.retry.maxAttempts < 1) bad('"retry.maxAttempts" must be an integer ≥ 1');
-  if (j.parentId != null && !isJobId(j.parentId)) bad(`"parentId" ${JSON.stringify(j.parentId)} is not a job id`);
-  if (j.priority !== undefined && !Number.isInteger(j.priority)) bad('"priority" must be an integer');
-  if (j.delayMs !== undefined && !Number.isFinite(j.delayMs)) bad('"delayMs" must be a finite number');
-  if (j.deadlineMs != null && !(Number.isFinite(j.deadlineMs) && j.deadlineMs > 0)) bad('"deadlineMs" must be a positive number');
 }

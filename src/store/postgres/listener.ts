@@ -17,6 +17,19 @@ export interface ListenerOptions {
   maxBackoffMs?: number;
 }
 
+export interface ListenStatus {
+  connected: boolean;
+  /** Connection attempts that failed in a row (0 once one succeeds). */
+  consecutiveFailures: number;
+  /** When the current run of failures began (local clock), or null. */
+  failingSince: number | null;
+  lastError: string | null;
+}
+
+/** After this many failed attempts in a row, subscribers are told (`listenFailing`), then again every REPORT_EVERY. */
+export const FAILING_AFTER = 3;
+const REPORT_EVERY = 10;
+
 /**
  * The dedicated LISTEN connection. It is never in the pool (a pooled client would be handed out mid-LISTEN), and
  * it reconnects by itself with capped, jittered backoff, so a database restart costs idle workers a delay, never
@@ -31,11 +44,24 @@ export class Listener {
   private everConnected = false;
   /** Connections made so far: tests and `doctor` read it to see that reconnection happened. */
   connections = 0;
+  private failures = 0;
+  private failingSince: number | null = null;
+  private lastError: string | null = null;
+  private reported = false;
 
   constructor(private readonly opts: ListenerOptions) {}
 
   get connected(): boolean {
     return this.client !== null;
+  }
+
+  /**
+   * A LISTEN that keeps failing (an auth change, a dropped grant, a database that stays down) silently degrades
+   * every idle worker and waiter to slow polling: this makes it visible (`doctor`, metrics) besides the
+   * `listenFailing` / `listenRestored` events.
+   */
+  get status(): ListenStatus {
+    return { connected: this.connected, consecutiveFailures: this.failures, failingSince: this.failingSince, lastError: this.lastError };
   }
 
   /** Resolves once the first connection is listening, or after its first failure (it keeps retrying then). */
@@ -67,11 +93,12 @@ export class Listener {
     try {
       await client.connect();
       await client.query(`LISTEN "${this.opts.channel}"`);
-    } catch {
+    } catch (err) {
       client.removeAllListeners('end');
       client.on('error', () => undefined);
       await client.end().catch(() => undefined);
       this.connecting = null;
+      this.failed(err);
       this.scheduleReconnect(backoffMs);
       return;
     }
@@ -82,8 +109,24 @@ export class Listener {
     this.client = client;
     this.connecting = null;
     this.connections++;
+    const wasReported = this.reported;
+    this.failures = 0;
+    this.failingSince = null;
+    this.reported = false;
+    if (wasReported) this.opts.onEvent({ type: 'listenRestored' });
     if (this.everConnected) void this.recheck(true);
     this.everConnected = true;
+  }
+
+  private failed(err: unknown): void {
+    if (this.closed) return;
+    this.failures++;
+    this.failingSince ??= Date.now();
+    this.lastError = err instanceof Error ? err.message : String(err);
+    if (this.failures === FAILING_AFTER || (this.failures > FAILING_AFTER && (this.failures - FAILING_AFTER) % REPORT_EVERY === 0)) {
+      this.reported = true;
+      this.opts.onEvent({ type: 'listenFailing', failures: this.failures, since: this.failingSince, error: this.lastError });
+    }
   }
 
   private lost(client: pg.Client): void {

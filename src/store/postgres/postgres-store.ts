@@ -22,7 +22,8 @@ import { claim, nextRunAt } from './claim.js';
 import { cancel, retry } from './control.js';
 import { createDb, isUnavailable, type Db } from './db.js';
 import { enqueue } from './enqueue.js';
-import { Listener } from './listener.js';
+import { deliver } from '../deliver.js';
+import { Listener, type ListenStatus } from './listener.js';
 import { migrate } from './migrate.js';
 import * as reads from './reads.js';
 import { recoverExpired } from './recover.js';
@@ -115,6 +116,11 @@ export class PostgresStore implements Store {
     return this.listener.connected;
   }
 
+  /** The LISTEN connection's health: failures in a row, since when, the last error (for `doctor` and metrics). */
+  get listenStatus(): ListenStatus {
+    return this.listener.status;
+  }
+
   private get q(): Db {
     if (this.closed) throw new VigilError('VIGIL_CLOSED', `store ${this.description} is closed`);
     return this.db;
@@ -141,7 +147,7 @@ export class PostgresStore implements Store {
   async appendLogs(lines: NewLogLine[]): Promise<void> {
     return att.appendLogs(this.q, lines);
   }
-  async finishAttempt(fence: Fence, finish: AttemptFinish): Promise<boolean> {
+  async finishAttempt(fence: Fence, finish: AttemptFinish): Promise<Job | null> {
     return att.finishAttempt(this.q, fence, finish);
   }
   async recoverExpired(): Promise<Job[]> {
@@ -212,14 +218,12 @@ export class PostgresStore implements Store {
     await this.pool.end().catch(() => undefined);
   }
 
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   private emit(event: StoreEvent): void {
-    for (const l of [...this.listeners]) {
-      try {
-        l(event);
-      } catch {
-        // A failing subscriber must not stop the others from waking up.
-      }
-    }
+    for (const l of [...this.listeners]) deliver(l, event);
   }
 
   private async runnableTasks(): Promise<string[]> {

@@ -1,12 +1,9 @@
 import type { Attempt, Job, JobState, LogLine } from '../../types.js';
 import type { JobFilter } from '../contract.js';
 import type { Db } from './db.js';
-import { jobColumns, orderByIds, toAttempt, toJob, toLogLine, validIds } from './rows.js';
+import { listLimit, logLimit, orderByIds } from '../requests.js';
+import { jobColumns, toAttempt, toJob, toLogLine, validIds } from './rows.js';
 
-const DEFAULT_LIST_LIMIT = 100;
-const MAX_LIST_LIMIT = 10_000;
-const DEFAULT_LOG_LIMIT = 1_000;
-const MAX_LOG_LIMIT = 20_000;
 
 export async function get(db: Db, jobId: string): Promise<Job | null> {
   if (validIds([jobId]).length === 0) return null;
@@ -40,7 +37,7 @@ export async function list(db: Db, filter: JobFilter): Promise<Job[]> {
     if (validIds([filter.beforeId]).length === 0) return [];
     add((p) => `id < ${p}::bigint`, filter.beforeId);
   }
-  const limit = Math.max(0, Math.min(MAX_LIST_LIMIT, Math.floor(filter.limit ?? DEFAULT_LIST_LIMIT)));
+  const limit = listLimit(filter.limit);
   params.push(limit);
   const rows = await db.read(
     `SELECT ${jobColumns()} FROM ${db.s}.jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
@@ -71,7 +68,7 @@ export async function logs(
   options: { afterSeq?: number; limit?: number; attempt?: number; tail?: boolean } = {},
 ): Promise<LogLine[]> {
   if (validIds([jobId]).length === 0) return [];
-  const params: unknown[] = [jobId, options.afterSeq ?? 0, Math.max(0, Math.min(MAX_LOG_LIMIT, Math.floor(options.limit ?? DEFAULT_LOG_LIMIT)))];
+  const params: unknown[] = [jobId, options.afterSeq ?? 0, logLimit(options.limit)];
   let attemptClause = '';
   if (options.attempt !== undefined) {
     params.push(options.attempt);

@@ -1,93 +1,35 @@
-import { retryDelayMs } from '../../task/retry.js';
-import type { Job, RetryPolicy, SerializedError } from '../../types.js';
-import { cancelledError, deadlineError, leaseLostError } from '../rows.js';
+import type { Job } from '../../types.js';
+import type { AttemptFinish } from '../contract.js';
+import { nextState } from '../next-state.js';
+import { SWEEP_BATCH } from '../requests.js';
+import { leaseLostError } from '../store-errors.js';
+import { applyDecisions, DECISION_COLUMNS, decisionFacts, decisionPolicy, type Decision, type DecisionRow } from './apply.js';
 import type { Db } from './db.js';
-import { jobColumns, toJob } from './rows.js';
-
-/** Expired leases recovered per call; the next call (the engine runs this periodically) takes the rest. */
-const BATCH = 500;
 
 /**
- * One transaction: lock the running jobs whose lease expired on the DATABASE's clock (`SKIP LOCKED`, so workers
- * recovering at the same time split the work instead of doing it twice), decide each job's fate with its own retry
- * policy, and write every decision with one batched UPDATE.
+ * One transaction: lock the running jobs whose lease expired on the DATABASE's clock (at most SWEEP_BATCH, `SKIP
+ * LOCKED`, so workers recovering at the same time split the work instead of doing it twice), end each attempt
+ * `crashed` (charged) and let nextState() decide each job with its stored retry policy, exactly as for a reported
+ * crash, then write every decision with one batched, fenced statement.
  */
 export async function recoverExpired(db: Db): Promise<Job[]> {
   const S = db.s;
   return db.tx(async (q) => {
-    const expired = await q<{
-      id: string;
-      charged_attempts: number;
-      max_attempts: number;
-      retry: string;
-      deadline_at: string | null;
-      cancel_requested: boolean;
-      cancel_reason: string | null;
-      lease_owner: string | null;
-      lease_expires_at: string | null;
-      now: string;
-    }>(
-      `SELECT id::text, charged_attempts, max_attempts, retry, deadline_at, cancel_requested, cancel_reason, lease_owner,
-              lease_expires_at, ${S}.now_ms() AS now
+    const expired = await q<DecisionRow>(
+      `SELECT ${DECISION_COLUMNS(S)}
          FROM ${S}.jobs
         WHERE state = 'running' AND lease_expires_at <= ${S}.now_ms()
         ORDER BY lease_expires_at
-        LIMIT ${BATCH}
+        LIMIT ${SWEEP_BATCH}
         FOR UPDATE SKIP LOCKED`,
     );
     if (expired.length === 0) return [];
-    const ids: string[] = [];
-    const states: string[] = [];
-    const delays: Array<number | null> = [];
-    const errors: string[] = [];
-    const attemptErrors: string[] = [];
-    for (const r of expired) {
-      const now = Number(r.now);
-      const crashed = leaseLostError(r.lease_owner, r.lease_expires_at === null ? null : Number(r.lease_expires_at), now);
-      const charged = r.charged_attempts + 1;
-      let state: string;
-      let error: SerializedError = crashed;
-      let delay = 0;
-      if (r.cancel_requested) {
-        state = 'cancelled';
-        error = cancelledError(r.cancel_reason ?? 'cancelled');
-      } else if (charged >= r.max_attempts) {
-        state = 'failed';
-      } else {
-        delay = retryDelayMs(JSON.parse(r.retry) as RetryPolicy, charged);
-        if (r.deadline_at !== null && now + delay >= Number(r.deadline_at)) {
-          state = 'failed';
-          error = deadlineError(Number(r.deadline_at), now, crashed);
-        } else state = 'queued';
-      }
-      attemptErrors.push(JSON.stringify(crashed));
-      ids.push(r.id);
-      states.push(state);
-      delays.push(state === 'queued' ? delay : null);
-      errors.push(JSON.stringify(error));
-    }
-    const rows = await q(
-      `WITH c AS (SELECT ${S}.now_ms() AS now),
-       d AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[])
-               AS d(id, state, delay_ms, error, attempt_error)),
-       j AS (
-         UPDATE ${S}.jobs j SET
-           state = d.state, error = d.error, charged_attempts = j.charged_attempts + 1,
-           run_at = CASE WHEN d.state = 'queued' THEN c.now + d.delay_ms ELSE j.run_at END,
-           finished_at = CASE WHEN d.state = 'queued' THEN NULL ELSE c.now END,
-           updated_at = c.now, lease_owner = NULL, lease_expires_at = NULL
-         FROM d, c
-         WHERE j.id = d.id
-         RETURNING ${jobColumns('j')}
-       ),
-       a AS (
-         UPDATE ${S}.attempts a SET finished_at = c.now, outcome = 'crashed', charged = true, error = d.attempt_error
-           FROM j, c, d
-          WHERE a.job_id = j.id AND d.id = j.id AND a.attempt = j.attempts AND a.finished_at IS NULL
-       )
-       SELECT * FROM j ORDER BY id`,
-      [ids, states, delays, errors, attemptErrors],
-    );
-    return rows.map(toJob);
+    const now = Number(expired[0]!.now);
+    const decisions: Decision[] = expired.map((r) => {
+      const error = leaseLostError(r.lease_owner, r.lease_expires_at === null ? null : Number(r.lease_expires_at), now);
+      const finish: AttemptFinish = { outcome: 'crashed', error, charged: true };
+      return { jobId: r.id, attempt: r.attempts, finish, next: nextState(decisionFacts(r), finish, decisionPolicy(r), now) };
+    });
+    return applyDecisions(q, S, decisions, now);
   });
 }

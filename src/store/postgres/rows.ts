@@ -46,17 +46,3 @@ export function jsonValue(value: unknown): string {
 export function validIds(ids: readonly string[]): string[] {
   return ids.filter(isJobId);
 }
-
-export function orderByIds<T extends { id: string }>(ids: readonly string[], items: T[]): T[] {
-  const byId = new Map(items.map((j) => [j.id, j]));
-  const seen = new Set<string>();
-  const out: T[] = [];
-  for (const id of ids) {
-    const item = byId.get(id);
-    if (item && !seen.has(id)) {
-      seen.add(id);
-      out.push(item);
-    }
-  }
-  return out;
-}

@@ -1,70 +1,58 @@
-import type { Attempt, SerializedError } from '../../types.js';
-import { retryDelayMs } from '../../task/retry.js';
+import type { Attempt, Job, RetryPolicy } from '../../types.js';
 import type { ActivityUpdate, AttemptFinish, Fence, StoreEvent } from '../contract.js';
-import { cancelledError, deadlineError, isJobId, leaseLostError, parseJson, rowToAttempt, type AttemptRow, type JobRow } from '../rows.js';
+import { nextState, type NextState } from '../next-state.js';
+import { SWEEP_BATCH } from '../requests.js';
+import { isJobId, jobFacts, parseJson, rowToAttempt, rowToJob, type AttemptRow, type JobRow } from '../rows.js';
+import { leaseLostError } from '../store-errors.js';
 import type { Db } from './connection.js';
 import { finishedEvent, type OpResult } from './jobs.js';
 import { FENCED, fenceArgs, stmt } from './statements.js';
-import type { RetryPolicy } from '../../types.js';
 
 const END_ATTEMPT = `UPDATE attempts SET finished_at = @now, outcome = @outcome, charged = @charged, error = @error,
     hang_report = @hangReport WHERE job_id = @jobId AND attempt = @attempt AND finished_at IS NULL`;
 
-// Every way out of `running` clears the lease, so nothing can renew or fence against it afterwards.
-const TO_TERMINAL = `UPDATE jobs SET state = @state, result = @result, error = @error, charged_attempts = @charged,
-    finished_at = @now, updated_at = @now, lease_owner = NULL, lease_expires_at = NULL WHERE id = @jobId RETURNING *`;
-const TO_QUEUED = `UPDATE jobs SET state = 'queued', run_at = @runAt, error = @error, charged_attempts = @charged,
-    updated_at = @now, lease_owner = NULL, lease_expires_at = NULL WHERE id = @jobId RETURNING *`;
+// Every way out of `running` clears the lease, so nothing can renew or fence against it afterwards. Both are
+// guarded by the attempt read under the same transaction's lock: they can only move the attempt they decided on.
+const TO_TERMINAL = `UPDATE jobs SET state = @state, result = @result, error = @error, charged_attempts = @chargedAttempts,
+    finished_at = @now, updated_at = @now, lease_owner = NULL, lease_expires_at = NULL
+  WHERE id = @jobId AND state = 'running' AND attempts = @attempt RETURNING *`;
+const TO_QUEUED = `UPDATE jobs SET state = 'queued', run_at = @runAt, error = @error, charged_attempts = @chargedAttempts,
+    updated_at = @now, lease_owner = NULL, lease_expires_at = NULL
+  WHERE id = @jobId AND state = 'running' AND attempts = @attempt RETURNING *`;
 
-/** Fenced end of an attempt (see Store.finishAttempt). Returns false, changing nothing, for a stale fence. */
-export function finishAttempt(db: Db, fence: Fence, finish: AttemptFinish, now: number): OpResult<boolean> {
-  const args = fenceArgs(fence, now);
-  const row = stmt(db, `SELECT * FROM jobs WHERE ${FENCED}`).get(args) as JobRow | undefined;
-  if (!row) return { value: false, events: [] };
-  const jobId = args.jobId;
-  const charged = finish.outcome === 'succeeded' || finish.charged;
-  const chargedAttempts = row.charged_attempts as number + (charged ? 1 : 0);
+/**
+ * Fenced end of an attempt (see Store.finishAttempt): the row is read under BEGIN IMMEDIATE's lock, nextState()
+ * decides, and the decision is written. Returns null, changing nothing, for a stale fence.
+ */
+export function finishAttempt(db: Db, fence: Fence, finish: AttemptFinish, now: number): OpResult<Job | null> {
+  const row = stmt(db, `SELECT * FROM jobs WHERE ${FENCED}`).get(fenceArgs(fence, now)) as JobRow | undefined;
+  if (!row) return { value: null, events: [] };
+  const next = nextState(jobFacts(row), finish, storedPolicy(row), now);
+  const after = apply(db, row, finish, next, now);
+  return { value: rowToJob(after), events: [afterEvent(after)] };
+}
+
+/** Writes one decision: the attempt keeps its own outcome, the job takes the next state. */
+function apply(db: Db, row: JobRow, finish: AttemptFinish, next: NextState, now: number): JobRow {
+  const jobId = Number(row.id);
+  const attempt = Number(row.attempts);
+  const failed = finish.outcome !== 'succeeded';
   stmt(db, END_ATTEMPT).run({
     now,
     jobId,
-    attempt: fence.attempt,
+    attempt,
     outcome: finish.outcome,
-    charged: charged ? 1 : 0,
-    error: finish.outcome === 'succeeded' ? null : JSON.stringify(finish.error),
-    hangReport: finish.outcome === 'succeeded' || !finish.hangReport ? null : JSON.stringify(finish.hangReport),
+    charged: next.charged ? 1 : 0,
+    error: failed ? JSON.stringify(finish.error) : null,
+    hangReport: failed && finish.hangReport ? JSON.stringify(finish.hangReport) : null,
   });
-  let after: JobRow;
-  if (finish.outcome === 'succeeded') {
-    after = terminal(db, jobId, 'succeeded', null, finish.result, chargedAttempts, now);
-  } else if (finish.retryInMs === null) {
-    after = terminal(db, jobId, finish.outcome === 'cancelled' ? 'cancelled' : 'failed', finish.error, null, chargedAttempts, now);
-  } else if (row.cancel_requested) {
-    // Someone cancelled the job while this attempt was failing on its own: honour the cancel, do not re-queue.
-    after = terminal(db, jobId, 'cancelled', cancelledError(row.cancel_reason ?? 'cancelled'), null, chargedAttempts, now);
-  } else {
-    after = requeue(db, row, finish.error, chargedAttempts, now + Math.max(0, finish.retryInMs), now);
-  }
-  return { value: true, events: [afterEvent(after)] };
+  const common = { jobId, attempt, now, chargedAttempts: next.chargedAttempts, error: next.error ? JSON.stringify(next.error) : null };
+  if (next.state === 'queued') return stmt(db, TO_QUEUED).get({ ...common, runAt: next.runAt }) as JobRow;
+  return stmt(db, TO_TERMINAL).get({ ...common, state: next.state, result: next.state === 'succeeded' ? JSON.stringify(next.result) : null }) as JobRow;
 }
 
-function terminal(db: Db, jobId: number, state: 'succeeded' | 'failed' | 'cancelled', error: SerializedError | null, result: unknown, charged: number, now: number): JobRow {
-  return stmt(db, TO_TERMINAL).get({
-    jobId,
-    state,
-    error: error ? JSON.stringify(error) : null,
-    result: state === 'succeeded' ? JSON.stringify(result ?? null) : null,
-    charged,
-    now,
-  }) as JobRow;
-}
-
-/** Back to the queue at runAt, unless the job's deadline passes first: then it fails with kind `deadline`. */
-function requeue(db: Db, row: JobRow, error: SerializedError, charged: number, runAt: number, now: number): JobRow {
-  const deadlineAt = row.deadline_at as number | null;
-  if (deadlineAt !== null && runAt >= deadlineAt) {
-    return terminal(db, Number(row.id), 'failed', deadlineError(deadlineAt, now, error), null, charged, now);
-  }
-  return stmt(db, TO_QUEUED).get({ jobId: Number(row.id), runAt, error: JSON.stringify(error), charged, now }) as JobRow;
+function storedPolicy(row: JobRow): RetryPolicy {
+  return parseJson<RetryPolicy>(row.retry_policy ?? null)!;
 }
 
 function afterEvent(row: JobRow): StoreEvent {
@@ -72,27 +60,21 @@ function afterEvent(row: JobRow): StoreEvent {
 }
 
 /**
- * Attempts whose lease expired end `crashed` (charged); their jobs are re-queued after the delay of their own
- * stored retry policy, or failed when the budget is spent (or cancelled, when a cancel was pending).
+ * Attempts whose lease expired end `crashed` (charged), and nextState() decides their jobs with their stored retry
+ * policy, exactly as if the worker had reported the crash. At most SWEEP_BATCH per call (oldest expiry first), so a
+ * large backlog never holds the write lock, or the supervisor's loop, for long: the next call takes the rest.
  */
 export function recoverExpired(db: Db, now: number): OpResult<JobRow[]> {
-  const rows = stmt(db, `SELECT * FROM jobs INDEXED BY jobs_lease WHERE state = 'running' AND lease_expires_at <= ?`).all(now) as JobRow[];
+  const rows = stmt(
+    db,
+    `SELECT * FROM jobs INDEXED BY jobs_lease WHERE state = 'running' AND lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ?`,
+  ).all(now, SWEEP_BATCH) as JobRow[];
   const out: JobRow[] = [];
   const events: StoreEvent[] = [];
   for (const row of rows) {
-    const jobId = Number(row.id);
     const error = leaseLostError(row.lease_owner, row.lease_expires_at as number | null, now);
-    stmt(db, END_ATTEMPT).run({ now, jobId, attempt: row.attempts, outcome: 'crashed', charged: 1, error: JSON.stringify(error), hangReport: null });
-    const charged = (row.charged_attempts as number) + 1;
-    let after: JobRow;
-    if (row.cancel_requested) {
-      after = terminal(db, jobId, 'cancelled', cancelledError(row.cancel_reason ?? 'cancelled'), null, charged, now);
-    } else if (charged < (row.max_attempts as number)) {
-      const policy = parseJson<RetryPolicy>(row.retry_policy ?? null)!;
-      after = requeue(db, row, error, charged, now + retryDelayMs(policy, charged), now);
-    } else {
-      after = terminal(db, jobId, 'failed', error, null, charged, now);
-    }
+    const finish: AttemptFinish = { outcome: 'crashed', error, charged: true };
+    const after = apply(db, row, finish, nextState(jobFacts(row), finish, storedPolicy(row), now), now);
     out.push(after);
     events.push(afterEvent(after));
   }

@@ -1,6 +1,8 @@
 import { JobNotFoundError, UsageError } from '../../errors.js';
+import type { Job } from '../../types.js';
 import type { StoreEvent } from '../contract.js';
-import { cancelledError, isJobId, type JobRow } from '../rows.js';
+import { isJobId, type JobRow } from '../rows.js';
+import { cancelledError } from '../store-errors.js';
 import type { Db } from './connection.js';
 import { finishedEvent, get, getMany, type OpResult } from './jobs.js';
 import { stmt } from './statements.js';
@@ -9,7 +11,7 @@ import { stmt } from './statements.js';
  * Cancels the named jobs and every descendant (one recursive CTE walks the subtree): queued ones end at once,
  * running ones get cancelRequested for their worker to act on at its next lease renewal.
  */
-export function cancel(db: Db, jobIds: string[], reason: string, now: number): OpResult<JobRow[]> {
+export function cancel(db: Db, jobIds: string[], reason: string, now: number): OpResult<Job[]> {
   const ids = jobIds.filter(isJobId).map(Number);
   if (ids.length === 0) return { value: [], events: [] };
   const tree = stmt(

@@ -1,12 +1,15 @@
 import type { ClaimRequest, Claimed, Fence, StoreEvent } from '../contract.js';
-import { deadlineError, rowToJob, type JobRow } from '../rows.js';
+import { expiredInQueue } from '../next-state.js';
+import { SWEEP_BATCH } from '../requests.js';
+import { rowToJob, type JobRow } from '../rows.js';
 import type { Db } from './connection.js';
 import { finishedEvent, type OpResult } from './jobs.js';
 import { FENCED, fenceArgs, stmt } from './statements.js';
 
 /**
  * One batch claim, inside one BEGIN IMMEDIATE transaction (so two processes never take the same job): first the
- * queued jobs of these tasks whose deadline passed are failed with kind `deadline`, then the best candidates of
+ * queued jobs of these tasks whose deadline passed are failed with kind `deadline` (at most SWEEP_BATCH, oldest
+ * deadline first, so a backlog never makes one claim long; the next claim takes the rest), then the best candidates of
  * each task (up to its limit) are merged in claim order and taken up to `limit`.
  */
 export function claim(db: Db, req: ClaimRequest, now: number): OpResult<Claimed[]> {
@@ -21,14 +24,14 @@ export function claim(db: Db, req: ClaimRequest, now: number): OpResult<Claimed[
     db,
     // INDEXED BY: without it the planner prefers jobs_claim and reads every queued job of the task on every claim.
     `SELECT id, deadline_at FROM jobs INDEXED BY jobs_deadline WHERE state = 'queued' AND deadline_at IS NOT NULL AND deadline_at <= ?
-       AND task IN (SELECT value FROM json_each(?))`,
-  ).all(now, JSON.stringify(tasks.map(([t]) => t))) as Array<{ id: number; deadline_at: number }>;
+       AND task IN (SELECT value FROM json_each(?)) ORDER BY deadline_at LIMIT ?`,
+  ).all(now, JSON.stringify(tasks.map(([t]) => t)), SWEEP_BATCH) as Array<{ id: number; deadline_at: number }>;
   const fail = stmt(
     db,
     `UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, updated_at = ? WHERE id = ? AND state = 'queued' RETURNING *`,
   );
   for (const e of expired) {
-    const row = fail.get(JSON.stringify(deadlineError(e.deadline_at, now)), now, now, e.id) as JobRow | undefined;
+    const row = fail.get(JSON.stringify(expiredInQueue(e.deadline_at, now).error), now, now, e.id) as JobRow | undefined;
     if (row) events.push(finishedEvent(row));
   }
 
@@ -36,20 +39,23 @@ export function claim(db: Db, req: ClaimRequest, now: number): OpResult<Claimed[
   if (req.rootJobId === undefined) {
     const candidates = stmt(
       db,
-      `SELECT id, priority, run_at FROM jobs WHERE state = 'queued' AND task = ? AND run_at <= ?
-         ORDER BY priority DESC, run_at, id LIMIT ?`,
+      // Expired deadlines beyond this claim's sweep are skipped, never run: a later claim fails them.
+      `SELECT id, priority, run_at FROM jobs WHERE state = 'queued' AND task = @task AND run_at <= @now
+         AND (deadline_at IS NULL OR deadline_at > @now)
+         ORDER BY priority DESC, run_at, id LIMIT @n`,
     );
-    for (const [task, n] of tasks) found.push(...(candidates.all(task, now, n) as typeof found));
+    for (const [task, n] of tasks) found.push(...(candidates.all({ task, now, n }) as typeof found));
   } else {
     // `vigil run`: only the root job and its descendants.
     const inTree = stmt(
       db,
-      `WITH RECURSIVE tree(id) AS (SELECT ? UNION ALL SELECT j.id FROM jobs j JOIN tree ON j.parent_id = tree.id)
-       SELECT id, priority, run_at FROM jobs WHERE id IN (SELECT id FROM tree) AND state = 'queued' AND task = ? AND run_at <= ?
-         ORDER BY priority DESC, run_at, id LIMIT ?`,
+      `WITH RECURSIVE tree(id) AS (SELECT @root UNION ALL SELECT j.id FROM jobs j JOIN tree ON j.parent_id = tree.id)
+       SELECT id, priority, run_at FROM jobs WHERE id IN (SELECT id FROM tree) AND state = 'queued' AND task = @task
+         AND run_at <= @now AND (deadline_at IS NULL OR deadline_at > @now)
+         ORDER BY priority DESC, run_at, id LIMIT @n`,
     );
     const root = Number(req.rootJobId);
-    for (const [task, n] of tasks) found.push(...(inTree.all(root, task, now, n) as typeof found));
+    for (const [task, n] of tasks) found.push(...(inTree.all({ root, task, now, n }) as typeof found));
   }
   found.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.id - b.id);
 

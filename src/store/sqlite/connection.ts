@@ -3,15 +3,18 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreUnavailableError, VigilError, errorMessage } from '../../errors.js';
 import { migrationsDir, readMigrations } from '../migrate.js';
+import { BUSY_PATIENCE_MS, BUSY_SLICE_MS } from './busy.js';
 
 export type Db = Database.Database;
 
-const BUSY_TIMEOUT_MS = 5_000;
+// Opening (WAL switch, migrations) runs once, before any loop work exists: it may wait for the lock in SQLite.
+const OPEN_BUSY_TIMEOUT_MS = 5_000;
 
 /**
  * Opens (creating if needed) a Vigil SQLite file: WAL so readers never block the claimer, synchronous=NORMAL
- * (durable across process crashes; a power loss may drop the last transactions, never corrupt), busy_timeout so a
- * writer waits for another process's transaction instead of failing, foreign keys on. Then applies migrations.
+ * (durable across process crashes; a power loss may drop the last transactions, never corrupt), foreign keys on.
+ * Then applies migrations, waiting up to 5 s in SQLite for another process's lock; after that, busy_timeout drops to
+ * BUSY_SLICE_MS and the store waits for locks asynchronously (busy.ts), so a lock never blocks the event loop.
  * Every failure becomes a StoreUnavailableError naming the path and what to do.
  */
 export function openSqlite(path: string): Db {
@@ -23,11 +26,12 @@ export function openSqlite(path: string): Db {
     throw unavailable(path, err);
   }
   try {
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.pragma(`busy_timeout = ${OPEN_BUSY_TIMEOUT_MS}`);
     setWal(db);
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     migrate(db, path);
+    db.pragma(`busy_timeout = ${BUSY_SLICE_MS}`);
     return db;
   } catch (err) {
     db.close();
@@ -46,24 +50,36 @@ function checkLocation(path: string): void {
   }
 }
 
+/** What went wrong with the file, read from the driver's error CODE only (never its message text). */
+export type SqliteTrouble = 'notADatabase' | 'permission' | 'busy' | 'corrupt' | 'disk' | 'other';
+
+/**
+ * better-sqlite3 sets SQLite's (extended) result code on every SqliteError, and Node's fs sets errno codes: matching
+ * codes means a driver upgrade that rewords a message can not turn a known condition into an unknown one.
+ */
+export function sqliteTrouble(err: unknown): SqliteTrouble {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return 'other';
+  if (code.startsWith('SQLITE_NOTADB')) return 'notADatabase';
+  if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_PERM') || code.startsWith('SQLITE_AUTH') || code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return 'permission';
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'busy';
+  if (code.startsWith('SQLITE_CORRUPT')) return 'corrupt';
+  if (code.startsWith('SQLITE_FULL') || code.startsWith('SQLITE_IOERR') || code === 'ENOSPC' || code === 'EIO') return 'disk';
+  return 'other';
+}
+
 /** Turns a driver error into a message that says what is wrong with the file and what to do. */
 export function unavailable(path: string, err: unknown): StoreUnavailableError {
   const code = (err as { code?: unknown }).code;
   const msg = errorMessage(err);
-  let advice: string;
-  if (code === 'SQLITE_NOTADB' || /not a database/i.test(msg)) {
-    advice = 'the file exists but is not an SQLite database (point --store / VIGIL_STORE at another file)';
-  } else if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code === 'SQLITE_PERM' || /EACCES|permission|readonly/i.test(msg)) {
-    advice = 'permission denied or read-only location (the file and its directory must be writable by this user: WAL needs the -wal and -shm files next to it)';
-  } else if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
-    advice = `the database stayed locked by another process for over ${BUSY_TIMEOUT_MS / 1000}s (is a process stuck holding a write transaction? retry, or stop that process)`;
-  } else if (code === 'SQLITE_CORRUPT') {
-    advice = 'the database file is corrupt (restore it from a backup or start a new file)';
-  } else if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR') {
-    advice = 'the disk is full or failing (free space and retry)';
-  } else {
-    advice = msg;
-  }
+  const advice = {
+    notADatabase: 'the file exists but is not an SQLite database (point --store / VIGIL_STORE at another file)',
+    permission: 'permission denied or read-only location (the file and its directory must be writable by this user: WAL needs the -wal and -shm files next to it)',
+    busy: `the database stayed locked by another process for over ${BUSY_PATIENCE_MS / 1000}s (is a process stuck holding a write transaction? retry, or stop that process)`,
+    corrupt: 'the database file is corrupt (restore it from a backup or start a new file)',
+    disk: 'the disk is full or failing (free space and retry)',
+    other: msg,
+  }[sqliteTrouble(err)];
   return new StoreUnavailableError(`cannot use the SQLite store ${path}: ${advice} [${String(code ?? 'error')}: ${msg}]`, err);
 }
 
@@ -72,7 +88,7 @@ export function unavailable(path: string, err: unknown): StoreUnavailableError {
  * through the busy handler when another process is switching the same new file at the same moment: retry, bounded.
  */
 function setWal(db: Db): void {
-  const until = Date.now() + BUSY_TIMEOUT_MS;
+  const until = Date.now() + OPEN_BUSY_TIMEOUT_MS;
   for (;;) {
     try {
       const mode = db.pragma('journal_mode = WAL', { simple: true });

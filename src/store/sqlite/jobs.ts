@@ -1,7 +1,7 @@
-import { UsageError } from '../../errors.js';
-import type { JobState } from '../../types.js';
+import type { Job, JobState } from '../../types.js';
 import { TERMINAL_STATES } from '../../types.js';
 import type { EnqueueResult, JobFilter, NewJob, StoreEvent } from '../contract.js';
+import { checkNewJob, listLimit, orderByIds } from '../requests.js';
 import { isJobId, rowToJob, type JobRow } from '../rows.js';
 import type { Db } from './connection.js';
 import { stmt } from './statements.js';
@@ -56,43 +56,18 @@ export function enqueue(db: Db, jobs: NewJob[], now: number): OpResult<EnqueueRe
   return { value: out, events: tasks.size ? [{ type: 'enqueued', tasks: [...tasks] }] : [] };
 }
 
-function checkNewJob(j: NewJob, i: number): void {
-  const bad = (what: string): never => {
-    throw new UsageError('VIGIL_INVALID_INPUT', `job #${i} of the batch: ${what}`);
-  };
-  if (typeof j.task !== 'string' || j.task === '') bad('"task" must be a non-empty string');
-  if (!j.retry || !Number.isInteger(j.retry.maxAttempts) || j.retry.maxAttempts < 1) bad('"retry.maxAttempts" must be an integer ≥ 1');
-  if (j.parentId != null && !isJobId(j.parentId)) bad(`"parentId" ${JSON.stringify(j.parentId)} is not a job id`);
-  if (j.priority !== undefined && !Number.isInteger(j.priority)) bad('"priority" must be an integer');
-  if (j.delayMs !== undefined && !Number.isFinite(j.delayMs)) bad('"delayMs" must be a finite number');
-  if (j.deadlineMs != null && !(Number.isFinite(j.deadlineMs) && j.deadlineMs > 0)) bad('"deadlineMs" must be a positive number');
-}
-
 export function get(db: Db, jobId: string): JobRow | undefined {
   if (!isJobId(jobId)) return undefined;
   return stmt(db, 'SELECT * FROM jobs WHERE id = ?').get(Number(jobId)) as JobRow | undefined;
 }
 
 /** In the order asked, missing ids omitted. */
-export function getMany(db: Db, jobIds: string[]): JobRow[] {
-  const ids = jobIds.filter(isJobId).map(Number);
+export function getMany(db: Db, jobIds: string[]): Job[] {
+  const ids = jobIds.filter(isJobId);
   if (ids.length === 0) return [];
-  const rows = stmt(db, 'SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(ids)) as JobRow[];
-  const byId = new Map(rows.map((r) => [Number(r.id), r]));
-  const seen = new Set<number>();
-  const out: JobRow[] = [];
-  for (const id of ids) {
-    const r = byId.get(id);
-    if (r && !seen.has(id)) {
-      seen.add(id);
-      out.push(r);
-    }
-  }
-  return out;
+  const rows = stmt(db, 'SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(ids.map(Number))) as JobRow[];
+  return orderByIds(ids, rows.map(rowToJob));
 }
-
-export const DEFAULT_LIST_LIMIT = 100;
-const MAX_LIST_LIMIT = 10_000;
 
 /** Newest first. */
 export function list(db: Db, f: JobFilter): JobRow[] {
@@ -117,7 +92,7 @@ export function list(db: Db, f: JobFilter): JobRow[] {
     where.push('id < @beforeId');
     params.beforeId = Number(f.beforeId);
   }
-  params.limit = Math.max(0, Math.min(MAX_LIST_LIMIT, Math.floor(f.limit ?? DEFAULT_LIST_LIMIT)));
+  params.limit = listLimit(f.limit);
   const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`;
   return stmt(db, sql).all(params) as JobRow[];
 }

@@ -1,6 +1,8 @@
 import type { LogLine } from '../../types.js';
 import type { NewLogLine } from '../contract.js';
-import { cutLogLine, isJobId, LOG_RETENTION_CHUNK, LOG_RETENTION_LINES } from '../rows.js';
+import { cutLogLine, LOG_RETENTION_CHUNK, LOG_RETENTION_LINES } from '../log-rules.js';
+import { logLimit } from '../requests.js';
+import { isJobId } from '../rows.js';
 import type { Db } from './connection.js';
 import { FENCED, fenceArgs, stmt } from './statements.js';
 
@@ -41,12 +43,10 @@ export function appendLogs(db: Db, lines: NewLogLine[], now: number): void {
   }
 }
 
-export const DEFAULT_LOG_LIMIT = 1_000;
-const MAX_LOG_LIMIT = 20_000;
 
 export function logs(db: Db, jobId: string, o: { afterSeq?: number; limit?: number; attempt?: number; tail?: boolean } = {}): LogLine[] {
   if (!isJobId(jobId)) return [];
-  const limit = Math.max(0, Math.min(MAX_LOG_LIMIT, Math.floor(o.limit ?? DEFAULT_LOG_LIMIT)));
+  const limit = logLimit(o.limit);
   const attemptFilter = o.attempt !== undefined ? 'AND attempt = @attempt' : '';
   const sql = `SELECT job_id, attempt, seq, ts, stream, line FROM logs WHERE job_id = @jobId AND seq > @afterSeq ${attemptFilter}
     ORDER BY seq ${o.tail ? 'DESC' : 'ASC'} LIMIT @limit`;

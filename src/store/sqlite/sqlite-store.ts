@@ -19,19 +19,27 @@ import type {
   WorkerRecord,
 } from '../contract.js';
 import { rowToJob } from '../rows.js';
+import { deliver } from '../deliver.js';
 import * as attempts from './attempts.js';
 import * as cancel from './cancel.js';
 import * as claim from './claim.js';
-import { openSqlite, unavailable, type Db } from './connection.js';
+import { retryWhileBusy } from './busy.js';
+import { openSqlite, sqliteTrouble, unavailable, type Db } from './connection.js';
 import * as jobs from './jobs.js';
 import type { OpResult } from './jobs.js';
 import * as logs from './logs.js';
 import * as workers from './workers.js';
 
+export interface SqliteStoreOptions {
+  /** The store's clock, epoch milliseconds. Default Date.now. */
+  clock?: () => number;
+}
+
 /**
  * The Store contract on one SQLite file (better-sqlite3, WAL). Several processes may share the file: every write
  * is one BEGIN IMMEDIATE transaction, so they serialise on SQLite's write lock and never see a half-done batch.
- * The clock is this process's Date.now() (one machine). Methods are async only to share the contract with
+ * The clock is this process's Date.now() (one machine), or the `clock` given to open() (tests: leases, retry
+ * delays and deadlines without sleeping). Methods are async only to share the contract with
  * PostgreSQL; the work itself is synchronous and short.
  */
 export class SqliteStore implements Store {
@@ -41,20 +49,20 @@ export class SqliteStore implements Store {
   private readonly events = new EventEmitter();
   private closed = false;
 
-  private constructor(private readonly db: Db, readonly path: string) {
+  private constructor(private readonly db: Db, readonly path: string, private readonly clock: () => number) {
     this.description = `sqlite:${path}`;
     // Many waiters (one per awaited job) may subscribe; that is not a leak.
     this.events.setMaxListeners(0);
   }
 
   /** Opens or creates the file and applies migrations. Throws StoreUnavailableError (nothing created) when it can't. */
-  static async open(path: string): Promise<SqliteStore> {
+  static async open(path: string, options: SqliteStoreOptions = {}): Promise<SqliteStore> {
     const full = path === ':memory:' ? path : resolve(path);
-    return new SqliteStore(openSqlite(full), full);
+    return new SqliteStore(openSqlite(full), full, options.clock ?? Date.now);
   }
 
   async now(): Promise<number> {
-    return Date.now();
+    return this.clock();
   }
 
   enqueue(newJobs: NewJob[]): Promise<EnqueueResult[]> {
@@ -83,7 +91,7 @@ export class SqliteStore implements Store {
     return this.write((now) => ({ value: logs.appendLogs(this.db, lines, now), events: [] }));
   }
 
-  finishAttempt(fence: Fence, finish: AttemptFinish): Promise<boolean> {
+  finishAttempt(fence: Fence, finish: AttemptFinish): Promise<Job | null> {
     return this.write((now) => attempts.finishAttempt(this.db, fence, finish, now));
   }
 
@@ -92,7 +100,7 @@ export class SqliteStore implements Store {
   }
 
   async cancel(jobIds: string[], reason: string): Promise<Job[]> {
-    return (await this.write((now) => cancel.cancel(this.db, jobIds, reason, now))).map(rowToJob);
+    return this.write((now) => cancel.cancel(this.db, jobIds, reason, now));
   }
 
   async retry(jobId: string): Promise<Job> {
@@ -107,7 +115,7 @@ export class SqliteStore implements Store {
   }
 
   getMany(jobIds: string[]): Promise<Job[]> {
-    return this.read(() => jobs.getMany(this.db, jobIds).map(rowToJob));
+    return this.read(() => jobs.getMany(this.db, jobIds));
   }
 
   list(filter: JobFilter): Promise<Job[]> {
@@ -151,18 +159,9 @@ export class SqliteStore implements Store {
   }
 
   subscribe(listener: (event: StoreEvent) => void): () => void {
-    // A throwing listener must not turn a committed write into a rejected call.
-    const safe = (e: StoreEvent): void => {
-      try {
-        listener(e);
-      } catch (err) {
-        queueMicrotask(() => {
-          throw err;
-        });
-      }
-    };
-    this.events.on('event', safe);
-    return () => this.events.off('event', safe);
+    const isolated = (e: StoreEvent): void => deliver(listener, e);
+    this.events.on('event', isolated);
+    return () => this.events.off('event', isolated);
   }
 
   async close(): Promise<void> {
@@ -172,12 +171,23 @@ export class SqliteStore implements Store {
     this.db.close();
   }
 
-  /** One BEGIN IMMEDIATE transaction; events are emitted only after it committed. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /**
+   * One BEGIN IMMEDIATE transaction; events are emitted only after it committed. Another process's lock is waited
+   * for between tries, asynchronously (busy.ts): the event loop is never blocked by it for more than a slice.
+   */
   private async write<T>(op: (now: number) => OpResult<T>): Promise<T> {
     this.checkOpen();
+    const tx = this.db.transaction(() => op(this.clock()));
     let result: OpResult<T>;
     try {
-      result = this.db.transaction(() => op(Date.now())).immediate();
+      result = await retryWhileBusy(() => {
+        this.checkOpen();
+        return tx.immediate();
+      });
     } catch (err) {
       throw this.wrap(err);
     }
@@ -188,7 +198,10 @@ export class SqliteStore implements Store {
   private async read<T>(op: () => T): Promise<T> {
     this.checkOpen();
     try {
-      return op();
+      return await retryWhileBusy(() => {
+        this.checkOpen();
+        return op();
+      });
     } catch (err) {
       throw this.wrap(err);
     }
@@ -201,14 +214,11 @@ export class SqliteStore implements Store {
   /** Our own errors pass through; driver errors say which file and what to do. */
   private wrap(err: unknown): Error {
     if (err instanceof VigilError) return err;
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && UNAVAILABLE.test(code)) return unavailable(this.path, err);
+    // Conditions of the file or its lock, not bugs: the caller may retry later or fix the location.
+    if (sqliteTrouble(err) !== 'other') return unavailable(this.path, err);
     return new VigilError('VIGIL_INTERNAL', `SQLite store ${this.path}: ${errorMessage(err)}`, { cause: err });
   }
 }
-
-// Conditions of the file or its lock, not bugs: the caller may retry later or fix the location.
-const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CORRUPT|NOTADB|CANTOPEN|READONLY|PERM)/;
 
 /** Same as SqliteStore.open. */
 export function openSqliteStore(path: string): Promise<SqliteStore> {
