@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { RELAY_SOURCE } from '../forensics/inspector-relay.js';
 import { serializeError } from '../task/serialize.js';
 import type { RunnerInbound, RunnerOutbound } from './ipc.js';
+import { killGroup } from './kill.js';
 import { serveRunner } from './task-runner.js';
 
 /**
@@ -107,11 +108,3 @@ serveRunner(
     },
   },
 );
-
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
-}

@@ -4,7 +4,8 @@ import type { ExecOptions, ExecResult, TaskContext, TaskDefinition, ChildRef } f
 import { loadTasks, requireTask } from '../task/registry.js';
 import { serializeError } from '../task/serialize.js';
 import type { ChildOutcome, ChildPolicy, Json, LogStream, Progress, SerializedError } from '../types.js';
-import { MAX_LINE_BYTES, type DiagnoseReply, type RunnerInbound, type RunnerOutbound } from './ipc.js';
+import { cutLogLine } from '../log-line.js';
+import { type DiagnoseReply, type RunnerInbound, type RunnerOutbound } from './ipc.js';
 import type { AllRequest, AttemptEnd, AttemptSpec, SpawnRequest, SpawnedChild } from './types.js';
 
 /**
@@ -23,22 +24,6 @@ export interface RunnerHooks {
   /** Called after the end was posted. */
   afterEnd?(key: string, end: AttemptEnd): void;
 }
-
-type ContextExec = (
-  argv: string[],
-  options: ExecOptions | undefined,
-  env: {
-    signal: AbortSignal;
-    endsAt: number;
-    log(stream: 'stdout' | 'stderr', line: string, ts: number): void;
-    started(pid: number): void;
-    ended(pid: number): void;
-  },
-) => Promise<ExecResult>;
-
-// Module specifiers in variables: these modules are written by other parts of Vigil and loaded only when used.
-const EXEC_MODULE = './exec.js';
-const PENDING_MODULE = '../forensics/pending.js';
 
 export function serveRunner(port: RunnerPort, hooks: RunnerHooks = {}): void {
   let current: AttemptRun | null = null;
@@ -76,7 +61,8 @@ export function serveRunner(port: RunnerPort, hooks: RunnerHooks = {}): void {
 
 async function diagnose(id: number): Promise<DiagnoseReply> {
   try {
-    const mod = (await import(PENDING_MODULE)) as { collectPendingResources(): Array<{ type: string; description: string }> };
+    // Loaded when first asked: most threads are never diagnosed.
+    const mod = await import('../forensics/pending.js');
     return { type: 'diagnosis', id, resources: mod.collectPendingResources() };
   } catch (err) {
     return { type: 'diagnosis', id, resources: [], error: `pending resources unavailable: ${err instanceof Error ? err.message : String(err)}` };
@@ -152,8 +138,7 @@ class AttemptRun {
 
   private log(stream: LogStream, text: string, ts = Date.now()): void {
     for (const line of text.split('\n')) {
-      const cut = line.length > MAX_LINE_BYTES ? `${line.slice(0, MAX_LINE_BYTES)}…[line cut at ${MAX_LINE_BYTES} chars]` : line;
-      this.send({ type: 'log', key: this.spec.key, stream, line: cut, ts });
+      this.send({ type: 'log', key: this.spec.key, stream, line: cutLogLine(line), ts });
     }
   }
 
@@ -257,7 +242,8 @@ class AttemptRun {
   }
 
   private async exec(argv: string[], options?: ExecOptions): Promise<ExecResult> {
-    const mod = (await import(EXEC_MODULE)) as { contextExec: ContextExec };
+    // Loaded on the first ctx.exec: most tasks start no program, and a thread's start should not pay for it.
+    const mod = await import('./exec.js');
     const key = this.spec.key;
     return mod.contextExec(argv, options, {
       signal: this.controller.signal,

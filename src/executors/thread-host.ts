@@ -1,7 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import type { HangReport } from '../types.js';
 import { serializeError } from '../task/serialize.js';
-import { LineSplitter, type DiagnoseReply, type HostInbound, type HostOutbound, type RunnerInbound, type RunnerOutbound } from './ipc.js';
+import { EndMarkerScanner, type DiagnoseReply, type HostInbound, type HostOutbound, type RunnerInbound, type RunnerOutbound } from './ipc.js';
+import { killGroup } from './kill.js';
+import { LineSplitter, textLines } from './line-splitter.js';
 import { workerEntry } from './node-entry.js';
 import type { AttemptEnd, AttemptSpec } from './types.js';
 
@@ -16,7 +18,6 @@ import type { AttemptEnd, AttemptSpec } from './types.js';
 const threadsPerHost = Math.max(1, Number(process.argv[2]) || 4);
 /** How long an ended attempt waits for its console output markers before it is reported anyway. */
 const MARKER_WAIT_MS = 500;
-const THREAD_STACK_MODULE = '../forensics/thread-stack.js';
 
 interface Slot {
   worker: Worker;
@@ -31,8 +32,8 @@ interface Slot {
   error: unknown;
   exited: boolean;
   execPids: Set<number>;
-  out: LineSplitter;
-  err: LineSplitter;
+  out: EndMarkerScanner;
+  err: EndMarkerScanner;
 }
 
 const slots = new Set<Slot>();
@@ -138,14 +139,8 @@ function createSlot(memoryMb: number | null): Slot {
     error: undefined,
     exited: false,
     execPids: new Set(),
-    out: new LineSplitter(
-      (line) => output(slot, 'stdout', line),
-      () => marker(slot, 'stdout'),
-    ),
-    err: new LineSplitter(
-      (line) => output(slot, 'stderr', line),
-      () => marker(slot, 'stderr'),
-    ),
+    out: new EndMarkerScanner(new LineSplitter(textLines((line) => output(slot, 'stdout', line))), () => marker(slot, 'stdout')),
+    err: new EndMarkerScanner(new LineSplitter(textLines((line) => output(slot, 'stderr', line))), () => marker(slot, 'stderr')),
   };
   slots.add(slot);
   worker.stdout.on('data', (chunk: Buffer) => slot.out.write(chunk));
@@ -244,9 +239,8 @@ async function capture(key: string, budgetMs: number): Promise<HangReport['where
   if (!slot || slot.exited) return { notes: [`no running thread for attempt ${key}`] };
   let where: HangReport['where'];
   try {
-    const mod = (await import(THREAD_STACK_MODULE)) as {
-      captureThreadStack(worker: Worker, budgetMs: number): Promise<HangReport['where']>;
-    };
+    // Loaded on the first capture: the inspector machinery costs every host's start otherwise.
+    const mod = await import('../forensics/thread-stack.js');
     where = await mod.captureThreadStack(slot.worker, Math.max(0, budgetMs - DIAGNOSE_RESERVE_MS));
   } catch (err) {
     where = { notes: [`thread stack capture failed: ${err instanceof Error ? err.message : String(err)}`] };
@@ -287,12 +281,4 @@ function diagnose(slot: Slot, ms: number): Promise<DiagnoseReply | null> {
     });
     slot.worker.postMessage({ type: 'diagnose', id } satisfies RunnerInbound);
   });
-}
-
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
 }
