@@ -5,6 +5,7 @@ import { loadTasks, requireTask } from '../task/registry.js';
 import { serializeError } from '../task/serialize.js';
 import type { ChildOutcome, ChildPolicy, Json, LogStream, Progress, SerializedError } from '../types.js';
 import { cutLogLine } from '../log-line.js';
+import { Throttle } from './throttle.js';
 import { type DiagnoseReply, type RunnerInbound, type RunnerOutbound } from './ipc.js';
 import type { AllRequest, AttemptEnd, AttemptSpec, SpawnRequest, SpawnedChild } from './types.js';
 
@@ -69,6 +70,11 @@ async function diagnose(id: number): Promise<DiagnoseReply> {
   }
 }
 
+/** Heartbeats go out at most this often (more often when the task's heartbeat period asks for it). */
+const MAX_HEARTBEAT_INTERVAL_MS = 1_000;
+/** Progress goes out at most this often: a watcher sees ~4 updates a second, whatever the task calls. */
+const PROGRESS_INTERVAL_MS = 250;
+
 interface Pending {
   resolve(value: unknown): void;
   reject(error: SerializedError): void;
@@ -84,6 +90,9 @@ class AttemptRun {
   /** key → the batch that creates it; the batch resolves with the job ids. */
   private readonly children = new Map<string, Promise<Map<string, string>>>();
   private readonly batches: Array<Promise<Map<string, string>>> = [];
+  /** Heartbeats and progress are throttled: a task calling them in a loop must not flood the IPC and the engine. */
+  private heartbeats: Throttle<Json | undefined> | null = null;
+  private progresses: Throttle<Progress> | null = null;
 
   constructor(
     readonly spec: AttemptSpec,
@@ -116,10 +125,14 @@ class AttemptRun {
       if (typeof task.run !== 'function') {
         throw new Error(`task "${spec.task}" is a command task: it runs in the command executor, not in a function runner (internal error)`);
       }
-      value = await task.run(spec.input, this.context());
+      value = await task.run(spec.input, this.context(task.options.heartbeatMs));
       await this.settleSpawns();
     } catch (err) {
       return { type: 'threw', error: serializeError(err) };
+    } finally {
+      // The latest heartbeat and progress reach the engine before the end does.
+      this.heartbeats?.flush();
+      this.progresses?.flush();
     }
     return toReturned(spec.task, value);
   }
@@ -142,20 +155,22 @@ class AttemptRun {
     }
   }
 
-  private context(): TaskContext {
+  private context(heartbeatMs: number | null): TaskContext {
     const { spec } = this;
     const key = spec.key;
+    // A quarter of the required period keeps a heartbeating task far from `stalled` even if one message is slow.
+    const heartbeatEvery = heartbeatMs === null ? MAX_HEARTBEAT_INTERVAL_MS : Math.min(MAX_HEARTBEAT_INTERVAL_MS, Math.floor(heartbeatMs / 4));
+    const heartbeats = new Throttle<Json | undefined>(heartbeatEvery, (details) => this.send({ type: 'heartbeat', key, details }));
+    const progresses = new Throttle<Progress>(PROGRESS_INTERVAL_MS, (progress) => this.send({ type: 'progress', key, progress }));
+    this.heartbeats = heartbeats;
+    this.progresses = progresses;
     return {
       jobId: spec.jobId,
       attempt: spec.attempt,
       task: spec.task,
       signal: this.controller.signal,
-      heartbeat: (details?: Json) => {
-        this.send({ type: 'heartbeat', key, details: details === undefined ? undefined : jsonClone(details, 'ctx.heartbeat(details)') });
-      },
-      progress: (value, message) => {
-        this.send({ type: 'progress', key, progress: toProgress(value, message) });
-      },
+      heartbeat: (details?: Json) => heartbeats.push(details === undefined ? undefined : jsonClone(details, 'ctx.heartbeat(details)')),
+      progress: (value, message) => progresses.push(toProgress(value, message)),
       log: (...args: unknown[]) => this.log('log', format(...args)),
       spawn: <I, O>(task: string | TaskDefinition<I, O>, input: I, options?: { key?: string }): ChildRef<O> => this.spawn(task, input, options),
       all: <O>(children: ReadonlyArray<ChildRef<O>>, options?: { policy?: ChildPolicy }) => this.all(children, options),
