@@ -30,6 +30,7 @@ const WATCHDOG = `
 const { parentPort, workerData } = require('node:worker_threads');
 const groups = new Set();
 parentPort.on('message', (m) => (m.started ? groups.add(m.pid) : groups.delete(m.pid)));
+// kill.ts's killGroup, restated: this source runs as an eval'd thread without a loader, so it imports nothing.
 const kill = (pid) => { try { process.kill(-pid, 'SIGKILL'); } catch {} };
 setInterval(() => {
   if (process.ppid === workerData.ppid) return;
