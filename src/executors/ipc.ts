@@ -48,6 +48,15 @@ export type RunnerOutbound =
   | { type: 'end'; key: string; end: AttemptEnd }
   | DiagnoseReply;
 
+/**
+ * Thread → host, once, when a task thread starts: its OS thread id, through which the host finds the programs the
+ * thread's tasks start (they die with the attempt; see proctree.ts threadDescendants). null where it is unknown.
+ */
+export interface ThreadHello {
+  type: 'os-thread';
+  tid: number | null;
+}
+
 /** Supervisor → host. */
 export type HostInbound =
   | { type: 'start'; spec: AttemptSpec }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { signalPid } from './kill.js';
 import { HAS_PROC, procScanner, readProcStat, type ProcScanner, type ProcStat, type ProcTable } from './proc-scan.js';
 
@@ -143,6 +144,42 @@ function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * The processes that one thread of process `pid` started, and all their descendants. Linux lists a process's
+ * children per thread (/proc/<pid>/task/<tid>/children: the thread that forked is the child's parent), which is how
+ * a task thread's programs are told apart from those of the other threads of the same executor host. A thread's
+ * children move to another thread of the process once it exits, so this must be read while the thread lives.
+ * Not seen: descendants whose own parent already exited (reparented to init). Empty elsewhere than Linux.
+ */
+export function threadDescendants(tid: number, pid: number = process.pid, scanner: ProcScanner = procScanner): ProcStat[] {
+  if (!HAS_PROC) return [];
+  let listed: string;
+  try {
+    listed = readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1').trim();
+  } catch {
+    return [];
+  }
+  // Most attempts start no program: no scan of /proc for them.
+  if (listed === '') return [];
+  const table = scanner.table();
+  const queue: ProcStat[] = [];
+  for (const child of listed.split(' ')) {
+    const stat = table.byPid.get(Number(child));
+    // Still our child (a pid that exited and was reused since is someone else's).
+    if (stat && stat.ppid === pid) queue.push(stat);
+  }
+  const seen = new Set<number>();
+  const tree: ProcStat[] = [];
+  for (let i = 0; i < queue.length; i++) {
+    const stat = queue[i]!;
+    if (seen.has(stat.pid)) continue;
+    seen.add(stat.pid);
+    if (!isDead(stat)) tree.push(stat);
+    for (const child of table.children.get(stat.pid) ?? []) queue.push(child);
+  }
+  return tree;
 }
 
 const POLL_MS = 25;

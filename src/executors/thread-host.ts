@@ -1,8 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import type { HangReport } from '../types.js';
 import { serializeError } from '../task/serialize.js';
-import { EndMarkerScanner, type DiagnoseReply, type HostInbound, type HostOutbound, type RunnerInbound, type RunnerOutbound } from './ipc.js';
-import { killGroup } from './kill.js';
+import { EndMarkerScanner, type DiagnoseReply, type HostInbound, type HostOutbound, type RunnerInbound, type RunnerOutbound, type ThreadHello } from './ipc.js';
+import { killGroup, signalPid } from './kill.js';
+import { threadDescendants } from './proctree.js';
 import { LineSplitter, textLines } from './line-splitter.js';
 import { workerEntry } from './node-entry.js';
 import type { AttemptEnd, AttemptSpec } from './types.js';
@@ -32,6 +33,8 @@ interface Slot {
   error: unknown;
   exited: boolean;
   execPids: Set<number>;
+  /** The thread's OS thread id (Linux), once it said so: how the programs its tasks start are found. */
+  tid: number | null;
   out: EndMarkerScanner;
   err: EndMarkerScanner;
 }
@@ -50,7 +53,7 @@ process.on('error', () => {
 process.on('disconnect', () => {
   // The supervisor is gone: nothing may outlive it. process.exit() can hang behind a thread blocked in a syscall,
   // so the host kills its own process after the programs its tasks started.
-  for (const slot of slots) for (const pid of slot.execPids) killGroup(pid);
+  for (const slot of slots) killSpawned(slot);
   process.kill(process.pid, 'SIGKILL');
 });
 
@@ -75,7 +78,8 @@ process.on('message', (message: HostInbound) => {
       const slot = byKey.get(message.key);
       if (!slot || slot.exited) return;
       slot.killRequested = true;
-      for (const pid of slot.execPids) killGroup(pid);
+      // Before the thread goes: its programs are found through it (execSync even keeps it from terminating).
+      killSpawned(slot);
       void slot.worker.terminate();
       return;
     }
@@ -139,13 +143,14 @@ function createSlot(memoryMb: number | null): Slot {
     error: undefined,
     exited: false,
     execPids: new Set(),
+    tid: null,
     out: new EndMarkerScanner(new LineSplitter(textLines((line) => output(slot, 'stdout', line))), () => marker(slot, 'stdout')),
     err: new EndMarkerScanner(new LineSplitter(textLines((line) => output(slot, 'stderr', line))), () => marker(slot, 'stderr')),
   };
   slots.add(slot);
   worker.stdout.on('data', (chunk: Buffer) => slot.out.write(chunk));
   worker.stderr.on('data', (chunk: Buffer) => slot.err.write(chunk));
-  worker.on('message', (message: RunnerOutbound) => fromThread(slot, message));
+  worker.on('message', (message: RunnerOutbound | ThreadHello) => (message.type === 'os-thread' ? (slot.tid = message.tid) : fromThread(slot, message)));
   worker.on('error', (err) => {
     slot.error = err;
   });
@@ -201,6 +206,8 @@ function releaseEnd(slot: Slot): void {
 function finish(slot: Slot, end: AttemptEnd): void {
   const key = slot.key;
   if (key === null) return;
+  // Programs the task started and left running die with the attempt, as they do in every isolation (DESIGN G1).
+  killSpawned(slot);
   slot.out.flush();
   slot.err.flush();
   slot.key = null;
@@ -281,4 +288,11 @@ function diagnose(slot: Slot, ms: number): Promise<DiagnoseReply | null> {
     });
     slot.worker.postMessage({ type: 'diagnose', id } satisfies RunnerInbound);
   });
+}
+
+/** SIGKILL to the ctx.exec groups and to every process the slot's thread started, with their descendants. */
+function killSpawned(slot: Slot): void {
+  for (const pid of slot.execPids) killGroup(pid);
+  if (slot.tid === null || slot.exited) return;
+  for (const stat of threadDescendants(slot.tid)) signalPid(stat.pid, 'SIGKILL');
 }
