@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { HangReport } from '../types.js';
+import { Lifecycle } from './attempt-base.js';
 import type { HostInbound, HostOutbound } from './ipc.js';
 import { settlesWithin } from './kill.js';
 import { textLines, LineSplitter } from './line-splitter.js';
@@ -17,16 +18,28 @@ const EXIT_WAIT_MS = 150;
 /** A capture the host has not answered this long after its budget is given up (the attempt's own race ended long before). */
 const CAPTURE_SLACK_MS = 1_000;
 
+/**
+ *   serving → killing  SIGKILL sent: an attempt whose thread could not be terminated, a broken channel, or the
+ *                      executor closing (`closing`) or retiring an idle host
+ *   killing → gone     its exit was seen, or did not come within the bound
+ *   serving → gone     it exited by itself (crash, OOM killer)
+ */
+type HostState = { name: 'serving' } | { name: 'killing'; closing: boolean } | { name: 'gone' };
+
+const HOST_NEXT = {
+  serving: ['killing', 'gone'],
+  // A second reason to kill (close during an attempt's kill) only adds `closing`.
+  killing: ['killing', 'gone'],
+  gone: [],
+} as const satisfies { [K in HostState['name']]: ReadonlyArray<HostState['name']> };
+
 export class HostProcess {
   readonly child: ChildProcess;
   readonly pid: number;
   readonly attempts = new Map<string, ThreadAttempt>();
-  alive = true;
-  /** False once the host is being killed: no new attempts go to it. */
-  usable = true;
+  private readonly life = new Lifecycle<HostState>(HOST_NEXT, { name: 'serving' });
   /** Attempts this host is being killed for: they end `killed`, the others `died` collaterally. */
   private readonly killTargets = new Set<ThreadAttempt>();
-  private destroying = false;
   readonly exited: Promise<void>;
   private resolveExited!: () => void;
   private idleTimer: ReturnType<typeof setTimeout> | null = null;
@@ -59,6 +72,16 @@ export class HostProcess {
       if (this.child.pid === undefined) this.onExit(`could not start: ${err.message}`);
       else this.sigkill();
     });
+  }
+
+  /** Until its exit was seen (or given up on). */
+  get alive(): boolean {
+    return !this.life.is('gone');
+  }
+
+  /** New attempts go only to a host that is not being killed. */
+  get usable(): boolean {
+    return this.life.is('serving');
   }
 
   send(message: HostInbound): void {
@@ -124,15 +147,15 @@ export class HostProcess {
 
   /** Kills the host and everything it runs (close, idle retirement). */
   async destroy(): Promise<void> {
-    this.destroying = true;
     for (const attempt of this.attempts.values()) this.killTargets.add(attempt);
-    if (this.alive) this.sigkill();
+    if (this.alive) this.sigkill(true);
     await settlesWithin(this.exited, 2_000);
     if (this.alive) this.onExit('was SIGKILLed and did not report its exit');
   }
 
-  private sigkill(): void {
-    this.usable = false;
+  private sigkill(closing = false): void {
+    const state = this.life.state;
+    this.life.to({ name: 'killing', closing: closing || (state.name === 'killing' && state.closing) });
     try {
       this.child.kill('SIGKILL');
     } catch {
@@ -157,9 +180,9 @@ export class HostProcess {
   }
 
   private onExit(how: string): void {
-    if (!this.alive) return;
-    this.alive = false;
-    this.usable = false;
+    const state = this.life.state;
+    if (!this.life.to({ name: 'gone' })) return;
+    const closing = state.name === 'killing' && state.closing;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.onGone();
     const collateral = this.killTargets.size > 0;
@@ -176,7 +199,7 @@ export class HostProcess {
         attempt.finish({
           type: 'died',
           collateral: false,
-          message: `the executor host process (pid ${this.pid}) running this attempt ${how}${this.destroying ? ' (executor closed)' : ''}`,
+          message: `the executor host process (pid ${this.pid}) running this attempt ${how}${closing ? ' (executor closed)' : ''}`,
         });
       }
     }
