@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { HangReport } from '../types.js';
 import { Lifecycle } from './attempt-base.js';
+import { hostEvents } from './events.js';
 import type { HostInbound, HostOutbound } from './ipc.js';
 import { settlesWithin } from './kill.js';
 import { textLines, LineSplitter } from './line-splitter.js';
@@ -59,6 +60,7 @@ export class HostProcess {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     this.pid = this.child.pid ?? -1;
+    hostEvents.publish({ event: 'forked', executor: 'thread', pid: this.pid });
     for (const stream of [this.child.stdout, this.child.stderr]) {
       const lines = new LineSplitter(textLines((line) => onOutput(line, this.pid)));
       stream?.on('data', (chunk: Buffer) => lines.write(chunk));
@@ -155,6 +157,7 @@ export class HostProcess {
 
   private sigkill(closing = false): void {
     const state = this.life.state;
+    if (state.name === 'serving') hostEvents.publish({ event: 'killed', executor: 'thread', pid: this.pid });
     this.life.to({ name: 'killing', closing: closing || (state.name === 'killing' && state.closing) });
     try {
       this.child.kill('SIGKILL');

@@ -9,6 +9,7 @@ import { AttemptBase, Lifecycle, type ToRunner } from './attempt-base.js';
 import type { RunnerInbound, RunnerOutbound } from './ipc.js';
 import { killGroup, settlesWithin } from './kill.js';
 import { LineSplitter, textLines } from './line-splitter.js';
+import { hostEvents } from './events.js';
 import { entryPath, forkExecArgv } from './node-entry.js';
 import { positiveInt } from './options.js';
 import { TreeTracker, type ProcStat } from './proctree.js';
@@ -140,6 +141,7 @@ class ProcessAttempt extends AttemptBase {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     this.pid = this.child.pid ?? -1;
+    hostEvents.publish({ event: 'forked', executor: 'process', pid: this.pid });
     const closes: Array<Promise<void>> = [];
     for (const [name, stream] of [['stdout', this.child.stdout], ['stderr', this.child.stderr]] as const) {
       if (!stream) continue;
@@ -171,6 +173,7 @@ class ProcessAttempt extends AttemptBase {
   kill(): Promise<void> {
     if (this.over) return Promise.resolve();
     this.killing ??= (async () => {
+      hostEvents.publish({ event: 'killed', executor: 'process', pid: this.pid });
       const state = this.life.state;
       if (state.name === 'running') this.life.to({ name: 'killing' });
       else if (state.name === 'draining' && state.was.name === 'running') this.life.to({ ...state, was: { name: 'killing' } });

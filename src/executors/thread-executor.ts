@@ -1,5 +1,6 @@
 import { VigilError } from '../errors.js';
 import { HostProcess } from './host-process.js';
+export { hostEvents } from './events.js';
 import { positiveInt } from './options.js';
 import { ThreadAttempt } from './thread-attempt.js';
 import type { AttemptChannel, AttemptSpec, Executor, RunningAttempt } from './types.js';
