@@ -1,3 +1,4 @@
+import { until } from './helpers/engine.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -139,13 +140,12 @@ test('stdin closed by default: python3 input() reads end-of-file and exits at on
   assert.deepEqual(channel.ended, channel.started);
 });
 
-test('stdin open: the program waits; the engine stops it after 2 s and no process is left', async () => {
+test('stdin open: the program waits; the engine stops it and no process is left', async () => {
   const { attempt, channel } = start({ argv: ['sh', '-c', 'printf "Password: "; python3 -c "input()"'], stdin: 'open' });
-  await new Promise((r) => setTimeout(r, 2_000)); // the task's timeout, as the engine's timer would
+  // A prompt without a newline is logged after a quiet second: the hang report's log tail shows what it waits for.
+  await until('the prompt logged while sh and python3 wait', 10_000, () => channel.lines.some((l) => l.line === 'Password: ') && attempt.pids().length >= 2);
   const pids = attempt.pids();
   assert.ok(pids.length >= 2, `sh and python3 are still running: ${pids}`);
-  // A prompt without a newline is logged after a quiet second: the hang report's log tail shows what it waits for.
-  assert.ok(channel.lines.some((l) => l.line === 'Password: '), channel.text());
   const where = await attempt.captureHang(1_000);
   assert.deepEqual(where.processes?.map((p) => p.pid).sort(), [...pids].sort());
   const { end } = await engineStops(attempt, 1_000);

@@ -234,12 +234,22 @@ describe('thread executor: hangs end within the kill bound', () => {
 });
 
 describe('thread executor: speed', () => {
-  test('no-op round trip latency and throughput', async (t) => {
+  // A throughput gate needs a quiet machine: it belongs in bench/, not here. What this test holds on any machine:
+  // the per-attempt cost does not grow with the number of attempts run (a map that never shrinks, a listener per
+  // attempt, a host forked per attempt would all show), and warm hosts and threads are reused.
+  test('no-op round trips: cost does not grow with attempts run; hosts and threads are reused', async (t) => {
     await run('noop').attempt.done; // warm
+    const hostsBefore = executor.hostsStarted;
     const n = 2_000;
+    const each: number[] = [];
     const t0 = performance.now();
-    for (let i = 0; i < n; i++) await run('noop').attempt.done;
+    for (let i = 0; i < n; i++) {
+      const started = performance.now();
+      await run('noop').attempt.done;
+      each.push(performance.now() - started);
+    }
     const seqMs = performance.now() - t0;
+    assert.equal(executor.hostsStarted, hostsBefore, 'sequential attempts run on the warm host');
     const concurrency = 8;
     const perLane = 250;
     const t1 = performance.now();
@@ -249,12 +259,20 @@ describe('thread executor: speed', () => {
       }),
     );
     const concMs = performance.now() - t1;
+    const quarter = n / 4;
+    const first = median(each.slice(0, quarter));
+    const last = median(each.slice(-quarter));
     const line =
-      `sequential: ${n} no-op attempts in ${seqMs.toFixed(0)} ms = ${((seqMs * 1000) / n).toFixed(0)} µs/attempt, ${((n * 1000) / seqMs).toFixed(0)}/s; ` +
+      `sequential: ${n} no-op attempts in ${seqMs.toFixed(0)} ms = ${((seqMs * 1000) / n).toFixed(0)} µs/attempt, ${((n * 1000) / seqMs).toFixed(0)}/s ` +
+      `(median ${(first * 1000).toFixed(0)} µs first quarter, ${(last * 1000).toFixed(0)} µs last); ` +
       `${concurrency} concurrent: ${concurrency * perLane} in ${concMs.toFixed(0)} ms = ${((concurrency * perLane * 1000) / concMs).toFixed(0)}/s`;
     t.diagnostic(line);
     console.log(line);
-    assert.ok(seqMs / n < 20, 'a no-op attempt round trip stays under 20 ms');
+    // Medians shrug off the load spikes of a shared machine; growth from one quarter to the last is a leak.
+    assert.ok(last <= first * 3 + 0.5, `per-attempt cost grew: ${line}`);
+    // 8 lanes on 4 threads per host need at most one more host, however many attempts they run.
+    assert.ok(executor.hostsStarted - hostsBefore <= 1, `${executor.hostsStarted - hostsBefore} hosts forked for 8 lanes`);
+    assert.ok(executor.hostPids().length <= 2 + 1, `hosts alive: ${executor.hostPids()}`);
   });
 
   test('a supervisor that dies leaves nothing behind (host processes, threads and ctx.exec programs)', async () => {
@@ -263,3 +281,8 @@ describe('thread executor: speed', () => {
     await waitFor('every process of the dead supervisor to be gone', () => pids.every((pid) => !alive(pid)), 2_000);
   });
 });
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { killTree, parseStat, readProcStat, TreeTracker, waitGone } from '../src/executors/proctree.js';
 import { ByteTail, LineSplitter, LogBudget, lineText, textLines } from '../src/executors/line-splitter.js';
+import { CUT_LINE_KEEP_BYTES, cutLogLine, MAX_LOG_LINE_BYTES } from '../src/log-line.js';
 
 const FIXTURES = new URL('./fixtures/', import.meta.url).pathname;
 
@@ -163,7 +164,10 @@ test('LineSplitter: long lines are cut with a marker, memory stays one line', ()
   const huge = Buffer.alloc(10 * 1024 * 1024, 0x61);
   const out = split([huge, huge]);
   assert.equal(out.length, 1);
-  assert.equal(out[0], `${'a'.repeat(8192)}…[cut ${2 * huge.length - 8192} bytes]`);
+  // At the default limit a cut line is MAX_LOG_LINE_BYTES in all, marker included: the store keeps it as it is.
+  assert.equal(out[0], `${'a'.repeat(CUT_LINE_KEEP_BYTES)}…[cut ${2 * huge.length - CUT_LINE_KEEP_BYTES} bytes]`);
+  assert.ok(Buffer.byteLength(out[0]!) <= MAX_LOG_LINE_BYTES);
+  assert.equal(cutLogLine(out[0]!), out[0], 'a line cut by an executor is not cut again by the store');
 });
 
 test('LineSplitter: UTF-8 split across chunks; a cut never splits a character', () => {

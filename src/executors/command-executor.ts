@@ -5,6 +5,8 @@ import { VigilError } from '../errors.js';
 import { serializeError } from '../task/serialize.js';
 import { snapshotProcessesWithNotes } from '../forensics/proc-snapshot.js';
 import type { HangReport, Json, ProcessSnapshot, SerializedError } from '../types.js';
+import { settlesWithin } from './kill.js';
+import { positiveInt } from './options.js';
 import { ProgramStartError, startProgram, type Program, type ProgramExit } from './program.js';
 import type { AttemptChannel, AttemptEnd, AttemptSpec, CommandSpec, Executor, RunningAttempt } from './types.js';
 
@@ -39,8 +41,8 @@ export class CommandExecutor implements Executor {
   private closed = false;
 
   constructor(options: CommandExecutorOptions = {}) {
-    this.killBoundMs = options.killBoundMs ?? 1_000;
-    this.memorySampleMs = options.memorySampleMs ?? 250;
+    this.killBoundMs = positiveInt('CommandExecutor', options.killBoundMs, 'killBoundMs', 1_000);
+    this.memorySampleMs = positiveInt('CommandExecutor', options.memorySampleMs, 'memorySampleMs', 250);
   }
 
   start(spec: AttemptSpec, channel: AttemptChannel): RunningAttempt {
@@ -126,8 +128,7 @@ class CommandAttempt implements RunningAttempt {
       if (!program || this.ended) return;
       await program.kill();
       // A process stuck in uninterruptible I/O ignores even SIGKILL until the I/O returns: `done` must still end.
-      const bound = new Promise<void>((resolve) => setTimeout(resolve, this.killBoundMs).unref());
-      await Promise.race([this.done.then(() => undefined), bound]);
+      await settlesWithin(this.done, this.killBoundMs);
       this.finish({ type: 'killed' });
     })();
     return this.killing;

@@ -1,5 +1,5 @@
-import { StringDecoder } from 'node:string_decoder';
 import type { HangReport, Json, LogStream, Progress, SerializedError } from '../types.js';
+import type { LineSplitter } from './line-splitter.js';
 import type { AllRequest, AttemptEnd, AttemptSpec, SpawnRequest } from './types.js';
 
 /**
@@ -48,6 +48,15 @@ export type RunnerOutbound =
   | { type: 'end'; key: string; end: AttemptEnd }
   | DiagnoseReply;
 
+/**
+ * Thread → host, once, when a task thread starts: its OS thread id, through which the host finds the programs the
+ * thread's tasks start (they die with the attempt; see proctree.ts threadDescendants). null where it is unknown.
+ */
+export interface ThreadHello {
+  type: 'os-thread';
+  tid: number | null;
+}
+
 /** Supervisor → host. */
 export type HostInbound =
   | { type: 'start'; spec: AttemptSpec }
@@ -61,78 +70,62 @@ export type HostOutbound =
   | Exclude<RunnerOutbound, DiagnoseReply>
   | { type: 'captured'; id: number; where: HangReport['where'] };
 
-/** Longest line kept: a task printing a 100 MB line without a newline must not hold 100 MB in the host. */
-export const MAX_LINE_BYTES = 8 * 1024;
-
 /**
- * Written by the runner to its own stdout and stderr after an attempt, before reporting the end: the host holds the
- * end back until it has read this marker on both streams, so console output printed just before `return` is
- * attributed to the right attempt (thread stdout and the message port are separate channels with no ordering).
+ * The end-of-output protocol of thread attempts, in one place. A task thread's console output (its stdout/stderr
+ * streams) and its messages (the port) are separate channels with no ordering between them, so an attempt's last
+ * console line could arrive after its `end` and be lost or given to the next attempt on that thread. So:
+ * 1. after each attempt, the runner (thread-entry.ts) writes END_MARKER to its stdout and to its stderr, then
+ *    posts `end`;
+ * 2. the host (thread-host.ts) counts attempts started on the thread and markers seen on each stream
+ *    (EndMarkerScanner below), and holds `end` back until both streams have shown as many markers as attempts
+ *    started — everything before the marker belongs to the attempt that just ended;
+ * 3. a marker that does not come within MARKER_WAIT_MS (a thread that died mid-write) releases `end` anyway.
  */
 export const END_MARKER = '\u0000vigil:attempt-end\u0000\n';
-const MARKER_TEXT = END_MARKER.slice(0, -1);
+const MARKER = Buffer.from(END_MARKER, 'utf8');
 
 /**
- * Splits a byte stream into lines, bounded in memory: a line longer than MAX_LINE_BYTES is emitted cut, and the
- * rest of it (up to its newline) is dropped.
+ * Feeds a thread's output stream to a LineSplitter, cutting at each END_MARKER: the unfinished line before a
+ * marker is emitted as the attempt's last line, then `onMarker` runs. A marker split across chunks is found too.
  */
-export class LineSplitter {
-  private readonly decoder = new StringDecoder('utf8');
-  private buffer = '';
-  private dropping = false;
+export class EndMarkerScanner {
+  private carry: Buffer | null = null;
 
   constructor(
-    private readonly emit: (line: string) => void,
-    private readonly onMarker?: () => void,
+    private readonly lines: LineSplitter,
+    private readonly onMarker: () => void,
   ) {}
 
-  write(chunk: Buffer | string): void {
-    const text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
-    let start = 0;
-    for (;;) {
-      const nl = text.indexOf('\n', start);
-      if (nl === -1) break;
-      this.line(this.buffer + text.slice(start, nl));
-      this.buffer = '';
-      start = nl + 1;
-    }
-    if (start < text.length) this.append(text.slice(start));
-  }
-
-  /** Emits a pending partial line (the stream ended or the attempt is over). */
-  flush(): void {
-    const rest = this.buffer + this.decoder.end();
-    this.buffer = '';
-    if (rest.length > 0 && !this.dropping) this.emitLine(rest);
-    this.dropping = false;
-  }
-
-  private append(text: string): void {
-    if (this.dropping) return;
-    this.buffer += text;
-    if (this.buffer.length > MAX_LINE_BYTES) {
-      this.emitLine(this.buffer);
-      this.buffer = '';
-      this.dropping = true;
-    }
-  }
-
-  private line(line: string): void {
-    if (this.onMarker && line.endsWith(MARKER_TEXT)) {
-      const before = line.slice(0, -MARKER_TEXT.length);
-      if (before.length > 0 && !this.dropping) this.emitLine(before);
-      this.dropping = false;
+  write(chunk: Buffer): void {
+    let data = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
+    this.carry = null;
+    for (let at = data.indexOf(MARKER); at !== -1; at = data.indexOf(MARKER)) {
+      if (at > 0) this.lines.write(data.subarray(0, at));
+      this.lines.end();
       this.onMarker();
+      data = data.subarray(at + MARKER.length);
+    }
+    const partial = markerPrefixAt(data);
+    if (partial === -1) {
+      this.lines.write(data);
       return;
     }
-    if (this.dropping) {
-      this.dropping = false;
-      return;
-    }
-    this.emitLine(line);
+    this.lines.write(data.subarray(0, partial));
+    this.carry = Buffer.from(data.subarray(partial));
   }
 
-  private emitLine(line: string): void {
-    this.emit(line.length > MAX_LINE_BYTES ? `${line.slice(0, MAX_LINE_BYTES)}…[line cut at ${MAX_LINE_BYTES} chars]` : line);
+  /** Emits whatever is pending (the attempt is over without its marker, or the stream ended). */
+  flush(): void {
+    if (this.carry) this.lines.write(this.carry);
+    this.carry = null;
+    this.lines.end();
   }
+}
+
+/** Where the tail of `data` is a proper prefix of the marker (a marker split across chunks), or -1. */
+function markerPrefixAt(data: Buffer): number {
+  for (let i = Math.max(0, data.length - MARKER.length + 1); i < data.length; i++) {
+    if (data[i] === MARKER[0] && MARKER.subarray(0, data.length - i).equals(data.subarray(i))) return i;
+  }
+  return -1;
 }

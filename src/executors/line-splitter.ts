@@ -3,14 +3,18 @@
  * newline, or binary garbage; none of it may grow the worker's memory or break the log (a NUL byte is not even
  * storable in a PostgreSQL text column). So:
  * - LineSplitter holds at most one line's worth (maxLineBytes) of pending bytes; the rest of an over-long line is
- *   only counted, and the line is emitted cut with a `…[cut N bytes]` marker.
+ *   only counted, and the line is emitted cut with a `…[cut N bytes]` marker, at most MAX_LOG_LINE_BYTES in all
+ *   (the store's limit: a line cut here is not cut again there).
  * - `\n`, `\r\n` and a lone `\r` (progress bars redraw with it) all end a line.
  * - lineText() decodes UTF-8 (invalid sequences become U+FFFD) and escapes control characters as `\xNN`.
  * - ByteTail keeps the last N bytes of a stream for error messages and results, copying at most N bytes per chunk.
  * - LogBudget decides how many lines reach the job's log at all.
  */
 
-export const MAX_LINE_BYTES = 8 * 1024;
+import { CUT_LINE_KEEP_BYTES, cutMarker, MAX_LOG_LINE_BYTES } from '../log-line.js';
+
+/** Pending bytes held per stream: a cut line keeps at most CUT_LINE_KEEP_BYTES of them (see log-line.ts). */
+export const MAX_LINE_BYTES = MAX_LOG_LINE_BYTES;
 
 /**
  * Receives one line. `bytes` is only valid during the call (it may be a view of a reused buffer): decode or copy
@@ -135,19 +139,19 @@ const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/g;
 /** The text stored for a line: valid UTF-8, control characters escaped, the cut marker appended. */
 export function lineText(bytes: Buffer, cutBytes: number): string {
   let end = bytes.length;
-  if (cutBytes > 0) end = utf8Boundary(bytes, end);
+  if (cutBytes > 0) end = completeCharsEnd(bytes, Math.min(end, CUT_LINE_KEEP_BYTES));
   let text = bytes.toString('utf8', 0, end);
   if (HAS_CONTROL.test(text)) text = text.replace(CONTROL, escapeControl);
   const dropped = cutBytes + (bytes.length - end);
-  return dropped > 0 ? `${text}…[cut ${dropped} bytes]` : text;
+  return dropped > 0 ? `${text}${cutMarker(dropped)}` : text;
 }
 
 function escapeControl(ch: string): string {
   return `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`;
 }
 
-/** Where to cut so that a multi-byte character at the end is not split in two. */
-function utf8Boundary(bytes: Buffer, end: number): number {
+/** Where to end `bytes[0, end)` so that a multi-byte character at the end is not split in two. */
+function completeCharsEnd(bytes: Buffer, end: number): number {
   // Walk back over continuation bytes (10xxxxxx) to the lead byte of the last character.
   let i = end - 1;
   let back = 0;

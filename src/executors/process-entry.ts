@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { RELAY_SOURCE } from '../forensics/inspector-relay.js';
 import { serializeError } from '../task/serialize.js';
 import type { RunnerInbound, RunnerOutbound } from './ipc.js';
+import { killGroup } from './kill.js';
 import { serveRunner } from './task-runner.js';
 
 /**
@@ -29,6 +30,7 @@ const WATCHDOG = `
 const { parentPort, workerData } = require('node:worker_threads');
 const groups = new Set();
 parentPort.on('message', (m) => (m.started ? groups.add(m.pid) : groups.delete(m.pid)));
+// kill.ts's killGroup, restated: this source runs as an eval'd thread without a loader, so it imports nothing.
 const kill = (pid) => { try { process.kill(-pid, 'SIGKILL'); } catch {} };
 setInterval(() => {
   if (process.ppid === workerData.ppid) return;
@@ -107,11 +109,3 @@ serveRunner(
     },
   },
 );
-
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
-}

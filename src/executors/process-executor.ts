@@ -1,13 +1,18 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VigilError } from '../errors.js';
+import { captureProcessStack } from '../forensics/process-stack.js';
 import type { HangReport } from '../types.js';
-import { LineSplitter, type RunnerInbound, type RunnerOutbound } from './ipc.js';
+import { AttemptBase, Lifecycle, type ToRunner } from './attempt-base.js';
+import type { RunnerInbound, RunnerOutbound } from './ipc.js';
+import { killGroup, settlesWithin } from './kill.js';
+import { LineSplitter, textLines } from './line-splitter.js';
+import { hostEvents } from './events.js';
 import { entryPath, forkExecArgv } from './node-entry.js';
-import { ABORT_HOLD_MS, killGroup, settlesWithin, toSerialized } from './thread-executor.js';
-import { relay } from './relay.js';
+import { positiveInt } from './options.js';
+import { TreeTracker, type ProcStat } from './proctree.js';
 import type { AttemptChannel, AttemptEnd, AttemptSpec, Executor, RunningAttempt } from './types.js';
 
 /**
@@ -22,25 +27,6 @@ export interface ProcessExecutorOptions {
   /** How often the tree's RSS is sampled when memoryMb is set (default 250 ms). */
   memorySampleMs?: number;
 }
-
-interface Tracker {
-  sample(): number[];
-  rssKb(): number;
-  killAll(signal: NodeJS.Signals): void;
-}
-type TrackerModule = { TreeTracker: new (rootPid: number) => Tracker };
-
-// Written alongside this module by the command-task side; until it is there, the process group is what we kill.
-const PROCTREE_MODULE = './proctree.js';
-let trackerModule: TrackerModule | null = null;
-const trackerLoading: Promise<void> = import(PROCTREE_MODULE).then(
-  (mod: TrackerModule) => {
-    trackerModule = mod;
-  },
-  () => undefined,
-);
-
-const PROCESS_STACK_MODULE = '../forensics/process-stack.js';
 
 /**
  * execArgv of an attempt process: the one place its Node flags are built (forensics may add report flags here).
@@ -81,8 +67,8 @@ export class ProcessExecutor implements Executor {
   private closed = false;
 
   constructor(options: ProcessExecutorOptions = {}) {
-    this.killBoundMs = positiveInt(options.killBoundMs, 'killBoundMs', 500);
-    this.memorySampleMs = positiveInt(options.memorySampleMs, 'memorySampleMs', 250);
+    this.killBoundMs = positiveInt('ProcessExecutor', options.killBoundMs, 'killBoundMs', 500);
+    this.memorySampleMs = positiveInt('ProcessExecutor', options.memorySampleMs, 'memorySampleMs', 250);
   }
 
   start(spec: AttemptSpec, channel: AttemptChannel): RunningAttempt {
@@ -100,31 +86,54 @@ export class ProcessExecutor implements Executor {
   }
 }
 
-class ProcessAttempt implements RunningAttempt {
-  readonly done: Promise<AttemptEnd>;
-  private resolveDone!: (end: AttemptEnd) => void;
+/**
+ * The life of one attempt process. What the attempt ends as is decided by the first of: the runner's own report,
+ * the memory limit, kill(); a process that exits with none of these died. The process exiting moves any state to
+ * `draining` (its output pipes get OUTPUT_DRAIN_MS), which keeps the verdict of the state it left.
+ */
+type Alive =
+  /** The process runs and nothing is decided yet. */
+  | { name: 'running' }
+  /** The runner reported how the task ended; the process is exiting by itself. */
+  | { name: 'reported'; end: AttemptEnd }
+  /** The tree went over memoryMb and was SIGKILLed. */
+  | { name: 'over-memory'; message: string }
+  /** kill() was called: the tree was SIGKILLed; `done` follows within killBoundMs at the latest. */
+  | { name: 'killing' };
+type ProcessState =
+  | Alive
+  /** The process exited; its last output is read before the attempt ends. */
+  | { name: 'draining'; was: Alive; code: number | null; signal: NodeJS.Signals | null }
+  | { name: 'ended' };
+
+const PROCESS_NEXT = {
+  running: ['reported', 'over-memory', 'killing', 'draining', 'ended'],
+  reported: ['draining', 'ended'],
+  // The report of a task that ended as the limit was hit stands (it is the truth about the task).
+  'over-memory': ['reported', 'draining', 'ended'],
+  killing: ['reported', 'draining', 'ended'],
+  // A report (or a kill) that arrives after the exit event still decides the verdict while the output drains.
+  draining: ['draining', 'ended'],
+  ended: [],
+} as const satisfies { [K in ProcessState['name']]: ReadonlyArray<ProcessState['name']> };
+
+class ProcessAttempt extends AttemptBase {
+  private readonly life = new Lifecycle<ProcessState>(PROCESS_NEXT, { name: 'running' });
   private readonly child: ChildProcess;
   private readonly pid: number;
-  private tracker: Tracker | null = null;
-  private readonly execPids = new Set<number>();
-  private reported: AttemptEnd | null = null;
-  private oomMessage: string | null = null;
-  private killRequested = false;
-  private exited = false;
-  private ended = false;
+  private readonly tracker: TreeTracker | null;
+  private unwatch: (() => void) | null = null;
   private killing: Promise<void> | null = null;
-  private sampler: ReturnType<typeof setInterval> | null = null;
   private readonly outputClosed: Promise<unknown>;
   private readonly inspectorSocket: string | null = inspectorSocketPath();
-  private capturing: Promise<unknown> | null = null;
 
   constructor(
-    readonly spec: AttemptSpec,
-    private readonly channel: AttemptChannel,
+    spec: AttemptSpec,
+    channel: AttemptChannel,
     private readonly killBoundMs: number,
     memorySampleMs: number,
   ) {
-    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    super(spec, channel);
     this.child = fork(entryPath('process-entry'), this.inspectorSocket ? [this.inspectorSocket] : [], {
       execArgv: attemptExecArgv(),
       detached: true,
@@ -132,12 +141,13 @@ class ProcessAttempt implements RunningAttempt {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     this.pid = this.child.pid ?? -1;
+    hostEvents.publish({ event: 'forked', executor: 'process', pid: this.pid });
     const closes: Array<Promise<void>> = [];
     for (const [name, stream] of [['stdout', this.child.stdout], ['stderr', this.child.stderr]] as const) {
       if (!stream) continue;
-      const lines = new LineSplitter((line) => this.output(name, line));
+      const lines = new LineSplitter(textLines((line) => this.output(name, line)));
       stream.on('data', (chunk: Buffer) => lines.write(chunk));
-      closes.push(new Promise((resolve) => stream.once('close', () => { lines.flush(); resolve(); })));
+      closes.push(new Promise((resolve) => stream.once('close', () => { lines.end(); resolve(); })));
     }
     this.outputClosed = Promise.all(closes);
     this.child.on('message', (message: RunnerOutbound) => this.onMessage(message));
@@ -146,72 +156,49 @@ class ProcessAttempt implements RunningAttempt {
       if (this.child.pid === undefined) this.finish({ type: 'died', collateral: false, message: `could not start the attempt process: ${err.message}` });
     });
     this.send({ type: 'run', spec });
-    void trackerLoading.then(() => {
-      if (trackerModule && !this.exited && this.pid > 0) {
-        try {
-          this.tracker = new trackerModule.TreeTracker(this.pid);
-        } catch {
-          // Falls back to the process group.
-        }
-      }
-    });
-    const interval = spec.memoryMb ? memorySampleMs : TREE_SAMPLE_MS;
-    this.sampler = setInterval(() => this.sample(), interval);
+    this.tracker = this.pid > 0 ? new TreeTracker(this.pid) : null;
+    // Sampling is also how the tracker learns of descendants that leave the group, so it runs without a limit too.
+    const period = spec.memoryMb ? memorySampleMs : TREE_SAMPLE_MS;
+    this.unwatch = this.tracker?.watch(period, (tree) => this.sample(tree) ? period : null) ?? null;
   }
 
-  abort(reason: string): void {
-    if (this.ended) return;
-    const send = (): void => this.send({ type: 'abort', key: this.spec.key, reason });
-    if (this.capturing) void settlesWithin(this.capturing, ABORT_HOLD_MS).then(send);
-    else send();
+  protected get over(): boolean {
+    return this.life.is('ended');
+  }
+
+  protected post(message: ToRunner): void {
+    this.send(message);
   }
 
   kill(): Promise<void> {
-    if (this.ended) return Promise.resolve();
+    if (this.over) return Promise.resolve();
     this.killing ??= (async () => {
-      this.killRequested = true;
+      hostEvents.publish({ event: 'killed', executor: 'process', pid: this.pid });
+      const state = this.life.state;
+      if (state.name === 'running') this.life.to({ name: 'killing' });
+      else if (state.name === 'draining' && state.was.name === 'running') this.life.to({ ...state, was: { name: 'killing' } });
       this.killTree();
       if (await settlesWithin(this.done, this.killBoundMs)) return;
       // The exit was not reported in time (a process in uninterruptible sleep): it is SIGKILLed, report it so.
-      this.finish(this.endOf(null, 'SIGKILL'));
+      this.finish(this.verdict(null, 'SIGKILL'));
     })();
     return this.killing;
   }
 
-  async captureHang(budgetMs: number): Promise<HangReport['where']> {
-    if (this.ended || this.exited) return { notes: ['the attempt had already ended when its hang was captured'] };
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<HangReport['where']>((resolve) => {
-      timer = setTimeout(() => resolve({ notes: [`capture did not answer within ${budgetMs} ms`] }), budgetMs);
-    });
-    const capture = (async (): Promise<HangReport['where']> => {
-      try {
-        const mod = (await import(PROCESS_STACK_MODULE)) as {
-          captureProcessStack(pid: number, budgetMs: number, options?: { report?: boolean; inspectorSocket?: string }): Promise<HangReport['where']>;
-        };
-        const options = this.inspectorSocket ? { inspectorSocket: this.inspectorSocket } : { report: false };
-        return await mod.captureProcessStack(this.pid, Math.max(0, budgetMs - 20), options);
-      } catch (err) {
-        return { notes: [`process capture failed: ${err instanceof Error ? err.message : String(err)}`] };
-      }
-    })();
-    this.capturing = capture;
-    try {
-      return await Promise.race([capture, timeout]);
-    } finally {
-      clearTimeout(timer);
-      this.capturing = null;
-    }
+  captureHang(budgetMs: number): Promise<HangReport['where']> {
+    if (!this.life.is('running', 'reported', 'over-memory', 'killing')) return Promise.resolve({ notes: ['the attempt had already ended when its hang was captured'] });
+    const options = this.inspectorSocket ? { inspectorSocket: this.inspectorSocket } : { report: false };
+    return this.captureWithin(budgetMs, () => captureProcessStack(this.pid, Math.max(0, budgetMs - 20), options));
   }
 
   pids(): number[] {
-    if (this.exited) return [...this.execPids];
-    const tree = this.treePids();
+    if (!this.life.is('running', 'reported', 'over-memory', 'killing')) return [...this.execPids];
+    const tree = this.tracker ? this.tracker.sample() : this.pid > 0 ? [this.pid] : [];
     return [...new Set([...tree, ...this.execPids])];
   }
 
   private send(message: RunnerInbound): void {
-    if (this.exited || !this.child.connected) return;
+    if (this.life.is('draining', 'ended') || !this.child.connected) return;
     try {
       this.child.send(message);
     } catch {
@@ -220,77 +207,50 @@ class ProcessAttempt implements RunningAttempt {
   }
 
   private output(stream: 'stdout' | 'stderr', line: string): void {
-    if (this.ended) return;
+    if (this.over) return;
     this.channel.log(stream, line, Date.now());
     this.channel.activity();
   }
 
   private onMessage(message: RunnerOutbound): void {
-    if (this.ended || message.type === 'diagnosis' || message.key !== this.spec.key) return;
-    const { channel } = this;
-    try {
-      if (message.type === 'end') {
-            this.reported ??= message.end;
-        return;
-      }
-      relay(message, channel, this.execPids, (id, call) => this.answer(id, call));
-    } catch (err) {
-      process.emitWarning(`vigil: attempt channel failed on "${message.type}" for ${this.spec.key}: ${err instanceof Error ? err.message : String(err)}`);
+    if (message.type === 'diagnosis' || message.key !== this.spec.key) return;
+    if (message.type !== 'end') return this.relayed(message);
+    const state = this.life.state;
+    const reported = { name: 'reported', end: message.end } as const;
+    if (state.name === 'draining') {
+      if (state.was.name !== 'reported') this.life.to({ ...state, was: reported });
+    } else {
+      this.life.to(reported);
     }
   }
 
-  private answer(id: number, call: () => Promise<unknown>): void {
-    const key = this.spec.key;
-    Promise.resolve()
-      .then(call)
-      .then(
-        (value) => this.send({ type: 'reply', key, id, ok: true, value }),
-        (err: unknown) => this.send({ type: 'reply', key, id, ok: false, error: toSerialized(err) }),
-      );
-  }
-
-  private sample(): void {
-    if (this.exited) return;
-    // Sampling is also how the tracker learns of descendants that leave the group, so it runs without a limit too.
-    this.treePids();
-    if (!this.spec.memoryMb || this.oomMessage) return;
-    const rssKb = this.tracker ? this.tracker.rssKb() : rssOf(this.pid);
+  /** One tick of the shared /proc scan; false once the attempt no longer needs them. */
+  private sample(tree: ProcStat[]): boolean {
+    if (!this.life.is('running', 'reported', 'over-memory', 'killing')) return false;
+    if (!this.spec.memoryMb || !this.life.is('running')) return true;
+    let rssKb = 0;
+    for (const stat of tree) rssKb += stat.rssKb ?? 0;
     if (rssKb > this.spec.memoryMb * 1024) {
-      this.oomMessage = `the task's process tree used ${Math.round(rssKb / 1024)} MB, over its memory limit (memoryMb: ${this.spec.memoryMb}), and was killed`;
+      this.life.to({ name: 'over-memory', message: `the task's process tree used ${Math.round(rssKb / 1024)} MB, over its memory limit (memoryMb: ${this.spec.memoryMb}), and was killed` });
       this.killTree();
     }
-  }
-
-  private treePids(): number[] {
-    if (this.tracker) {
-      try {
-        return this.tracker.sample();
-      } catch {
-        // Fall through to the root pid.
-      }
-    }
-    return this.pid > 0 ? [this.pid] : [];
+    return true;
   }
 
   /** SIGKILL to the group, every descendant the tracker saw (some leave the group) and every ctx.exec program. */
   private killTree(): void {
     if (this.pid > 0) {
-      if (this.tracker) {
-        try {
-          this.tracker.killAll('SIGKILL');
-        } catch {
-          // The group kill below still runs.
-        }
-      }
+      this.tracker?.killAll('SIGKILL');
       killGroup(this.pid);
     }
     for (const pid of this.execPids) killGroup(pid);
   }
 
   private async onExit(code: number | null, signal: NodeJS.Signals | null): Promise<void> {
-    if (this.exited) return;
-    this.exited = true;
-    if (this.sampler) clearInterval(this.sampler);
+    const was = this.life.state;
+    if (was.name === 'draining' || was.name === 'ended') return;
+    this.life.to({ name: 'draining', was, code, signal });
+    this.unwatch?.();
     // The helper may have made its socket after finish() (a fast attempt): once the process is gone, nobody will.
     if (this.inspectorSocket) rmSync(this.inspectorSocket, { force: true });
     // Whatever the attempt left behind (background programs in its group) dies with it.
@@ -298,44 +258,34 @@ class ProcessAttempt implements RunningAttempt {
     await settlesWithin(this.outputClosed, OUTPUT_DRAIN_MS);
     this.child.stdout?.destroy();
     this.child.stderr?.destroy();
-    this.finish(this.endOf(code, signal));
+    this.finish(this.verdict(code, signal));
   }
 
-  private endOf(code: number | null, signal: NodeJS.Signals | null): AttemptEnd {
-    if (this.reported) return this.reported;
-    if (this.oomMessage) return { type: 'oom', message: this.oomMessage };
-    if (this.killRequested) return { type: 'killed' };
-    return {
-      type: 'died',
-      collateral: false,
-      message: `the attempt process (pid ${this.pid}) ${signal ? `was killed by ${signal}` : `exited with code ${code}`} before the task finished`,
-    };
+  /** How the attempt ended, from the state it is in (the exit status only matters when nothing else decided it). */
+  private verdict(code: number | null, signal: NodeJS.Signals | null): AttemptEnd {
+    const state = this.life.state;
+    const alive = state.name === 'draining' ? state.was : state.name === 'ended' ? null : state;
+    switch (alive?.name) {
+      case 'reported':
+        return alive.end;
+      case 'over-memory':
+        return { type: 'oom', message: alive.message };
+      case 'killing':
+        return { type: 'killed' };
+      default:
+        return {
+          type: 'died',
+          collateral: false,
+          message: `the attempt process (pid ${this.pid}) ${signal ? `was killed by ${signal}` : `exited with code ${code}`} before the task finished`,
+        };
+    }
   }
 
   private finish(end: AttemptEnd): void {
-    if (this.ended) return;
-    this.ended = true;
+    if (!this.life.to({ name: 'ended' })) return;
     if (this.inspectorSocket) rmSync(this.inspectorSocket, { force: true });
-    if (this.sampler) clearInterval(this.sampler);
+    this.unwatch?.();
     for (const pid of this.execPids) killGroup(pid);
-    this.resolveDone(end);
+    this.resolve(end);
   }
-}
-
-/** RSS of one process from /proc (the fallback until the tree tracker is available). */
-function rssOf(pid: number): number {
-  try {
-    const pages = Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]);
-    return Number.isFinite(pages) ? (pages * 4096) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-function positiveInt(value: number | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new VigilError('VIGIL_USAGE', `ProcessExecutor: option "${name}" must be a positive integer (got ${JSON.stringify(value)})`);
-  }
-  return value;
 }

@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { platform } from 'node:process';
+import { readFileSync } from 'node:fs';
+import { signalPid } from './kill.js';
+import { HAS_PROC, procScanner, readProcStat, type ProcScanner, type ProcStat, type ProcTable } from './proc-scan.js';
 
 /**
  * The process tree of a program, as seen in /proc, so that ending it ends ALL of it (DESIGN G1). Killing only the
@@ -21,85 +22,11 @@ import { platform } from 'node:process';
  * root while it lives, rssKb() is 0 (memoryMb is not enforced there) and killAll signals the group and the root.
  */
 
-export interface ProcStat {
-  pid: number;
-  ppid: number;
-  pgid: number;
-  sid: number;
-  state: string;
-  comm: string;
-  /** Clock ticks after boot at which the process started: with the pid, its identity. */
-  startTime: number;
-  rssKb?: number;
-}
-
-const HAS_PROC = platform === 'linux';
-let pageKb: number | null = null;
-
-/** The page size in KiB (4 on most machines, 16 or 64 on some ARM kernels). */
-function pageSizeKb(): number {
-  if (pageKb !== null) return pageKb;
-  pageKb = 4;
-  try {
-    const match = /KernelPageSize:\s+(\d+)\s+kB/.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'))
-      ?? /KernelPageSize:\s+(\d+)\s+kB/.exec(readFileSync('/proc/self/smaps', 'utf8'));
-    if (match) pageKb = Number(match[1]);
-  } catch {
-    // Keep 4.
-  }
-  return pageKb;
-}
-
-/** /proc/<pid>/stat parsed, or null when the process is gone (or this is not Linux). */
-export function readProcStat(pid: number): ProcStat | null {
-  if (!HAS_PROC) return null;
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return null;
-  }
-  return parseStat(text);
-}
-
-export function parseStat(text: string): ProcStat | null {
-  // comm may contain spaces and parentheses: it ends at the LAST ')'.
-  const open = text.indexOf('(');
-  const close = text.lastIndexOf(')');
-  if (open < 0 || close < open) return null;
-  const rest = text.slice(close + 2).split(' ');
-  const pid = Number(text.slice(0, open).trim());
-  const ppid = Number(rest[1]);
-  const pgid = Number(rest[2]);
-  const sid = Number(rest[3]);
-  const startTime = Number(rest[19]);
-  const rssPages = Number(rest[21]);
-  if (!Number.isFinite(pid) || !Number.isFinite(ppid) || !Number.isFinite(startTime)) return null;
-  const stat: ProcStat = { pid, ppid, pgid, sid, state: rest[0] ?? '?', comm: text.slice(open + 1, close), startTime };
-  if (Number.isFinite(rssPages)) stat.rssKb = rssPages * pageSizeKb();
-  return stat;
-}
+export { parseStat, readProcStat, type ProcStat } from './proc-scan.js';
 
 function isDead(stat: ProcStat): boolean {
   // A zombie has exited: it holds no memory and no signal reaches it; its parent only has to reap it.
   return stat.state === 'Z' || stat.state === 'X' || stat.state === 'x';
-}
-
-function allStats(): ProcStat[] {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return [];
-  }
-  const out: ProcStat[] = [];
-  for (const entry of entries) {
-    const c = entry.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
-    const stat = readProcStat(Number(entry));
-    if (stat) out.push(stat);
-  }
-  return out;
 }
 
 export class TreeTracker {
@@ -111,7 +38,7 @@ export class TreeTracker {
   private readonly known = new Map<number, number>();
   private last: ProcStat[] = [];
 
-  constructor(rootPid: number) {
+  constructor(rootPid: number, private readonly scanner: ProcScanner = procScanner) {
     if (!Number.isInteger(rootPid) || rootPid <= 0) throw new RangeError(`TreeTracker needs a positive pid (got ${rootPid})`);
     this.rootPid = rootPid;
     const stat = readProcStat(rootPid);
@@ -120,16 +47,24 @@ export class TreeTracker {
     if (stat) this.known.set(rootPid, stat.startTime);
   }
 
-  /** The live pids of the tree (zombies excluded), root first. Scans /proc: a few ms for a few hundred processes. */
-  sample(): number[] {
-    return this.sampleStats().map((s) => s.pid);
+  /**
+   * The live pids of the tree (zombies excluded), root first, from a /proc table at most `maxAgeMs` old (a fresh
+   * scan by default: a few ms for a few hundred processes).
+   */
+  sample(maxAgeMs = 0): number[] {
+    return this.observe(this.scanner.table(maxAgeMs)).map((s) => s.pid);
   }
 
   /** The tree's resident memory in KiB, summed over its processes (pages shared between them count once each). */
-  rssKb(): number {
+  rssKb(table: ProcTable = this.scanner.table()): number {
     let total = 0;
-    for (const stat of this.sampleStats()) total += stat.rssKb ?? 0;
+    for (const stat of this.observe(table)) total += stat.rssKb ?? 0;
     return total;
+  }
+
+  /** Calls `fn` with the tree's live processes on the shared scanner's ticks (see ProcScanner.every). */
+  watch(firstMs: number, fn: (tree: ProcStat[], table: ProcTable) => number | null): () => void {
+    return this.scanner.every(firstMs, (table) => fn(this.observe(table), table));
   }
 
   /** The processes of the last sample (for hang reports). */
@@ -144,7 +79,7 @@ export class TreeTracker {
   killAll(signal: NodeJS.Signals): void {
     // Sample BEFORE signalling the group: once a parent dies, its setsid() children are reparented to init and
     // only a sample taken while the parent lived links them to the tree.
-    const tree = HAS_PROC ? this.sampleStats() : [];
+    const tree = HAS_PROC ? this.observe(this.scanner.table()) : [];
     let groupSignalled = false;
     // Only a group seen alive is signalled: once it is empty, its id may be reused by an unrelated group.
     if (!HAS_PROC || tree.some((s) => s.pgid === this.pgid)) {
@@ -166,29 +101,21 @@ export class TreeTracker {
     }
   }
 
-  private sampleStats(): ProcStat[] {
+  /** The tree's live processes in `table`; remembers them so that members reparented later stay in the tree. */
+  observe(table: ProcTable): ProcStat[] {
     if (!HAS_PROC) {
       const alive = isAlive(this.rootPid);
       this.last = alive ? [{ pid: this.rootPid, ppid: 0, pgid: this.pgid, sid: 0, state: '?', comm: '?', startTime: 0 }] : [];
       return this.last;
     }
-    const stats = allStats();
-    const byPid = new Map<number, ProcStat>();
-    const children = new Map<number, ProcStat[]>();
-    for (const stat of stats) {
-      byPid.set(stat.pid, stat);
-      const list = children.get(stat.ppid);
-      if (list) list.push(stat);
-      else children.set(stat.ppid, [stat]);
-    }
     const seeds: ProcStat[] = [];
     for (const [pid, start] of this.known) {
-      const stat = byPid.get(pid);
+      const stat = table.byPid.get(pid);
       if (stat && stat.startTime === start) seeds.push(stat);
     }
-    for (const stat of stats) {
+    for (const stat of table.groups.get(this.pgid) ?? []) {
       // A group member started before the root can not be ours: the pgid was recycled from an older group.
-      if (stat.pgid === this.pgid && (this.rootStart === null || stat.startTime >= this.rootStart)) seeds.push(stat);
+      if (this.rootStart === null || stat.startTime >= this.rootStart) seeds.push(stat);
     }
     const tree: ProcStat[] = [];
     const seen = new Set<number>();
@@ -198,7 +125,7 @@ export class TreeTracker {
       if (seen.has(stat.pid)) continue;
       seen.add(stat.pid);
       tree.push(stat);
-      for (const child of children.get(stat.pid) ?? []) if (!seen.has(child.pid)) queue.push(child);
+      for (const child of table.children.get(stat.pid) ?? []) if (!seen.has(child.pid)) queue.push(child);
     }
     // Remember the living; forget the dead so the map stays the size of the live tree.
     this.known.clear();
@@ -210,14 +137,6 @@ export class TreeTracker {
   }
 }
 
-function signalPid(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // Exited in the meantime.
-  }
-}
-
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -225,6 +144,42 @@ function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * The processes that one thread of process `pid` started, and all their descendants. Linux lists a process's
+ * children per thread (/proc/<pid>/task/<tid>/children: the thread that forked is the child's parent), which is how
+ * a task thread's programs are told apart from those of the other threads of the same executor host. A thread's
+ * children move to another thread of the process once it exits, so this must be read while the thread lives.
+ * Not seen: descendants whose own parent already exited (reparented to init). Empty elsewhere than Linux.
+ */
+export function threadDescendants(tid: number, pid: number = process.pid, scanner: ProcScanner = procScanner): ProcStat[] {
+  if (!HAS_PROC) return [];
+  let listed: string;
+  try {
+    listed = readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1').trim();
+  } catch {
+    return [];
+  }
+  // Most attempts start no program: no scan of /proc for them.
+  if (listed === '') return [];
+  const table = scanner.table();
+  const queue: ProcStat[] = [];
+  for (const child of listed.split(' ')) {
+    const stat = table.byPid.get(Number(child));
+    // Still our child (a pid that exited and was reused since is someone else's).
+    if (stat && stat.ppid === pid) queue.push(stat);
+  }
+  const seen = new Set<number>();
+  const tree: ProcStat[] = [];
+  for (let i = 0; i < queue.length; i++) {
+    const stat = queue[i]!;
+    if (seen.has(stat.pid)) continue;
+    seen.add(stat.pid);
+    if (!isDead(stat)) tree.push(stat);
+    for (const child of table.children.get(stat.pid) ?? []) queue.push(child);
+  }
+  return tree;
 }
 
 const POLL_MS = 25;

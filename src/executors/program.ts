@@ -102,7 +102,7 @@ export class Program {
   private readonly stdoutTail: ByteTail;
   private readonly stderrTail: ByteTail;
   private readonly budget: LogBudget;
-  private sampler: NodeJS.Timeout | null = null;
+  private unwatch: (() => void) | null = null;
   private sampleCount = 0;
   private lastOutputAt = Date.now();
   private oom: ProgramExit['oom'] = null;
@@ -195,29 +195,28 @@ export class Program {
 
   private scheduleSample(): void {
     // Sample early and often at first: a short-lived parent of a setsid() daemon is only caught while it lives.
+    // The samples come from the /proc scan shared by every program and attempt of this process (proc-scan.ts).
     const period = this.spec.sampleMs ?? (this.spec.memoryMb ? 250 : 500);
     const early = [50, 100, 200];
-    const wait = Math.min(early[this.sampleCount] ?? period, period);
-    this.sampler = setTimeout(() => {
+    const wait = (): number => Math.min(early[this.sampleCount] ?? period, period);
+    this.unwatch = this.tracker.watch(wait(), (tree) => {
       this.sampleCount++;
-      this.tick();
-      if (!this.hasExited && !this.oom) this.scheduleSample();
-    }, wait);
-    this.sampler.unref?.();
+      this.tick(tree);
+      return this.hasExited || this.oom ? null : wait();
+    });
   }
 
-  private tick(): void {
+  private tick(tree: ProcStat[]): void {
     if (this.hasExited) return;
     const limitMb = this.spec.memoryMb;
     if (limitMb) {
-      const rssKb = this.tracker.rssKb();
+      let rssKb = 0;
+      for (const stat of tree) rssKb += stat.rssKb ?? 0;
       if (rssKb > limitMb * 1024) {
         this.oom = { rssKb, limitKb: limitMb * 1024 };
         void this.kill();
         return;
       }
-    } else {
-      this.tracker.sample();
     }
     if (Date.now() - this.lastOutputAt >= PARTIAL_FLUSH_MS) {
       for (const splitter of Object.values(this.splitters)) if (splitter.hasPartial) splitter.flush();
@@ -227,7 +226,7 @@ export class Program {
   private async afterExit(exit: Promise<[number | null, NodeJS.Signals | null]>, streams: Promise<unknown>): Promise<ProgramExit> {
     const [exitCode, signal] = await exit;
     this.hasExited = true;
-    if (this.sampler) clearTimeout(this.sampler);
+    this.unwatch?.();
     this.child.stdin?.destroy();
     // Whatever the program left running (background jobs in its group, daemons that left it) dies with it.
     const left = this.tracker.sample();

@@ -4,7 +4,9 @@ import type { ExecOptions, ExecResult, TaskContext, TaskDefinition, ChildRef } f
 import { loadTasks, requireTask } from '../task/registry.js';
 import { serializeError } from '../task/serialize.js';
 import type { ChildOutcome, ChildPolicy, Json, LogStream, Progress, SerializedError } from '../types.js';
-import { MAX_LINE_BYTES, type DiagnoseReply, type RunnerInbound, type RunnerOutbound } from './ipc.js';
+import { cutLogLine } from '../log-line.js';
+import { Throttle } from './throttle.js';
+import { type DiagnoseReply, type RunnerInbound, type RunnerOutbound } from './ipc.js';
 import type { AllRequest, AttemptEnd, AttemptSpec, SpawnRequest, SpawnedChild } from './types.js';
 
 /**
@@ -23,22 +25,6 @@ export interface RunnerHooks {
   /** Called after the end was posted. */
   afterEnd?(key: string, end: AttemptEnd): void;
 }
-
-type ContextExec = (
-  argv: string[],
-  options: ExecOptions | undefined,
-  env: {
-    signal: AbortSignal;
-    endsAt: number;
-    log(stream: 'stdout' | 'stderr', line: string, ts: number): void;
-    started(pid: number): void;
-    ended(pid: number): void;
-  },
-) => Promise<ExecResult>;
-
-// Module specifiers in variables: these modules are written by other parts of Vigil and loaded only when used.
-const EXEC_MODULE = './exec.js';
-const PENDING_MODULE = '../forensics/pending.js';
 
 export function serveRunner(port: RunnerPort, hooks: RunnerHooks = {}): void {
   let current: AttemptRun | null = null;
@@ -76,12 +62,18 @@ export function serveRunner(port: RunnerPort, hooks: RunnerHooks = {}): void {
 
 async function diagnose(id: number): Promise<DiagnoseReply> {
   try {
-    const mod = (await import(PENDING_MODULE)) as { collectPendingResources(): Array<{ type: string; description: string }> };
+    // Loaded when first asked: most threads are never diagnosed.
+    const mod = await import('../forensics/pending.js');
     return { type: 'diagnosis', id, resources: mod.collectPendingResources() };
   } catch (err) {
     return { type: 'diagnosis', id, resources: [], error: `pending resources unavailable: ${err instanceof Error ? err.message : String(err)}` };
   }
 }
+
+/** Heartbeats go out at most this often (more often when the task's heartbeat period asks for it). */
+const MAX_HEARTBEAT_INTERVAL_MS = 1_000;
+/** Progress goes out at most this often: a watcher sees ~4 updates a second, whatever the task calls. */
+const PROGRESS_INTERVAL_MS = 250;
 
 interface Pending {
   resolve(value: unknown): void;
@@ -98,6 +90,9 @@ class AttemptRun {
   /** key → the batch that creates it; the batch resolves with the job ids. */
   private readonly children = new Map<string, Promise<Map<string, string>>>();
   private readonly batches: Array<Promise<Map<string, string>>> = [];
+  /** Heartbeats and progress are throttled: a task calling them in a loop must not flood the IPC and the engine. */
+  private heartbeats: Throttle<Json | undefined> | null = null;
+  private progresses: Throttle<Progress> | null = null;
 
   constructor(
     readonly spec: AttemptSpec,
@@ -130,10 +125,14 @@ class AttemptRun {
       if (typeof task.run !== 'function') {
         throw new Error(`task "${spec.task}" is a command task: it runs in the command executor, not in a function runner (internal error)`);
       }
-      value = await task.run(spec.input, this.context());
+      value = await task.run(spec.input, this.context(task.options.heartbeatMs));
       await this.settleSpawns();
     } catch (err) {
       return { type: 'threw', error: serializeError(err) };
+    } finally {
+      // The latest heartbeat and progress reach the engine before the end does.
+      this.heartbeats?.flush();
+      this.progresses?.flush();
     }
     return toReturned(spec.task, value);
   }
@@ -152,25 +151,26 @@ class AttemptRun {
 
   private log(stream: LogStream, text: string, ts = Date.now()): void {
     for (const line of text.split('\n')) {
-      const cut = line.length > MAX_LINE_BYTES ? `${line.slice(0, MAX_LINE_BYTES)}…[line cut at ${MAX_LINE_BYTES} chars]` : line;
-      this.send({ type: 'log', key: this.spec.key, stream, line: cut, ts });
+      this.send({ type: 'log', key: this.spec.key, stream, line: cutLogLine(line), ts });
     }
   }
 
-  private context(): TaskContext {
+  private context(heartbeatMs: number | null): TaskContext {
     const { spec } = this;
     const key = spec.key;
+    // A quarter of the required period keeps a heartbeating task far from `stalled` even if one message is slow.
+    const heartbeatEvery = heartbeatMs === null ? MAX_HEARTBEAT_INTERVAL_MS : Math.min(MAX_HEARTBEAT_INTERVAL_MS, Math.floor(heartbeatMs / 4));
+    const heartbeats = new Throttle<Json | undefined>(heartbeatEvery, (details) => this.send({ type: 'heartbeat', key, details }));
+    const progresses = new Throttle<Progress>(PROGRESS_INTERVAL_MS, (progress) => this.send({ type: 'progress', key, progress }));
+    this.heartbeats = heartbeats;
+    this.progresses = progresses;
     return {
       jobId: spec.jobId,
       attempt: spec.attempt,
       task: spec.task,
       signal: this.controller.signal,
-      heartbeat: (details?: Json) => {
-        this.send({ type: 'heartbeat', key, details: details === undefined ? undefined : jsonClone(details, 'ctx.heartbeat(details)') });
-      },
-      progress: (value, message) => {
-        this.send({ type: 'progress', key, progress: toProgress(value, message) });
-      },
+      heartbeat: (details?: Json) => heartbeats.push(details === undefined ? undefined : jsonClone(details, 'ctx.heartbeat(details)')),
+      progress: (value, message) => progresses.push(toProgress(value, message)),
       log: (...args: unknown[]) => this.log('log', format(...args)),
       spawn: <I, O>(task: string | TaskDefinition<I, O>, input: I, options?: { key?: string }): ChildRef<O> => this.spawn(task, input, options),
       all: <O>(children: ReadonlyArray<ChildRef<O>>, options?: { policy?: ChildPolicy }) => this.all(children, options),
@@ -257,7 +257,8 @@ class AttemptRun {
   }
 
   private async exec(argv: string[], options?: ExecOptions): Promise<ExecResult> {
-    const mod = (await import(EXEC_MODULE)) as { contextExec: ContextExec };
+    // Loaded on the first ctx.exec: most tasks start no program, and a thread's start should not pay for it.
+    const mod = await import('./exec.js');
     const key = this.spec.key;
     return mod.contextExec(argv, options, {
       signal: this.controller.signal,

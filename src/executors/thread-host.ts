@@ -1,7 +1,10 @@
 import { Worker } from 'node:worker_threads';
 import type { HangReport } from '../types.js';
 import { serializeError } from '../task/serialize.js';
-import { LineSplitter, type DiagnoseReply, type HostInbound, type HostOutbound, type RunnerInbound, type RunnerOutbound } from './ipc.js';
+import { EndMarkerScanner, type DiagnoseReply, type HostInbound, type HostOutbound, type RunnerInbound, type RunnerOutbound, type ThreadHello } from './ipc.js';
+import { killGroup, signalPid } from './kill.js';
+import { threadDescendants } from './proctree.js';
+import { LineSplitter, textLines } from './line-splitter.js';
 import { workerEntry } from './node-entry.js';
 import type { AttemptEnd, AttemptSpec } from './types.js';
 
@@ -16,7 +19,6 @@ import type { AttemptEnd, AttemptSpec } from './types.js';
 const threadsPerHost = Math.max(1, Number(process.argv[2]) || 4);
 /** How long an ended attempt waits for its console output markers before it is reported anyway. */
 const MARKER_WAIT_MS = 500;
-const THREAD_STACK_MODULE = '../forensics/thread-stack.js';
 
 interface Slot {
   worker: Worker;
@@ -31,8 +33,10 @@ interface Slot {
   error: unknown;
   exited: boolean;
   execPids: Set<number>;
-  out: LineSplitter;
-  err: LineSplitter;
+  /** The thread's OS thread id (Linux), once it said so: how the programs its tasks start are found. */
+  tid: number | null;
+  out: EndMarkerScanner;
+  err: EndMarkerScanner;
 }
 
 const slots = new Set<Slot>();
@@ -49,7 +53,7 @@ process.on('error', () => {
 process.on('disconnect', () => {
   // The supervisor is gone: nothing may outlive it. process.exit() can hang behind a thread blocked in a syscall,
   // so the host kills its own process after the programs its tasks started.
-  for (const slot of slots) for (const pid of slot.execPids) killGroup(pid);
+  for (const slot of slots) killSpawned(slot);
   process.kill(process.pid, 'SIGKILL');
 });
 
@@ -74,7 +78,8 @@ process.on('message', (message: HostInbound) => {
       const slot = byKey.get(message.key);
       if (!slot || slot.exited) return;
       slot.killRequested = true;
-      for (const pid of slot.execPids) killGroup(pid);
+      // Before the thread goes: its programs are found through it (execSync even keeps it from terminating).
+      killSpawned(slot);
       void slot.worker.terminate();
       return;
     }
@@ -138,19 +143,14 @@ function createSlot(memoryMb: number | null): Slot {
     error: undefined,
     exited: false,
     execPids: new Set(),
-    out: new LineSplitter(
-      (line) => output(slot, 'stdout', line),
-      () => marker(slot, 'stdout'),
-    ),
-    err: new LineSplitter(
-      (line) => output(slot, 'stderr', line),
-      () => marker(slot, 'stderr'),
-    ),
+    tid: null,
+    out: new EndMarkerScanner(new LineSplitter(textLines((line) => output(slot, 'stdout', line))), () => marker(slot, 'stdout')),
+    err: new EndMarkerScanner(new LineSplitter(textLines((line) => output(slot, 'stderr', line))), () => marker(slot, 'stderr')),
   };
   slots.add(slot);
   worker.stdout.on('data', (chunk: Buffer) => slot.out.write(chunk));
   worker.stderr.on('data', (chunk: Buffer) => slot.err.write(chunk));
-  worker.on('message', (message: RunnerOutbound) => fromThread(slot, message));
+  worker.on('message', (message: RunnerOutbound | ThreadHello) => (message.type === 'os-thread' ? (slot.tid = message.tid) : fromThread(slot, message)));
   worker.on('error', (err) => {
     slot.error = err;
   });
@@ -206,6 +206,8 @@ function releaseEnd(slot: Slot): void {
 function finish(slot: Slot, end: AttemptEnd): void {
   const key = slot.key;
   if (key === null) return;
+  // Programs the task started and left running die with the attempt, as they do in every isolation (DESIGN G1).
+  killSpawned(slot);
   slot.out.flush();
   slot.err.flush();
   slot.key = null;
@@ -244,9 +246,8 @@ async function capture(key: string, budgetMs: number): Promise<HangReport['where
   if (!slot || slot.exited) return { notes: [`no running thread for attempt ${key}`] };
   let where: HangReport['where'];
   try {
-    const mod = (await import(THREAD_STACK_MODULE)) as {
-      captureThreadStack(worker: Worker, budgetMs: number): Promise<HangReport['where']>;
-    };
+    // Loaded on the first capture: the inspector machinery costs every host's start otherwise.
+    const mod = await import('../forensics/thread-stack.js');
     where = await mod.captureThreadStack(slot.worker, Math.max(0, budgetMs - DIAGNOSE_RESERVE_MS));
   } catch (err) {
     where = { notes: [`thread stack capture failed: ${err instanceof Error ? err.message : String(err)}`] };
@@ -289,10 +290,9 @@ function diagnose(slot: Slot, ms: number): Promise<DiagnoseReply | null> {
   });
 }
 
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
+/** SIGKILL to the ctx.exec groups and to every process the slot's thread started, with their descendants. */
+function killSpawned(slot: Slot): void {
+  for (const pid of slot.execPids) killGroup(pid);
+  if (slot.tid === null || slot.exited) return;
+  for (const stat of threadDescendants(slot.tid)) signalPid(stat.pid, 'SIGKILL');
 }
