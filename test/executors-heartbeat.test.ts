@@ -29,8 +29,9 @@ after(async () => {
   await Promise.all(Object.values(executors).map((e) => e.close()));
 });
 
-function maxGap(times: number[], start: number, end: number): number {
-  const points = [start, ...times, end];
+/** The longest time without a heartbeat, from the first one (the start of a thread or process is not the task's) to `end`. */
+function maxGap(times: number[], end: number): number {
+  const points = [...times, end];
   let gap = 0;
   for (let i = 1; i < points.length; i++) gap = Math.max(gap, points[i]! - points[i - 1]!);
   return gap;
@@ -51,7 +52,7 @@ for (const [isolation, executor] of Object.entries(executors)) {
       assert.deepEqual(channel.heartbeats.at(-1), { i: 99_999 }, 'the latest heartbeat is flushed before the end');
       assert.deepEqual(channel.progresses.at(-1), { fraction: 1, done: 100_000, total: 100_000 });
       // Never a second without a heartbeat (heartbeat: 1s): the task must not look stalled.
-      assert.ok(maxGap(channel.heartbeatTimes, started, Date.now()) < 1_000, `gaps: ${channel.heartbeatTimes.map((t) => t - started)}`);
+      assert.ok(maxGap(channel.heartbeatTimes, Date.now()) < 1_000, `heartbeats at ${channel.heartbeatTimes.map((t) => t - started)} ms`);
     });
 
     test('a synchronous loop that never yields still sends heartbeats while it spins', async () => {
@@ -64,7 +65,7 @@ for (const [isolation, executor] of Object.entries(executors)) {
       assert.ok(calls > 10_000, `the loop called ctx.heartbeat() ${calls} times`);
       assert.ok(channel.heartbeats.length <= 2_500 / 250 + 4, `${channel.heartbeats.length} heartbeats for ${calls} calls`);
       assert.ok(channel.heartbeats.length >= 5, `${channel.heartbeats.length} heartbeats during a 2.5 s spin`);
-      assert.ok(maxGap(channel.heartbeatTimes.filter((t) => t >= started), started, channel.heartbeatTimes.at(-1)!) < 1_000);
+      assert.ok(maxGap(channel.heartbeatTimes, Date.now()) < 1_000, `heartbeats at ${channel.heartbeatTimes.map((t) => t - started)} ms`);
     });
   });
 }
@@ -73,6 +74,9 @@ test('through the engine: a task heartbeating 100,000 times succeeds, not stalle
   const t = await openTestVigil({ tasks: TASKS });
   try {
     await startWorker(t.vigil);
+    // A warm thread: on a loaded machine, starting a host and loading the tasks module can take longer than the
+    // task's 1 s heartbeat, which is not what this test is about.
+    await t.vigil.wait((await t.vigil.submit('noop', null)).id, { timeout: '30s' });
     const job = await t.vigil.submit('heartbeat-flood', null);
     const done = await t.vigil.wait(job.id, { timeout: '30s' });
     assert.equal(done.state, 'succeeded', JSON.stringify(done.error));

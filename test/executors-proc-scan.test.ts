@@ -3,7 +3,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, test } from 'node:test';
 import { CommandExecutor } from '../src/executors/command-executor.js';
 import { ProcessExecutor } from '../src/executors/process-executor.js';
-import { procScanner, ProcScanner, readAllStats, type ProcStat } from '../src/executors/proc-scan.js';
+import { procScanner, ProcScanner, type ProcStat } from '../src/executors/proc-scan.js';
 import type { RunningAttempt } from '../src/executors/types.js';
 import { RecordingChannel, spec, waitFor } from './fixtures/exec-channel.js';
 
@@ -23,9 +23,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 test('the scanner serves every subscriber of a tick from one scan', async () => {
   let reads = 0;
+  // A cheap reader: this test is about sharing; the cost bound has its own test below.
   const scanner = new ProcScanner(() => {
     reads += 1;
-    return readAllStats();
+    return [] as ProcStat[];
   });
   const served: number[] = new Array(20).fill(0);
   const stops = served.map((_, i) => scanner.every(100, () => {
