@@ -88,4 +88,21 @@ describe('store outages on PostgreSQL', { skip: PG ? false : 'VIGIL_TEST_PG_URL 
       await s.close();
     }
   });
+
+  test('H4: a parent creating its children during an outage waits it out and succeeds in its first attempt', async () => {
+    const s = await setup();
+    try {
+      const parent = await s.vigil.submit('waitParent', { children: 2, ms: 100, beforeMs: 1_000 });
+      await until('the parent started', 15_000, () => s.seen.some((e) => e.type === 'started' && e.jobId === parent.id));
+      await s.outage.down();
+      await until('the parent failing to create its children', 20_000, () => s.errors(/creating its children failed/) >= 3);
+      await s.outage.up();
+      const done = await s.vigil.wait(parent.id, { timeout: '20s' });
+      assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
+      assert.deepEqual(done.result, [0, 1]);
+      assert.deepEqual((await s.vigil.attempts(parent.id)).map((a) => a.outcome), ['succeeded']);
+    } finally {
+      await s.close();
+    }
+  });
 });

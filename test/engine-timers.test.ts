@@ -49,7 +49,8 @@ async function harness(def: TaskDefinition, options: { wrap?: (s: Store) => Stor
   const dir = mkdtempSync(join(tmpdir(), 'vigil-timers-'));
   const real = await openStore(`sqlite:${join(dir, 'vigil.db')}`);
   const store = options.wrap ? options.wrap(real) : real;
-  const [{ job }] = (await store.enqueue([{ task: def.options.name, input: null, retry: def.options.retry, deadlineMs: options.deadlineMs ?? null }])) as [{ job: { id: string } }];
+  const [enqueued] = await store.enqueue([{ task: def.options.name, input: null, retry: def.options.retry, deadlineMs: options.deadlineMs ?? null }]);
+  const job = enqueued!.job;
   const [claimed] = await store.claim({ workerId: 'w', leaseMs: 600_000, limit: 1, tasks: { [def.options.name]: 1 } });
   assert.ok(claimed);
   const clock = new ManualClock();

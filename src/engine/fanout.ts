@@ -3,6 +3,8 @@ import { requireTask, type TaskMap } from '../task/registry.js';
 import type { AllRequest, SpawnRequest, SpawnedChild } from '../executors/types.js';
 import type { ChildOutcome, ChildPolicy, Job, SerializedError } from '../types.js';
 import { isTerminal, waitForJobs, type WaitOptions } from './waiter.js';
+import { untilStored } from './store-retry.js';
+import { systemClock } from '../clock.js';
 
 /**
  * Creates a parent's children as durable jobs in one batched write. A re-run parent gets the same children back
@@ -79,10 +81,12 @@ export async function awaitChildren(
   );
   if ('outcomes' in decision) return decision.outcomes;
   if (decision.pending.length) {
-    await store.cancel(
-      decision.pending.map((j) => j.id),
-      'a sibling failed under the failFast policy',
-    );
+    const cancel = () => store.cancel(decision.pending.map((j) => j.id), 'a sibling failed under the failFast policy');
+    if (options.onStoreError) {
+      await untilStored(cancel, { clock: options.clock ?? systemClock, retry: options.retry ?? { firstMs: 100, maxMs: 5_000 }, signal: options.signal, onError: options.onStoreError });
+    } else {
+      await cancel();
+    }
   }
   throw new ChildPolicyFailure(policyError(policy, decision.fail, ids.length, keyOf));
 }

@@ -7,6 +7,7 @@ import type { AttemptChannel, AttemptEnd, AttemptSpec, Executor, RunningAttempt 
 import type { ErrorKind, HangReport, Job, Json, Progress, SerializedError } from '../types.js';
 import { settlesWithin, sleep, systemClock, type Clock, type Timer } from '../clock.js';
 import { awaitChildren, ChildPolicyFailure, spawnChildren } from './fanout.js';
+import { untilStored } from './store-retry.js';
 import type { ActivityBatcher } from './log-batcher.js';
 import type { Slots } from './slots.js';
 
@@ -258,7 +259,14 @@ export class AttemptSupervisor {
       activity: () => this.armSilence(),
       processStarted: () => undefined,
       processEnded: () => undefined,
-      spawn: (children) => spawnChildren(this.deps.store, this.deps.tasks, fence, children),
+      // Spawning is idempotent (children are unique per parent and key): a store outage is waited out.
+      spawn: (children) =>
+        untilStored(() => spawnChildren(this.deps.store, this.deps.tasks, fence, children), {
+          clock: this.clock,
+          retry: this.deps.storeRetry ?? DEFAULT_STORE_RETRY,
+          signal: this.lifetime.signal,
+          onError: (error) => this.deps.onEvent?.({ type: 'error', message: `job ${this.jobId}: creating its children failed; retrying with backoff`, error }),
+        }),
       all: (request) => this.waitChildren(request),
     };
   }

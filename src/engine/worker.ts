@@ -68,6 +68,7 @@ export class Worker extends EventEmitter {
   private readonly pollMs: number;
   private readonly clock: Clock;
   private stopping = false;
+  private forced = false;
   private stopped: Promise<void> | null = null;
   private closed: Promise<void> | null = null;
   private loop: Promise<void> | null = null;
@@ -130,10 +131,11 @@ export class Worker extends EventEmitter {
   /** Second signal: stop now. Attempts are killed and returned to the queue uncharged; bounded even if one hangs. */
   async forceStop(): Promise<void> {
     this.stopping = true;
+    this.forced = true;
     this.poke();
     for (const { sup } of this.running.values()) sup.shutdown();
-    await this.loop;
-    await settlesWithin(this.clock, this.allDone(), 3_000);
+    // A claim still in flight is waited for within the same bound; what it claims is handed straight back.
+    await settlesWithin(this.clock, Promise.all([this.loop, this.allDone()]), 3_000);
     await this.close();
   }
 
@@ -275,6 +277,7 @@ export class Worker extends EventEmitter {
       }),
     };
     this.running.set(key, entry);
+    if (this.forced) sup.shutdown();
   }
 
   private attemptsOf(jobId: string): Running[] {
