@@ -1,6 +1,7 @@
 import type { ClaimRequest, Claimed } from '../contract.js';
 import type { Db } from './db.js';
 import { jobColumns, toJob } from './rows.js';
+import { claimRateLimited } from './rate-limit.js';
 
 /** How many queued jobs past their deadline one claim fails, so a large backlog never makes one claim slow. */
 const DEADLINE_BATCH = 500;
@@ -15,7 +16,17 @@ export async function claim(db: Db, req: ClaimRequest): Promise<Claimed[]> {
   const names = Object.keys(req.tasks).filter((t) => (req.tasks[t] ?? 0) > 0);
   const limit = Math.floor(req.limit);
   if (names.length === 0 || limit <= 0) return [];
-  const caps = names.map((t) => Math.min(limit, Math.floor(req.tasks[t]!)));
+  // Rate-limited tasks are claimed in their own transaction (claimRateLimited); here their cap is 0 so this
+  // statement still fails their queued jobs past deadline but never takes one.
+  const limited = names.filter((t) => req.rateLimits?.[t] !== undefined);
+  const caps = names.map((t) => (req.rateLimits?.[t] ? 0 : Math.min(limit, Math.floor(req.tasks[t]!))));
+  const taken = await claimFree(db, req, names, caps, limit);
+  const rest = limit - taken.length;
+  if (limited.length === 0 || rest <= 0) return taken;
+  return [...taken, ...(await claimRateLimited(db, req, limited.map((t) => [t, Math.floor(req.tasks[t]!)]), rest))];
+}
+
+async function claimFree(db: Db, req: ClaimRequest, names: string[], caps: number[], limit: number): Promise<Claimed[]> {
   const S = db.s;
   const rows = await db.query(
     `WITH RECURSIVE c AS MATERIALIZED (SELECT ${S}.now_ms() AS now),
@@ -41,6 +52,7 @@ export async function claim(db: Db, req: ClaimRequest): Promise<Claimed[]> {
           WHERE state = 'queued' AND task = req.task AND run_at <= (SELECT now FROM c)
             AND (deadline_at IS NULL OR deadline_at > (SELECT now FROM c))
             AND ($6::bigint IS NULL OR id IN (SELECT id FROM tree))
+            AND NOT EXISTS (SELECT 1 FROM ${S}.task_pauses p WHERE p.task = req.task AND p.until > (SELECT now FROM c))
           ORDER BY priority DESC, run_at, id
           LIMIT LEAST(req.cap, $3::int)
           FOR UPDATE SKIP LOCKED
@@ -51,7 +63,8 @@ export async function claim(db: Db, req: ClaimRequest): Promise<Claimed[]> {
      claimed AS (
        UPDATE ${S}.jobs j
           SET state = 'running', attempts = j.attempts + 1, lease_owner = $4, lease_expires_at = c.now + $5::bigint,
-              started_at = c.now, finished_at = NULL, updated_at = c.now, last_heartbeat_at = NULL, progress = NULL
+              started_at = c.now, finished_at = NULL, updated_at = c.now, last_heartbeat_at = NULL, progress = NULL,
+              wait_reason = NULL
          FROM cand, c
         WHERE j.id = cand.id
        RETURNING ${jobColumns('j')}
@@ -72,8 +85,11 @@ export async function claim(db: Db, req: ClaimRequest): Promise<Claimed[]> {
 /** Earliest runAt among queued jobs of these tasks, so an idle worker sleeps exactly until then. */
 export async function nextRunAt(db: Db, tasks: string[]): Promise<number | null> {
   if (tasks.length === 0) return null;
+  // A paused task's jobs are not runnable before the pause ends (RetryAfterError with pauseTask).
   const rows = await db.read<{ t: string | null }>(
-    `SELECT min(run_at) AS t FROM ${db.s}.jobs WHERE state = 'queued' AND task = ANY($1::text[])`,
+    `WITH p AS (SELECT task, until FROM ${db.s}.task_pauses WHERE until > ${db.s}.now_ms() AND task = ANY($1::text[]))
+     SELECT least((SELECT min(run_at) FROM ${db.s}.jobs WHERE state = 'queued' AND task = ANY($1::text[]) AND task NOT IN (SELECT task FROM p)),
+                  (SELECT min(until) FROM p)) AS t`,
     [tasks],
   );
   const t = rows[0]?.t;
