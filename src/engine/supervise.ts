@@ -9,6 +9,7 @@ import { RETRYABLE_KINDS, type ErrorKind, type HangReport, type Json, type Progr
 import { awaitChildren, ChildPolicyFailure, spawnChildren } from './fanout.js';
 import type { ActivityBatcher } from './log-batcher.js';
 import type { Slots } from './slots.js';
+import { retryAfterOf } from './flow.js';
 
 export interface SupervisorDeps {
   store: Store;
@@ -268,6 +269,10 @@ export class AttemptSupervisor {
         await sleep(Math.min(5_000, 100 * 2 ** i));
       }
     }
+    const pause = recorded && finish.outcome !== 'succeeded' ? retryAfterOf(finish.error) : null;
+    if (pause?.pauseTask) {
+      await this.deps.store.pauseTask(this.task, pause.delayMs, `RetryAfterError from job ${this.jobId}: ${finish.outcome !== 'succeeded' ? finish.error.message : ''}`).catch(() => undefined);
+    }
     this.deps.onEvent?.({
       type: 'finished',
       jobId: this.jobId,
@@ -306,6 +311,9 @@ export class AttemptSupervisor {
           break;
       }
     }
+    // RetryAfterError: the outside world said "not now" — back to the queue at that time, not charged.
+    const retryAfter = ending ? null : retryAfterOf(error);
+    if (retryAfter) return { outcome: error.kind, error, hangReport: this.hangReport, charged: false, retryInMs: retryAfter.delayMs };
     const chargedSoFar = job.chargedAttempts + (charged ? 1 : 0);
     const retryable = RETRYABLE_KINDS.includes(error.kind) && error.retryable !== false;
     let retryInMs: number | null = null;

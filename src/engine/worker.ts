@@ -11,6 +11,8 @@ import { Watchdog } from './watchdog.js';
 import { Slots } from './slots.js';
 import { AttemptSupervisor, type SupervisorEvent } from './supervise.js';
 import type { Json } from '../types.js';
+import { FlowControl, rateLimitsOf } from './flow.js';
+import type { KeepOptions } from '../task/define.js';
 
 export interface WorkerOptions {
   store: Store;
@@ -31,6 +33,8 @@ export interface WorkerOptions {
   executors: { thread: Executor; process: Executor; command: Executor };
   /** Claim only this job and its descendants (used by `vigil run`). */
   rootJobId?: string;
+  /** Global retention of finished jobs and logs (docs/retention.md). Default: keep everything. */
+  keep?: KeepOptions;
 }
 
 export type WorkerEvent = SupervisorEvent | { type: 'error'; message: string; error: unknown } | { type: 'idle' };
@@ -57,6 +61,7 @@ export class Worker extends EventEmitter {
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
   private storeDownSince: number | null = null;
   private watchdog: Watchdog | null = null;
+  private flow: FlowControl | null = null;
 
   constructor(private readonly options: WorkerOptions) {
     super();
@@ -92,6 +97,11 @@ export class Worker extends EventEmitter {
     const renewEvery = Math.max(100, Math.min(1_000, this.leaseMs / 3));
     this.intervals.push(setInterval(() => void this.renew(), renewEvery));
     this.intervals.push(setInterval(() => void this.reportStats(), 5_000));
+    // Schedules and retention (src/engine/flow.ts); `vigil run` supervises one job tree and does neither.
+    if (this.options.rootJobId === undefined) {
+      this.flow = new FlowControl({ store, tasks: this.options.tasks, tasksModule: this.options.tasksModule, keep: this.options.keep, onError: (m, e) => this.emitError(m, e) });
+      await this.flow.start();
+    }
     this.loop = this.claimLoop();
   }
 
@@ -123,6 +133,7 @@ export class Worker extends EventEmitter {
     for (const t of this.intervals) clearInterval(t);
     this.intervals.length = 0;
     this.unsubscribe?.();
+    await this.flow?.stop();
     this.loopDelay.disable();
     await this.watchdog?.stop();
     await this.batcher.close();
@@ -149,7 +160,7 @@ export class Worker extends EventEmitter {
         if (free > 0) {
           const limits = this.taskLimits(free);
           if (Object.keys(limits).length > 0) {
-            const claimed = await store.claim({ workerId: this.workerId, leaseMs: this.leaseMs, limit: free, tasks: limits, rootJobId: this.options.rootJobId });
+            const claimed = await store.claim({ workerId: this.workerId, leaseMs: this.leaseMs, limit: free, tasks: limits, rootJobId: this.options.rootJobId, rateLimits: rateLimitsOf(this.options.tasks) });
             this.storeDownSince = null;
             for (const c of claimed) this.launch(c);
             if (claimed.length === free) continue;

@@ -346,3 +346,5 @@ function resolveRetry(name: string, retries: number | RetryOptions | undefined):
 export function isTaskDefinition(value: unknown): value is TaskDefinition {
   return typeof value === 'object' && value !== null && (value as { __vigilTask?: unknown }).__vigilTask === true;
 }
+
+export { defineSchedule } from '../schedule/define.js';

@@ -1,0 +1,108 @@
+import type { FinishedState, Store } from '../store/contract.js';
+import type { KeepOptions, ResolvedKeep } from '../task/define.js';
+import { longDuration } from '../task/define.js';
+import type { TaskMap } from '../task/registry.js';
+
+export interface RetentionOptions {
+  store: Store;
+  tasks: TaskMap;
+  /** Retention of every task without its own `keep` (per state). Nothing is deleted by default. */
+  keep?: ResolvedKeep | null;
+  /** Between sweeps. Default 5 min. */
+  intervalMs?: number;
+  /** Top-level jobs (with their children) per transaction. Default 200: a few ms each on SQLite. */
+  batch?: number;
+  clock?: () => Promise<number>;
+  onError?: (message: string, error: unknown) => void;
+}
+
+const STATES: Array<[FinishedState, keyof ResolvedKeep]> = [
+  ['succeeded', 'succeededMs'],
+  ['failed', 'failedMs'],
+  ['cancelled', 'cancelledMs'],
+];
+
+/** Resolves the global `keep` of a worker (`vigil worker --keep`) with the same rules as a task's. */
+export function resolveKeep(keep: KeepOptions): ResolvedKeep {
+  const one = (k: keyof KeepOptions): number | null => (keep[k] === undefined ? null : longDuration('(global)', `keep.${k}`, keep[k]));
+  return { succeededMs: one('succeeded'), failedMs: one('failed'), cancelledMs: one('cancelled'), logsMs: one('logs') };
+}
+
+/**
+ * Deletes finished jobs and logs past their retention, in small batches — each one short transaction, with the
+ * event loop handed back between batches — so a backlog of millions never blocks the supervisor (DESIGN G8).
+ */
+export class RetentionSweeper {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<unknown> | null = null;
+  private stopped = false;
+
+  constructor(private readonly options: RetentionOptions) {}
+
+  /** True when some retention is configured (else the sweeper never runs). */
+  get active(): boolean {
+    const any = (k: ResolvedKeep | null | undefined): boolean => !!k && Object.values(k).some((v) => v !== null);
+    return any(this.options.keep) || [...this.options.tasks.values()].some((t) => any(t.options.keep));
+  }
+
+  start(firstDelayMs = 1_000): void {
+    if (!this.active) return;
+    this.schedule(firstDelayMs);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running?.catch(() => undefined);
+  }
+
+  /** One full sweep: every rule, batch after batch until nothing is left. Returns what it deleted. */
+  async sweep(): Promise<{ jobs: number; logs: number }> {
+    const { store } = this.options;
+    const now = this.options.clock ? await this.options.clock() : await store.now();
+    const batch = this.options.batch ?? 200;
+    const global = this.options.keep ?? null;
+    const tasks = [...this.options.tasks.values()];
+    let jobs = 0;
+    let logs = 0;
+    for (const [state, field] of STATES) {
+      const own = tasks.filter((t) => t.options.keep?.[field] != null);
+      for (const t of own) jobs += await this.drain(() => store.prune({ finishedBefore: now - t.options.keep![field]!, states: [state], tasks: [t.options.name], limit: batch }));
+      if (global?.[field] != null) {
+        const exceptTasks = own.map((t) => t.options.name);
+        jobs += await this.drain(() => store.prune({ finishedBefore: now - global[field]!, states: [state], exceptTasks, limit: batch }));
+      }
+    }
+    const ownLogs = tasks.filter((t) => t.options.keep?.logsMs != null);
+    for (const t of ownLogs) logs += await this.drain(() => store.pruneLogs({ finishedBefore: now - t.options.keep!.logsMs!, tasks: [t.options.name], limit: batch }));
+    if (global?.logsMs != null) {
+      logs += await this.drain(() => store.pruneLogs({ finishedBefore: now - global.logsMs!, exceptTasks: ownLogs.map((t) => t.options.name), limit: batch }));
+    }
+    return { jobs, logs };
+  }
+
+  private async drain(batch: () => Promise<{ count: number; more: boolean }>): Promise<number> {
+    let total = 0;
+    for (;;) {
+      if (this.stopped) return total;
+      const { count, more } = await batch();
+      total += count;
+      // Freed pages go back in step with the deletes: one big vacuum at the end would be one long pause.
+      if (count > 0) await this.options.store.compact();
+      if (!more) return total;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.running = this.sweep()
+        .catch((err: unknown) => this.options.onError?.('retention sweep failed; trying again later', err))
+        .finally(() => this.schedule(this.options.intervalMs ?? 5 * 60_000));
+    }, ms);
+    this.timer.unref?.();
+  }
+}
