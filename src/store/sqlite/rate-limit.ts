@@ -75,5 +75,5 @@ export function bucketKey(limit: RateLimit, input: Json): string {
 }
 
 export function rateLimitReason(task: string, key: string, limit: RateLimit): string {
-  return `rate limit of ${task}${key ? ` for ${key}` : ''} (${limit.max} per ${formatDuration(limit.perMs)}): waits for the next free slot`;
+  return `rate limit of ${task}${key ? ` for ${key}` : ''} (${limit.max} per ${formatDuration(limit.perMs)})`;
 }
