@@ -46,6 +46,14 @@ async function claimFree(db: Db, req: ClaimRequest, names: string[], caps: numbe
                         FOR UPDATE SKIP LOCKED)
         RETURNING j.id
      ),
+     -- Jobs of a task paused by RetryAfterError that were enqueued since the pause: show why they wait, and move
+     -- them to the pause's end so idle workers sleep (the older ones were moved by pauseTask itself).
+     paused AS (
+       UPDATE ${S}.jobs j SET run_at = p.until, wait_reason = 'task ' || p.task || ' is paused: ' || p.reason
+         FROM ${S}.task_pauses p
+        WHERE p.until > (SELECT now FROM c) AND p.task = ANY($1::text[]) AND j.task = p.task AND j.state = 'queued'
+          AND j.run_at < p.until
+     ),
      cand AS (
        SELECT x.id, x.priority, x.run_at FROM req CROSS JOIN LATERAL (
          SELECT id, priority, run_at FROM ${S}.jobs
