@@ -72,6 +72,7 @@ export function pruneLogs(db: Db, r: PruneLogsRequest): PruneResult {
 export function compact(db: Db, full: boolean): void {
   const mode = Number(db.pragma('auto_vacuum', { simple: true }));
   if (full) db.exec('VACUUM');
-  else if (mode === 2) db.pragma('incremental_vacuum(2000)');
-  db.pragma('wal_checkpoint(TRUNCATE)');
+  else if (mode === 2) db.pragma('incremental_vacuum(256)');
+  // PASSIVE never waits for readers of other processes: a worker's loop must not block here (TRUNCATE could).
+  db.pragma(full ? 'wal_checkpoint(TRUNCATE)' : 'wal_checkpoint(PASSIVE)');
 }
