@@ -16,6 +16,9 @@ export interface RetentionOptions {
   onError?: (message: string, error: unknown) => void;
 }
 
+/** Log lines are smaller than jobs with their attempts: a log batch is this many lines per job of a job batch. */
+const LINES_PER_JOB = 20;
+
 const STATES: Array<[FinishedState, keyof ResolvedKeep]> = [
   ['succeeded', 'succeededMs'],
   ['failed', 'failedMs'],
@@ -75,9 +78,9 @@ export class RetentionSweeper {
       }
     }
     const ownLogs = tasks.filter((t) => t.options.keep?.logsMs != null);
-    for (const t of ownLogs) logs += await this.drain(() => store.pruneLogs({ finishedBefore: now - t.options.keep!.logsMs!, tasks: [t.options.name], limit: batch }));
+    for (const t of ownLogs) logs += await this.drain(() => store.pruneLogs({ finishedBefore: now - t.options.keep!.logsMs!, tasks: [t.options.name], limit: batch * LINES_PER_JOB }));
     if (global?.logsMs != null) {
-      logs += await this.drain(() => store.pruneLogs({ finishedBefore: now - global.logsMs!, exceptTasks: ownLogs.map((t) => t.options.name), limit: batch }));
+      logs += await this.drain(() => store.pruneLogs({ finishedBefore: now - global.logsMs!, exceptTasks: ownLogs.map((t) => t.options.name), limit: batch * LINES_PER_JOB }));
     }
     return { jobs, logs };
   }

@@ -138,7 +138,7 @@ export interface Store {
    * subtree of children, attempts and logs — one short transaction. `more` says another batch would find more.
    */
   prune(request: PruneRequest): Promise<PruneResult>;
-  /** Deletes log lines of finished jobs older than the cutoff, at most `limit` jobs' worth; one short transaction. */
+  /** Deletes up to `limit` log lines older than the cutoff, of jobs finished before it; one short transaction. */
   pruneLogs(request: PruneLogsRequest): Promise<PruneResult>;
   /** Gives freed pages back to the file system (SQLite incremental vacuum; PostgreSQL: a VACUUM of Vigil's tables). */
   compact(options?: { full?: boolean }): Promise<void>;

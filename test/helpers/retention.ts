@@ -37,6 +37,13 @@ export function seedFinishedJobs(path: string, pairs: number, finishedAt = Date.
   db.close();
 }
 
+/** What SQLite's automatic checkpoint does eventually, done now so the file's size can be read. */
+export function checkpoint(path: string): void {
+  const db = new Database(path);
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+}
+
 export function fileSize(path: string): number {
   let total = statSync(path).size;
   try {
@@ -106,6 +113,7 @@ export async function retentionRun(path: string, pairs: number): Promise<Retenti
     }
     const sweepMs = Date.now() - started;
     await vigil.store.compact();
+    checkpoint(path);
     return {
       maxDelayMs: histogram.max / 1e6,
       p99DelayMs: histogram.percentile(99) / 1e6,

@@ -35,18 +35,17 @@ export async function prune(db: Db, r: PruneRequest): Promise<PruneResult> {
 export async function pruneLogs(db: Db, r: PruneLogsRequest): Promise<PruneResult> {
   const S = db.s;
   const limit = Math.max(1, Math.floor(r.limit));
-  const rows = await db.query<{ n: string; jobs: string }>(
+  const rows = await db.query<{ n: string; lines: string }>(
     `WITH picked AS (
-       SELECT j.id FROM ${S}.jobs j
-        WHERE j.state IN ('succeeded', 'failed', 'cancelled') AND j.finished_at < $1
+       SELECT l.job_id, l.seq FROM ${S}.logs l JOIN ${S}.jobs j ON j.id = l.job_id
+        WHERE l.ts < $1 AND j.state IN ('succeeded', 'failed', 'cancelled') AND j.finished_at < $1
           AND ($2::text[] IS NULL OR j.task = ANY($2::text[])) AND NOT (j.task = ANY($3::text[]))
-          AND EXISTS (SELECT 1 FROM ${S}.logs l WHERE l.job_id = j.id)
-        LIMIT $4),
-     del AS (DELETE FROM ${S}.logs WHERE job_id IN (SELECT id FROM picked LIMIT ${limit}) RETURNING 1)
-     SELECT (SELECT count(*) FROM del) AS n, (SELECT count(*) FROM picked) AS jobs`,
+        ORDER BY l.ts LIMIT $4),
+     del AS (DELETE FROM ${S}.logs d USING (SELECT * FROM picked LIMIT ${limit}) p WHERE d.job_id = p.job_id AND d.seq = p.seq RETURNING 1)
+     SELECT (SELECT count(*) FROM del) AS n, (SELECT count(*) FROM picked) AS lines`,
     [r.finishedBefore, r.tasks ?? null, r.exceptTasks ?? [], limit + 1],
   );
-  return { count: Number(rows[0]!.n), more: Number(rows[0]!.jobs) > limit };
+  return { count: Number(rows[0]!.n), more: Number(rows[0]!.lines) > limit };
 }
 
 /** PostgreSQL reuses freed space after (auto)vacuum; `full` rewrites Vigil's tables to return it to the disk. */

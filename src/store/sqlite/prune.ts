@@ -16,24 +16,24 @@ function filter(r: { tasks?: string[]; exceptTasks?: string[] }): string {
  * finished. Attempts and logs go by ON DELETE CASCADE.
  */
 export function prune(db: Db, r: PruneRequest): PruneResult {
-  const args = {
-    before: r.finishedBefore,
-    states: JSON.stringify(r.states),
-    tasks: JSON.stringify(r.tasks ?? []),
-    except: JSON.stringify(r.exceptTasks ?? []),
-    limit: Math.max(1, Math.floor(r.limit)) + 1,
-  };
-  const roots = (
-    stmt(
-      db,
-      `SELECT j.id FROM jobs j WHERE j.state IN (SELECT value FROM json_each(@states)) AND j.finished_at < @before
-         AND j.parent_id IS NULL ${filter(r)}
-         AND NOT EXISTS (SELECT 1 FROM jobs c WHERE c.parent_id = j.id AND c.state IN ('queued', 'running'))
-       ORDER BY j.finished_at LIMIT @limit`,
-    ).all(args) as Array<{ id: number }>
-  ).map((x) => x.id);
-  const more = roots.length === args.limit;
-  if (more) roots.pop();
+  const limit = Math.max(1, Math.floor(r.limit));
+  const args = { before: r.finishedBefore, tasks: JSON.stringify(r.tasks ?? []), except: JSON.stringify(r.exceptTasks ?? []) };
+  // One state at a time down jobs_finished_roots: an ordered index walk that stops at the limit, whatever the
+  // table's size (the planner otherwise sorts every top-level job on each batch).
+  const pick = stmt(
+    db,
+    `SELECT j.id FROM jobs j INDEXED BY jobs_finished_roots
+      WHERE j.state = @state AND j.finished_at < @before AND j.parent_id IS NULL ${filter(r)}
+        AND NOT EXISTS (SELECT 1 FROM jobs c WHERE c.parent_id = j.id AND c.state IN ('queued', 'running'))
+      ORDER BY j.finished_at LIMIT @limit`,
+  );
+  const roots: number[] = [];
+  for (const state of r.states) {
+    if (roots.length > limit) break;
+    roots.push(...(pick.all({ ...args, state, limit: limit + 1 - roots.length }) as Array<{ id: number }>).map((x) => x.id));
+  }
+  const more = roots.length > limit;
+  if (more) roots.length = limit;
   if (roots.length === 0) return { count: 0, more: false };
   const tree = `WITH RECURSIVE tree(id) AS (SELECT value FROM json_each(@roots) UNION ALL SELECT j.id FROM jobs j JOIN tree ON j.parent_id = tree.id)`;
   const ids = JSON.stringify(roots);
@@ -45,22 +45,22 @@ export function prune(db: Db, r: PruneRequest): PruneResult {
   return { count: res.changes, more };
 }
 
-/** Log lines of up to `limit` finished jobs older than the cutoff; the jobs and attempts stay. */
+/** Up to `limit` log lines older than the cutoff, of jobs that finished before it; the jobs and attempts stay. */
 export function pruneLogs(db: Db, r: PruneLogsRequest): PruneResult {
   const limit = Math.max(1, Math.floor(r.limit));
-  const jobs = (
+  // CROSS JOIN fixes the loop order: walk the oldest lines (logs_ts), look each one's job up by id.
+  const lines = (
     stmt(
       db,
-      `SELECT j.id FROM jobs j
-        WHERE j.state IN ('succeeded', 'failed', 'cancelled') AND j.finished_at < @before ${filter(r)}
-          AND EXISTS (SELECT 1 FROM logs l WHERE l.job_id = j.id)
-        LIMIT @limit`,
+      `SELECT l.id FROM logs l INDEXED BY logs_ts CROSS JOIN jobs j
+        WHERE l.ts < @before AND j.id = l.job_id AND j.state IN ('succeeded', 'failed', 'cancelled') AND j.finished_at < @before ${filter(r)}
+        ORDER BY l.ts LIMIT @limit`,
     ).all({ before: r.finishedBefore, tasks: JSON.stringify(r.tasks ?? []), except: JSON.stringify(r.exceptTasks ?? []), limit: limit + 1 }) as Array<{ id: number }>
   ).map((x) => x.id);
-  const more = jobs.length > limit;
-  if (more) jobs.pop();
-  if (jobs.length === 0) return { count: 0, more: false };
-  const res = stmt(db, 'DELETE FROM logs WHERE job_id IN (SELECT value FROM json_each(?))').run(JSON.stringify(jobs));
+  const more = lines.length > limit;
+  if (more) lines.pop();
+  if (lines.length === 0) return { count: 0, more: false };
+  const res = stmt(db, 'DELETE FROM logs WHERE id IN (SELECT value FROM json_each(?))').run(JSON.stringify(lines));
   return { count: res.changes, more };
 }
 
@@ -68,11 +68,14 @@ export function pruneLogs(db: Db, r: PruneLogsRequest): PruneResult {
  * Freed pages go back to the file system: `PRAGMA incremental_vacuum` when the file was created with
  * auto_vacuum=INCREMENTAL (new stores are), else only a full VACUUM shrinks it (`full`: rewrites the whole file,
  * holding the write lock meanwhile — run it from `vigil prune --vacuum` at a quiet time, not from a worker).
+ * The incremental form never checkpoints by hand: a checkpoint's fsync can hold the caller's loop for hundreds of
+ * ms on a busy disk, and SQLite's automatic checkpoint moves the shrink to the main file anyway.
  */
 export function compact(db: Db, full: boolean): void {
-  const mode = Number(db.pragma('auto_vacuum', { simple: true }));
-  if (full) db.exec('VACUUM');
-  else if (mode === 2) db.pragma('incremental_vacuum(256)');
-  // PASSIVE never waits for readers of other processes: a worker's loop must not block here (TRUNCATE could).
-  db.pragma(full ? 'wal_checkpoint(TRUNCATE)' : 'wal_checkpoint(PASSIVE)');
+  if (full) {
+    db.exec('VACUUM');
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } else if (Number(db.pragma('auto_vacuum', { simple: true })) === 2) {
+    db.pragma('incremental_vacuum(256)');
+  }
 }

@@ -27,4 +27,5 @@ CREATE TABLE task_pauses (
 
 ALTER TABLE jobs ADD COLUMN wait_reason text;
 
-CREATE INDEX jobs_finished ON jobs (state, finished_at) WHERE finished_at IS NOT NULL;
+CREATE INDEX jobs_finished_roots ON jobs (state, finished_at) WHERE parent_id IS NULL AND finished_at IS NOT NULL;
+CREATE INDEX logs_ts ON logs (ts);

@@ -32,6 +32,7 @@ CREATE TABLE task_pauses (
 -- Why a queued job is not running although it is due (a rate limit, a paused task); NULL when nothing holds it.
 ALTER TABLE jobs ADD COLUMN wait_reason TEXT;
 
--- Retention finds the oldest finished jobs without scanning the table.
-CREATE INDEX jobs_finished ON jobs (state, finished_at) WHERE finished_at IS NOT NULL;
+-- Retention walks the oldest finished top-level jobs in order (children go with them), and the oldest log lines.
+CREATE INDEX jobs_finished_roots ON jobs (state, finished_at) WHERE parent_id IS NULL AND finished_at IS NOT NULL;
+CREATE INDEX logs_ts ON logs (ts);
 CREATE INDEX jobs_parent ON jobs (parent_id) WHERE parent_id IS NOT NULL;
