@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { FinishedState, Store } from '../src/store/contract.js';
 import { defineTask } from '../src/index.js';
-import { RetentionSweeper } from '../src/engine/retention.js';
+import { RetentionSweeper, taskKeepsOf } from '../src/engine/retention.js';
 import type { TaskMap } from '../src/task/registry.js';
 import { storeFactories, type StoreLocation } from './helpers/stores.js';
 import { assertResponsive, describeRun, fileSize, retentionRun, seedFinishedJobs } from './helpers/retention.js';
@@ -70,8 +70,9 @@ for (const factory of storeFactories()) {
       const t = defineTask({ name: 't', keep: { succeeded: '1h' }, run: () => null });
       const other = defineTask({ name: 'other', run: () => null });
       const tasks: TaskMap = new Map<string, typeof t>([['t', t], ['other', other]]);
+      const taskKeeps = taskKeepsOf(tasks);
       let now = (await store.now()) + 10 * 60_000; // ten minutes later
-      const sweeper = new RetentionSweeper({ store, tasks, keep: { succeededMs: 5 * 60_000, failedMs: null, cancelledMs: null, logsMs: 60_000 }, clock: async () => now });
+      const sweeper = new RetentionSweeper({ store, taskKeeps, keep: { succeededMs: 5 * 60_000, failedMs: null, cancelledMs: null, logsMs: 60_000 }, clock: async () => now });
       assert.deepEqual(await sweeper.sweep(), { jobs: 1, logs: 1 }, "global 5m deletes 'other'; 't' keeps 1h but its logs go after 1m");
       assert.deepEqual((await store.list({})).map((j) => j.id), [ids[0]]);
       assert.equal((await store.logs(ids[0]!)).length, 0);

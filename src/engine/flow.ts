@@ -4,7 +4,9 @@ import type { KeepOptions } from '../task/define.js';
 import type { TaskMap } from '../task/registry.js';
 import { loadSchedules } from '../schedule/load.js';
 import { ScheduleTicker } from '../schedule/ticker.js';
-import { RetentionSweeper, resolveKeep } from './retention.js';
+import { RetentionSweeper, resolveKeep, taskKeepsOf } from './retention.js';
+import { RetentionThread } from './retention-host.js';
+import type { RetentionThreadMessage } from './retention-thread.js';
 
 export interface FlowOptions {
   store: Store;
@@ -13,6 +15,8 @@ export interface FlowOptions {
   /** Global retention (tasks with their own `keep` use theirs). */
   keep?: KeepOptions;
   onError: (message: string, error: unknown) => void;
+  /** After each retention sweep (tests, logs). */
+  onSwept?: (result: { jobs: number; logs: number }) => void;
 }
 
 /** The rate limits a worker passes with each claim, from its task definitions; undefined when none. */
@@ -28,7 +32,7 @@ export function rateLimitsOf(tasks: TaskMap): Record<string, RateLimit> | undefi
 /** What a worker runs besides claiming: the schedule ticker and the retention sweeper. */
 export class FlowControl {
   private ticker: ScheduleTicker | null = null;
-  private sweeper: RetentionSweeper | null = null;
+  private sweeper: RetentionSweeper | RetentionThread | null = null;
 
   constructor(private readonly options: FlowOptions) {}
 
@@ -37,8 +41,19 @@ export class FlowControl {
     const schedules = await loadSchedules(tasksModule, tasks);
     this.ticker = new ScheduleTicker({ store, schedules, tasks, onError });
     this.ticker.start();
-    this.sweeper = new RetentionSweeper({ store, tasks, keep: this.options.keep ? resolveKeep(this.options.keep) : null, onError });
-    this.sweeper.start();
+    const taskKeeps = taskKeepsOf(tasks);
+    const keep = this.options.keep ? resolveKeep(this.options.keep) : null;
+    const sweeper = new RetentionSweeper({ store, taskKeeps, keep, onError, onSwept: this.options.onSwept });
+    if (!sweeper.active) return;
+    const path = store.kind === 'sqlite' ? (store as { path?: unknown }).path : undefined;
+    if (typeof path === 'string' && path !== ':memory:') {
+      this.sweeper = new RetentionThread({ path, taskKeeps, keep, firstDelayMs: 1_000 }, (m: RetentionThreadMessage) =>
+        m.type === 'error' ? onError(m.message, new Error(m.message)) : this.options.onSwept?.(m),
+      );
+    } else {
+      this.sweeper = sweeper;
+      sweeper.start();
+    }
   }
 
   async stop(): Promise<void> {

@@ -3,9 +3,19 @@ import type { KeepOptions, ResolvedKeep } from '../task/define.js';
 import { longDuration } from '../task/define.js';
 import type { TaskMap } from '../task/registry.js';
 
+/** A task's own retention (plain data: it crosses into the retention thread). */
+export interface TaskKeep {
+  task: string;
+  keep: ResolvedKeep;
+}
+
+export function taskKeepsOf(tasks: TaskMap): TaskKeep[] {
+  return [...tasks.values()].flatMap((t) => (t.options.keep ? [{ task: t.options.name, keep: t.options.keep }] : []));
+}
+
 export interface RetentionOptions {
   store: Store;
-  tasks: TaskMap;
+  taskKeeps: TaskKeep[];
   /** Retention of every task without its own `keep` (per state). Nothing is deleted by default. */
   keep?: ResolvedKeep | null;
   /** Between sweeps. Default 5 min. */
@@ -14,6 +24,7 @@ export interface RetentionOptions {
   batch?: number;
   clock?: () => Promise<number>;
   onError?: (message: string, error: unknown) => void;
+  onSwept?: (result: { jobs: number; logs: number }) => void;
 }
 
 /** Log lines are smaller than jobs with their attempts: a log batch is this many lines per job of a job batch. */
@@ -45,7 +56,7 @@ export class RetentionSweeper {
   /** True when some retention is configured (else the sweeper never runs). */
   get active(): boolean {
     const any = (k: ResolvedKeep | null | undefined): boolean => !!k && Object.values(k).some((v) => v !== null);
-    return any(this.options.keep) || [...this.options.tasks.values()].some((t) => any(t.options.keep));
+    return any(this.options.keep) || this.options.taskKeeps.some((t) => any(t.keep));
   }
 
   start(firstDelayMs = 1_000): void {
@@ -66,21 +77,21 @@ export class RetentionSweeper {
     const now = this.options.clock ? await this.options.clock() : await store.now();
     const batch = this.options.batch ?? 20;
     const global = this.options.keep ?? null;
-    const tasks = [...this.options.tasks.values()];
+    const tasks = this.options.taskKeeps;
     let jobs = 0;
     let logs = 0;
     for (const [state, field] of STATES) {
-      const own = tasks.filter((t) => t.options.keep?.[field] != null);
-      for (const t of own) jobs += await this.drain(() => store.prune({ finishedBefore: now - t.options.keep![field]!, states: [state], tasks: [t.options.name], limit: batch }));
+      const own = tasks.filter((t) => t.keep[field] != null);
+      for (const t of own) jobs += await this.drain(() => store.prune({ finishedBefore: now - t.keep[field]!, states: [state], tasks: [t.task], limit: batch }));
       if (global?.[field] != null) {
-        const exceptTasks = own.map((t) => t.options.name);
+        const exceptTasks = own.map((t) => t.task);
         jobs += await this.drain(() => store.prune({ finishedBefore: now - global[field]!, states: [state], exceptTasks, limit: batch }));
       }
     }
-    const ownLogs = tasks.filter((t) => t.options.keep?.logsMs != null);
-    for (const t of ownLogs) logs += await this.drain(() => store.pruneLogs({ finishedBefore: now - t.options.keep!.logsMs!, tasks: [t.options.name], limit: batch * LINES_PER_JOB }));
+    const ownLogs = tasks.filter((t) => t.keep.logsMs != null);
+    for (const t of ownLogs) logs += await this.drain(() => store.pruneLogs({ finishedBefore: now - t.keep.logsMs!, tasks: [t.task], limit: batch * LINES_PER_JOB }));
     if (global?.logsMs != null) {
-      logs += await this.drain(() => store.pruneLogs({ finishedBefore: now - global.logsMs!, exceptTasks: ownLogs.map((t) => t.options.name), limit: batch * LINES_PER_JOB }));
+      logs += await this.drain(() => store.pruneLogs({ finishedBefore: now - global.logsMs!, exceptTasks: ownLogs.map((t) => t.task), limit: batch * LINES_PER_JOB }));
     }
     return { jobs, logs };
   }
@@ -103,9 +114,11 @@ export class RetentionSweeper {
     this.timer = setTimeout(() => {
       this.timer = null;
       this.running = this.sweep()
+        .then((r) => this.options.onSwept?.(r))
         .catch((err: unknown) => this.options.onError?.('retention sweep failed; trying again later', err))
         .finally(() => this.schedule(this.options.intervalMs ?? 5 * 60_000));
     }, ms);
     this.timer.unref?.();
   }
 }
+
