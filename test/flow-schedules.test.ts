@@ -7,6 +7,7 @@ import { ScheduleTicker } from '../src/schedule/ticker.js';
 import type { TaskMap } from '../src/task/registry.js';
 import { storeFactories, waitUntil, type StoreLocation } from './helpers/stores.js';
 import { startWorkerProcess, stopProcess } from './helpers/flow.js';
+import { runCli } from './helpers/cli.js';
 
 const SCHEDULE_TASKS = 'test/fixtures/flow-schedule-tasks.ts';
 const noop = defineTask({ name: 'noop', run: () => null });
@@ -125,6 +126,11 @@ for (const factory of storeFactories()) {
       const [state] = await store.listSchedules();
       assert.equal(state!.lastTickAt, ticks.at(-1));
       assert.equal(state!.lastJobId, jobs.find((j) => j.idempotencyKey === `schedule:every-second:${ticks.at(-1)}`)!.id);
+      const listed = await runCli(['schedules', '--store', loc.url]);
+      assert.equal(listed.code, 0, listed.output);
+      assert.match(listed.output, new RegExp(`every-second +tick +every 1s, catch-up all .* ${state!.lastJobId} `));
+      const json = await runCli(['schedules', '--json', '--store', loc.url]);
+      assert.equal((JSON.parse(json.output) as Array<{ nextTickAt: number }>)[0]!.nextTickAt, ticks.at(-1)! + 1_000);
     });
   });
 }
