@@ -44,9 +44,16 @@ describe('schedule ticks (pure, injected times)', () => {
     const s = defineSchedule({ name: 'fast', cron: '* * * * * *', task: noop, catchUp: 'all', maxCatchUp: 5 });
     const started = Date.now();
     const d = decideTicks(s, T0, T0 + 30 * 86_400_000);
-    assert.ok(Date.now() - started < 2_000, `took ${Date.now() - started} ms`);
-    assert.equal(d.fire.length, 5);
+    assert.ok(Date.now() - started < 1_000, `took ${Date.now() - started} ms`);
+    assert.deepEqual(d.fire, [4, 3, 2, 1, 0].map((k) => T0 + 30 * 86_400_000 - k * 1_000));
     assert.equal(d.lastTickAt, T0 + 30 * 86_400_000);
+    // Irregular gaps (weekends) after a 90-day outage: exactly the last three weekday ticks.
+    const weekdays = defineSchedule({ name: 'wd', cron: '0 9 * * 1-5', task: noop, catchUp: 'all', maxCatchUp: 3 });
+    const monday = Date.UTC(2030, 3, 8, 10, 0, 0); // Monday 8 April 2030, 10:00 UTC
+    assert.deepEqual(
+      decideTicks(weekdays, monday - 90 * 86_400_000, monday).fire.map((t) => new Date(t).toISOString()),
+      ['2030-04-04T09:00:00.000Z', '2030-04-05T09:00:00.000Z', '2030-04-08T09:00:00.000Z'],
+    );
   });
 
   it('rejects bad definitions with the option named', () => {

@@ -1,8 +1,8 @@
 import { Cron } from 'croner';
 import { ON_TIME_MS, type ScheduleDefinition } from './define.js';
 
-/** Upper bound of ticks walked in one decision, so a cron that missed a year of seconds never loops for long. */
-const MAX_WALK = 10_000;
+/** Upper bound of cron steps in one decision (a pathological cron ends the walk early rather than block the loop). */
+const MAX_WALK = 50_000;
 
 /** The first tick strictly after `after` (epoch ms), or null when the cron never fires again. */
 export function nextTick(s: ScheduleDefinition, after: number): number | null {
@@ -24,7 +24,7 @@ export interface TickDecision {
  * the same answer from the same stored lastTickAt; the store's compare-and-set lets exactly one of them apply it.
  */
 export function decideTicks(s: ScheduleDefinition, lastTickAt: number, now: number): TickDecision {
-  const due = dueTicks(s, lastTickAt, now);
+  const due = dueTicks(s, lastTickAt, now, s.catchUp === 'all' ? s.maxCatchUp : 1);
   if (due.ticks.length === 0) return { fire: [], lastTickAt, nextTickAt: nextTick(s, lastTickAt) };
   const latest = due.ticks[due.ticks.length - 1]!;
   let fire: number[];
@@ -34,26 +34,37 @@ export function decideTicks(s: ScheduleDefinition, lastTickAt: number, now: numb
   return { fire, lastTickAt: latest, nextTickAt: nextTick(s, latest) };
 }
 
-/** Ticks in (after, now], at most the last MAX_WALK of them (`every` jumps straight there). */
-function dueTicks(s: ScheduleDefinition, after: number, now: number): { ticks: number[] } {
+/**
+ * The last `keep` ticks in (after, now], oldest first. `every` jumps straight there; a cron walks, and after a
+ * bounded number of steps jumps ahead by whole periods, so a per-second cron that missed a month costs a few
+ * hundred steps, not millions, on the supervisor's loop.
+ */
+function dueTicks(s: ScheduleDefinition, after: number, now: number, keep: number): { ticks: number[] } {
   const ticks: number[] = [];
   if (s.everyMs !== null) {
     const first = Math.floor(after / s.everyMs) + 1;
     const last = Math.floor(now / s.everyMs);
-    for (let k = Math.max(first, last - MAX_WALK + 1); k <= last; k++) ticks.push(k * s.everyMs);
+    for (let k = Math.max(first, last - keep + 1); k <= last; k++) ticks.push(k * s.everyMs);
     return { ticks };
   }
   const cron = new Cron(s.cron!, { timezone: s.timezone });
+  const jumpEvery = 2 * keep + 16;
   let t = after;
-  for (let walked = 1; ; walked++) {
+  let longest = 0;
+  for (let walked = 1; walked <= MAX_WALK; walked++) {
     const next = cron.nextRun(new Date(t));
     if (!next || next.getTime() > now) break;
-    const prev = t;
+    if (walked > 1) longest = Math.max(longest, next.getTime() - t);
     t = next.getTime();
     ticks.push(t);
-    if (ticks.length > MAX_WALK) ticks.shift();
-    // Long gap of a frequent cron: jump ahead to the last MAX_WALK periods instead of walking every tick.
-    if (walked === MAX_WALK * 2) t = Math.max(t, now - (t - prev) * (MAX_WALK + 1));
+    if (ticks.length > keep) ticks.shift();
+    // Jump by the longest gap seen (a weekday cron's weekend), so the last `keep` ticks still lie ahead; what was
+    // collected before the jump is not contiguous with what follows: drop it.
+    const target = now - longest * (keep + 2);
+    if (walked % jumpEvery === 0 && longest > 0 && target > t) {
+      t = target;
+      ticks.length = 0;
+    }
   }
   return { ticks };
 }
