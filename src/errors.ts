@@ -24,6 +24,8 @@ export type ErrorCode =
   | 'VIGIL_EXEC_FAILED'
   | 'VIGIL_CHILDREN_FAILED'
   | 'VIGIL_NON_RETRYABLE'
+  | 'VIGIL_INVALID_SCHEDULE'
+  | 'VIGIL_RETRY_AFTER'
   | 'VIGIL_INTERNAL';
 
 export class VigilError extends Error {
@@ -75,6 +77,36 @@ export class NonRetryableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'NonRetryableError';
+  }
+}
+
+/**
+ * Throw this from a task when the outside world says "not now" (an HTTP 429 or 503 with Retry-After): the job goes
+ * back to the queue to run after `delay`, and the attempt is NOT charged against its retries. With
+ * `pauseTask: true` no job of the task starts anywhere before then (the quota is shared by the whole task).
+ *
+ *   if (res.status === 429) throw RetryAfterError.fromHeader(res.headers.get('retry-after'), { pauseTask: true })
+ */
+export class RetryAfterError extends Error {
+  readonly code = 'VIGIL_RETRY_AFTER';
+  /** Read by the engine from the serialized error (class identity does not cross threads). */
+  readonly details: { retryAfterMs: number; pauseTask: boolean };
+  constructor(delay: number | Date, options?: { pauseTask?: boolean; message?: string; cause?: unknown }) {
+    const ms = delay instanceof Date ? delay.getTime() - Date.now() : delay;
+    if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new TypeError(`RetryAfterError: delay must be milliseconds or a Date (got ${String(delay)})`);
+    const retryAfterMs = Math.max(0, Math.round(ms));
+    super(options?.message ?? `retry after ${retryAfterMs} ms`, { cause: options?.cause });
+    this.name = 'RetryAfterError';
+    this.details = { retryAfterMs, pauseTask: options?.pauseTask === true };
+  }
+
+  /** From an HTTP Retry-After value: delta-seconds or an HTTP date; `fallbackMs` (default 1 s) when absent or invalid. */
+  static fromHeader(value: string | null | undefined, options?: { pauseTask?: boolean; fallbackMs?: number; message?: string }): RetryAfterError {
+    const fallback = options?.fallbackMs ?? 1_000;
+    let ms = fallback;
+    if (value && /^\s*\d+(\.\d+)?\s*$/.test(value)) ms = Number(value) * 1000;
+    else if (value && !Number.isNaN(Date.parse(value))) ms = Date.parse(value) - Date.now();
+    return new RetryAfterError(ms, options);
   }
 }
 

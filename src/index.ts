@@ -48,3 +48,8 @@ export type {
   ProcessSnapshot,
 } from './types.js';
 export type { Store } from './store/contract.js';
+// Flow control: schedules, rate limits (task option `rateLimit`, RetryAfterError), retention (task option `keep`).
+export { defineSchedule } from './schedule/define.js';
+export type { ScheduleOptions, ScheduleDefinition, CatchUp } from './schedule/define.js';
+export { RetryAfterError } from './errors.js';
+export type { KeepOptions } from './task/define.js';

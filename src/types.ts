@@ -78,6 +78,8 @@ export interface Job {
   leaseOwner: string | null;
   leaseExpiresAt: number | null;
   cancelRequested: boolean;
+  /** Why a due queued job is not running (a rate limit, a paused task); null otherwise. */
+  waitReason?: string | null;
 }
 
 export interface Attempt {

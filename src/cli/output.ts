@@ -49,6 +49,7 @@ export function formatJob(job: Job, now = Date.now()): string {
     ['parent', job.parentId],
     ['key', job.idempotencyKey ?? job.childKey],
     ['created', `${iso(job.createdAt)} (${ago(job.createdAt, now)})`],
+    ['waiting', job.state === 'queued' && job.waitReason ? `${job.waitReason}${job.runAt > now ? `: next slot in ${formatDuration(job.runAt - now)}` : ''}` : null],
     ['runs at', job.state === 'queued' && job.runAt > now ? `${iso(job.runAt)} (in ${formatDuration(job.runAt - now)})` : null],
     ['started', job.startedAt === null ? null : iso(job.startedAt)],
     ['finished', job.finishedAt === null ? null : `${iso(job.finishedAt)}${job.startedAt === null ? '' : ` (took ${formatDuration(job.finishedAt - job.startedAt)})`}`],

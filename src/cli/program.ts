@@ -10,6 +10,8 @@ import { registerRun } from './commands/run.js';
 import { registerStatus } from './commands/status.js';
 import { registerSubmit } from './commands/submit.js';
 import { registerWorker } from './commands/worker.js';
+import { registerSchedules } from './commands/schedules.js';
+import { registerPrune } from './commands/prune.js';
 
 /** The `vigil` command tree. A new command is one `registerX(program)` line here and one file in commands/. */
 export function buildProgram(): Command {
@@ -34,6 +36,8 @@ export function buildProgram(): Command {
   registerInspect(program);
   registerControl(program);
   registerDoctor(program);
+  registerSchedules(program);
+  registerPrune(program);
   registerDemo(program);
   return program;
 }

@@ -10,6 +10,7 @@ import { awaitChildren, ChildPolicyFailure, spawnChildren } from './fanout.js';
 import { untilStored } from './store-retry.js';
 import type { ActivityBatcher } from './log-batcher.js';
 import type { Slots } from './slots.js';
+import { retryAfterOf } from './flow.js';
 
 export interface SupervisorDeps {
   store: Store;
@@ -382,6 +383,12 @@ export class AttemptSupervisor {
     const finish = this.decide(end, ending);
     this.to('recording');
     const written = await this.write(finish);
+    if (written.kind === 'recorded' && finish.outcome !== 'succeeded') {
+      const pause = retryAfterOf(finish.error);
+      if (pause?.pauseTask) {
+        await this.deps.store.pauseTask(this.task, pause.delayMs, `RetryAfterError from job ${this.jobId}: ${finish.error.message}`).catch(() => undefined);
+      }
+    }
     this.deps.onEvent?.({
       type: 'finished',
       jobId: this.jobId,
@@ -460,6 +467,9 @@ export class AttemptSupervisor {
           break;
       }
     }
+    // RetryAfterError: the outside world said "not now" — back to the queue at that time, not charged.
+    const retryAfter = ending ? null : retryAfterOf(error);
+    if (retryAfter) return { outcome: error.kind, error, hangReport: this.hangReport, charged: false, retryAfterMs: retryAfter.delayMs };
     return { outcome: error.kind, error, hangReport: this.hangReport, charged };
   }
 

@@ -12,6 +12,8 @@ import { Slots } from './slots.js';
 import { AttemptSupervisor, DEFAULT_STORE_RETRY, type StoreRetry, type SupervisorEvent } from './supervise.js';
 import { settlesWithin, systemClock, type Clock, type Timer } from '../clock.js';
 import type { Json } from '../types.js';
+import { FlowControl, rateLimitsOf } from './flow.js';
+import type { KeepOptions } from '../task/define.js';
 
 export interface WorkerOptions {
   store: Store;
@@ -41,6 +43,8 @@ export interface WorkerOptions {
   storeRetry?: StoreRetry;
   /** Called once the worker has stopped (its owner closes what it gave the worker, e.g. executors). */
   onClose?: () => Promise<void>;
+  /** Global retention of finished jobs and logs (docs/retention.md). Default: keep everything. */
+  keep?: KeepOptions;
 }
 
 export type WorkerEvent = SupervisorEvent | { type: 'error'; message: string; error: unknown } | { type: 'idle' };
@@ -81,6 +85,7 @@ export class Worker extends EventEmitter {
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
   private storeDownSince: number | null = null;
   private watchdog: Watchdog | null = null;
+  private flow: FlowControl | null = null;
 
   constructor(private readonly options: WorkerOptions) {
     super();
@@ -119,6 +124,11 @@ export class Worker extends EventEmitter {
     this.slots.onRelease(() => this.poke());
     this.every(Math.max(100, Math.min(1_000, this.leaseMs / 3)), () => this.renew());
     this.every(5_000, () => this.reportStats());
+    // Schedules and retention (src/engine/flow.ts); `vigil run` supervises one job tree and does neither.
+    if (this.options.rootJobId === undefined) {
+      this.flow = new FlowControl({ store, tasks: this.options.tasks, tasksModule: this.options.tasksModule, keep: this.options.keep, onError: (m, e) => this.emitError(m, e) });
+      await this.flow.start();
+    }
     this.loop = this.claimLoop();
   }
 
@@ -169,6 +179,7 @@ export class Worker extends EventEmitter {
     for (const t of this.repeating) t.cancel();
     this.repeating.length = 0;
     this.unsubscribe?.();
+    await this.flow?.stop();
     this.loopDelay.disable();
     await this.watchdog?.stop();
     await this.batcher.close();
@@ -218,7 +229,7 @@ export class Worker extends EventEmitter {
     this.slots.reserve(free);
     let claimed: Claimed[] = [];
     try {
-      claimed = await this.options.store.claim({ workerId: this.workerId, leaseMs: this.leaseMs, limit: free, tasks: limits, rootJobId: this.options.rootJobId });
+      claimed = await this.options.store.claim({ workerId: this.workerId, leaseMs: this.leaseMs, limit: free, tasks: limits, rootJobId: this.options.rootJobId, rateLimits: rateLimitsOf(this.options.tasks) });
     } finally {
       this.slots.unreserve(free - Math.min(free, claimed.length));
     }

@@ -123,6 +123,33 @@ export interface Store {
   close(): Promise<void>;
   /** `await using store = await openStore(url)`: calls close(). */
   [Symbol.asyncDispose](): Promise<void>;
+
+  // ── Flow control (schedules, rate limits, retention): src/store/{sqlite,postgres}/{schedules,rate-limit,prune}.ts
+
+  /**
+   * Registers schedules (insert the missing ones with last tick = now, so a new schedule never back-fills from the
+   * past; update task and spec of existing ones) and returns every stored schedule.
+   */
+  syncSchedules(schedules: ScheduleUpsert[]): Promise<ScheduleState[]>;
+  /**
+   * Compare-and-set on a schedule's last tick, in one transaction with the enqueue of its tick jobs: applies only
+   * when the stored last tick still equals `expectedLastTickAt` (another worker did not handle these ticks first).
+   */
+  fireSchedule(fire: ScheduleFire): Promise<{ fired: boolean; jobs: Job[] }>;
+  listSchedules(): Promise<ScheduleState[]>;
+  /** No job of `task` is claimed before now + forMs (RetryAfterError with pauseTask). Never shortens a pause. */
+  pauseTask(task: string, forMs: number, reason: string): Promise<void>;
+  /** Active pauses and rate-limit windows, for `why`/`status`. */
+  flowState(): Promise<{ pauses: Array<{ task: string; until: number; reason: string }> }>;
+  /**
+   * Deletes (or with dryRun counts) up to `limit` top-level finished jobs matching the request, each with its whole
+   * subtree of children, attempts and logs — one short transaction. `more` says another batch would find more.
+   */
+  prune(request: PruneRequest): Promise<PruneResult>;
+  /** Deletes up to `limit` log lines older than the cutoff, of jobs finished before it; one short transaction. */
+  pruneLogs(request: PruneLogsRequest): Promise<PruneResult>;
+  /** Gives freed pages back to the file system (SQLite incremental vacuum; PostgreSQL: a VACUUM of Vigil's tables). */
+  compact(options?: { full?: boolean }): Promise<void>;
 }
 
 export interface Fence {
@@ -158,6 +185,12 @@ export interface ClaimRequest {
   tasks: Record<string, number>;
   /** When set, claim only this job and its descendants (`vigil run` supervises one job tree). */
   rootJobId?: string;
+  /**
+   * Tasks under a rate limit: a job of one is claimed only while fewer than `max` attempts of its bucket started
+   * in the last `perMs` (checked and recorded in the claim's own transaction, across all workers). A limited job
+   * stays `queued` with its runAt moved to the next free slot and a waitReason.
+   */
+  rateLimits?: Record<string, RateLimit>;
 }
 
 export interface Claimed {
@@ -187,6 +220,11 @@ export type AttemptFinish =
       hangReport?: HangReport | null;
       /** False when the attempt's end was not the job's doing (shutdown, a shared host lost): it costs nothing. */
       charged: boolean;
+      /**
+       * The task asked to be run again after this long (RetryAfterError: the outside world said "not now"). Set
+       * only with `charged: false`; nextState() re-queues at now + retryAfterMs unless cancel or deadline say no.
+       */
+      retryAfterMs?: number;
     };
 
 export interface JobFilter {
@@ -232,3 +270,68 @@ export type StoreEvent =
    */
   | { type: 'listenFailing'; failures: number; since: number; error: string }
   | { type: 'listenRestored' };
+
+export interface RateLimit {
+  max: number;
+  perMs: number;
+  /** The bucket of a job within its task (e.g. the tenant); one bucket per task when absent. */
+  key?: (input: Json) => string;
+}
+
+export interface ScheduleUpsert {
+  name: string;
+  task: string;
+  spec: Json;
+  /** Used only when the schedule is new: ticks up to this one are never enqueued. */
+  lastTickAt: number;
+  nextTickAt: number | null;
+}
+
+export interface ScheduleState {
+  name: string;
+  task: string;
+  spec: Json;
+  /** The latest tick handled: enqueued, or skipped by the catch-up policy. */
+  lastTickAt: number;
+  lastJobId: string | null;
+  lastFiredAt: number | null;
+  nextTickAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ScheduleFire {
+  name: string;
+  expectedLastTickAt: number;
+  lastTickAt: number;
+  nextTickAt: number | null;
+  /** One job per tick, each with idempotencyKey `schedule:<name>:<tick>` as a second guard. */
+  jobs: NewJob[];
+}
+
+export type FinishedState = 'succeeded' | 'failed' | 'cancelled';
+
+export interface PruneRequest {
+  /** Jobs finished before this store time. */
+  finishedBefore: number;
+  states: FinishedState[];
+  /** Only these tasks; all when absent. */
+  tasks?: string[];
+  /** Never these tasks (they have their own retention). */
+  exceptTasks?: string[];
+  limit: number;
+  dryRun?: boolean;
+}
+
+export interface PruneLogsRequest {
+  finishedBefore: number;
+  tasks?: string[];
+  exceptTasks?: string[];
+  limit: number;
+}
+
+export interface PruneResult {
+  /** Jobs deleted (or that would be, with dryRun), children included; for pruneLogs, log lines deleted. */
+  count: number;
+  more: boolean;
+}

@@ -44,7 +44,8 @@ export interface NextState {
  * 3. A failure is retried when its kind is retryable (error, timeout, stalled, crashed, oom) and the error is not
  *    marked `retryable: false`, and, for a charged attempt, the budget (`maxAttempts`) is not spent. An uncharged
  *    attempt (worker shutdown, a shared host lost for another job) is retried at once and costs nothing; a charged
- *    one after the policy's delay for the attempts charged so far.
+ *    one after the policy's delay for the attempts charged so far. A RetryAfterError (uncharged, `retryAfterMs`)
+ *    is retried after the delay the task asked for.
  * 4. A job whose cancel was requested is never retried nor failed: it ends `cancelled` (the user asked to stop it,
  *    and it did not succeed). The attempt keeps its own outcome.
  * 5. A retry that could not start before the job's deadline (runAt ≥ deadlineAt, including a deadline already
@@ -69,7 +70,7 @@ export function nextState(
   if (job.cancelRequested) return end('cancelled', cancelledError(job.cancelReason ?? 'cancelled', error));
   const retryable = RETRYABLE_KINDS.includes(finish.outcome) && error.retryable !== false;
   if (!retryable || (charged && chargedAttempts >= policy.maxAttempts)) return end('failed', error);
-  const runAt = now + (charged ? retryDelayMs(policy, chargedAttempts, random) : 0);
+  const runAt = now + (charged ? retryDelayMs(policy, chargedAttempts, random) : (finish.retryAfterMs ?? 0));
   if (job.deadlineAt !== null && runAt >= job.deadlineAt) return end('failed', deadlineError(job.deadlineAt, now, error));
   return { state: 'queued', runAt, result: null, error, charged, chargedAttempts };
 }

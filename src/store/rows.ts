@@ -38,6 +38,7 @@ export interface JobRow {
   // Columns the Job type does not show, used inside the store.
   retry_policy?: JsonCell;
   cancel_reason?: string | null;
+  wait_reason?: string | null;
   deadline_ms?: Int | null;
   log_seq?: Int;
 }
@@ -99,6 +100,7 @@ export function rowToJob(r: JobRow): Job {
     leaseOwner: r.lease_owner,
     leaseExpiresAt: numOrNull(r.lease_expires_at),
     cancelRequested: r.cancel_requested === true || Number(r.cancel_requested) === 1,
+    waitReason: r.wait_reason ?? null,
   };
 }
 

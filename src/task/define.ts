@@ -29,6 +29,27 @@ interface CommonOptions {
   memoryMb?: number;
   /** At most this many attempts of the task at once in one worker. */
   concurrency?: number;
+  /**
+   * At most `max` attempts started per `per`, across all workers sharing the store; with `key`, per bucket (e.g.
+   * per tenant). A limited job waits `queued` (see docs/rate-limits.md).
+   */
+  rateLimit?: { max: number; per: Duration; key?: (input: never) => string };
+  /** Retention of this task's finished jobs and logs, e.g. { succeeded: '7d', failed: '30d', logs: '3d' } (docs/retention.md). */
+  keep?: KeepOptions;
+}
+
+export interface KeepOptions {
+  succeeded?: Duration;
+  failed?: Duration;
+  cancelled?: Duration;
+  logs?: Duration;
+}
+
+export interface ResolvedKeep {
+  succeededMs: number | null;
+  failedMs: number | null;
+  cancelledMs: number | null;
+  logsMs: number | null;
 }
 
 export interface FunctionTaskOptions<I, O> extends CommonOptions {
@@ -66,11 +87,15 @@ export interface ResolvedOptions {
   retry: RetryPolicy;
   memoryMb: number | null;
   concurrency: number | null;
+  /** The key function stays on the definition (`rateKey`): options cross threads, functions do not. */
+  rateLimit: { max: number; perMs: number; keyed: boolean } | null;
+  keep: ResolvedKeep | null;
 }
 
 export interface FunctionTask<I = Json, O = Json> {
   readonly __vigilTask: true;
   readonly options: ResolvedOptions;
+  readonly rateKey?: (input: Json) => string;
   // Method syntax on purpose: makes a FunctionTask<{ a: number }> assignable to TaskDefinition<unknown>.
   run(input: I, ctx: TaskContext): O | Promise<O>;
   readonly command?: undefined;
@@ -81,6 +106,7 @@ export interface FunctionTask<I = Json, O = Json> {
 export interface CommandTask<I = Json> {
   readonly __vigilTask: true;
   readonly options: ResolvedOptions;
+  readonly rateKey?: (input: Json) => string;
   readonly run?: undefined;
   command(input: I): string[];
   readonly cwd: string | undefined;
@@ -137,7 +163,7 @@ export interface TaskContext {
   exec(argv: string[], options?: ExecOptions): Promise<ExecResult>;
 }
 
-const COMMON_KEYS = ['name', 'timeout', 'grace', 'heartbeat', 'deadline', 'retries', 'memoryMb', 'concurrency'];
+const COMMON_KEYS = ['name', 'timeout', 'grace', 'heartbeat', 'deadline', 'retries', 'memoryMb', 'concurrency', 'rateLimit', 'keep'];
 const FUNCTION_KEYS = new Set([...COMMON_KEYS, 'isolation', 'run']);
 const COMMAND_KEYS = new Set([...COMMON_KEYS, 'command', 'cwd', 'env', 'stdin', 'silence', 'result']);
 
@@ -195,11 +221,12 @@ export function defineTask(options: FunctionTaskOptions<unknown, unknown> | Comm
       env: o.env,
       stdin: o.stdin ?? 'closed',
       result: o.result ?? 'exit',
+      rateKey: rateKeyOf(options),
     });
   }
   const o = options as FunctionTaskOptions<unknown, unknown>;
   if (typeof o.run !== 'function') throw new TaskDefinitionError(name, 'run', 'must be a function (input, ctx) => result');
-  return Object.freeze({ __vigilTask: true as const, options: resolved, run: o.run });
+  return Object.freeze({ __vigilTask: true as const, options: resolved, run: o.run, rateKey: rateKeyOf(options) });
 }
 
 function checkStdin(name: string, stdin: unknown): void {
@@ -251,7 +278,43 @@ function resolveCommon(name: string, o: FunctionTaskOptions<unknown, unknown> | 
     retry: resolveRetry(name, o.retries),
     memoryMb: positiveInt(name, 'memoryMb', o.memoryMb),
     concurrency: positiveInt(name, 'concurrency', o.concurrency),
+    rateLimit: resolveRateLimit(name, o.rateLimit),
+    keep: resolveKeep(name, o.keep),
   };
+}
+
+function rateKeyOf(o: CommonOptions): ((input: Json) => string) | undefined {
+  return o.rateLimit?.key as ((input: Json) => string) | undefined;
+}
+
+function resolveRateLimit(name: string, r: CommonOptions['rateLimit']): ResolvedOptions['rateLimit'] {
+  if (r === undefined) return null;
+  if (typeof r !== 'object' || r === null) throw new TaskDefinitionError(name, 'rateLimit', "must be { max, per, key? }, e.g. { max: 60, per: '1m' }");
+  for (const key of Object.keys(r)) {
+    if (!['max', 'per', 'key'].includes(key)) throw new TaskDefinitionError(name, `rateLimit.${key}`, 'is not a known rate limit option (known: max, per, key)');
+  }
+  const max = positiveInt(name, 'rateLimit.max', r.max);
+  if (max === null) throw new TaskDefinitionError(name, 'rateLimit.max', 'is required: the most attempts started per window');
+  if (r.per === undefined) throw new TaskDefinitionError(name, 'rateLimit.per', "is required: the window, e.g. '1s' or '1m'");
+  if (r.key !== undefined && typeof r.key !== 'function') throw new TaskDefinitionError(name, 'rateLimit.key', 'must be a function (input) => string');
+  return { max, perMs: longDuration(name, 'rateLimit.per', r.per), keyed: r.key !== undefined };
+}
+
+function resolveKeep(name: string, k: KeepOptions | undefined): ResolvedKeep | null {
+  if (k === undefined) return null;
+  if (typeof k !== 'object' || k === null) throw new TaskDefinitionError(name, 'keep', "must be { succeeded?, failed?, cancelled?, logs? }, e.g. { succeeded: '7d' }");
+  for (const key of Object.keys(k)) {
+    if (!['succeeded', 'failed', 'cancelled', 'logs'].includes(key)) throw new TaskDefinitionError(name, `keep.${key}`, 'is not a known retention option (known: succeeded, failed, cancelled, logs)');
+  }
+  const one = (key: keyof KeepOptions): number | null => (k[key] === undefined ? null : longDuration(name, `keep.${key}`, k[key]));
+  return { succeededMs: one('succeeded'), failedMs: one('failed'), cancelledMs: one('cancelled'), logsMs: one('logs') };
+}
+
+/** Retention and rate windows are often days: accept "7d" (and "2w") on top of the usual durations. */
+export function longDuration(name: string, option: string, value: unknown): number {
+  const m = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(d|w)\s*$/.exec(value) : null;
+  if (m) return Math.round(Number(m[1]) * (m[2] === 'd' ? 86_400_000 : 7 * 86_400_000));
+  return duration(name, option, value, { positive: true });
 }
 
 function resolveRetry(name: string, retries: number | RetryOptions | undefined): RetryPolicy {
@@ -292,3 +355,5 @@ function resolveRetry(name: string, retries: number | RetryOptions | undefined):
 export function isTaskDefinition(value: unknown): value is TaskDefinition {
   return typeof value === 'object' && value !== null && (value as { __vigilTask?: unknown }).__vigilTask === true;
 }
+
+export { defineSchedule } from '../schedule/define.js';

@@ -3,6 +3,8 @@ import { durationArg, example, intArg, onSignals, openVigil, storeOption, type S
 import { formatDuration } from '../../task/duration.js';
 import { EXIT } from '../exit.js';
 import { logWorkerEvents } from '../worker-log.js';
+import { InvalidArgumentError } from 'commander';
+import { longDuration, type KeepOptions } from '../../task/define.js';
 
 const DEFAULT_DRAIN_MS = 30_000;
 
@@ -12,6 +14,7 @@ interface WorkerCliOptions extends StoreOptions {
   lease?: number;
   drain?: number;
   quiet?: boolean;
+  keep?: KeepOptions;
 }
 
 export function registerWorker(program: Command): void {
@@ -22,6 +25,7 @@ export function registerWorker(program: Command): void {
     .option('--concurrency <n>', 'attempts running at once (default 4)', intArg(1, 10_000))
     .option('--lease <duration>', 'lease length; a dead worker\'s jobs are re-run after it (default 30s)', durationArg(1_000))
     .option('--drain <duration>', 'on the first signal, how long running attempts may finish before they are returned to the queue (default 30s)', durationArg())
+    .option('--keep <rules>', 'retention of finished jobs of tasks without their own "keep", e.g. succeeded=7d,failed=30d,logs=3d (default: keep all)', keepArg)
     .option('--quiet', 'do not log job events to stderr');
   storeOption(cmd);
   example(cmd, 'vigil worker --tasks ./tasks.ts --concurrency 8 --store sqlite:./vigil.db');
@@ -38,7 +42,7 @@ async function runWorker(opts: WorkerCliOptions): Promise<number> {
   };
   let worker;
   try {
-    worker = await vigil.startWorker({ concurrency: opts.concurrency, leaseMs: opts.lease, drainMs });
+    worker = await vigil.startWorker({ concurrency: opts.concurrency, leaseMs: opts.lease, drainMs, keep: opts.keep });
   } catch (err) {
     await vigil.close();
     throw err;
@@ -71,4 +75,21 @@ async function runWorker(opts: WorkerCliOptions): Promise<number> {
   await vigil.close().catch(() => undefined);
   log(`worker ${worker.workerId} stopped`);
   return code;
+}
+
+function keepArg(value: string): KeepOptions {
+  const keep: KeepOptions = {};
+  for (const part of value.split(',')) {
+    const [k, v] = part.split('=').map((x) => x.trim());
+    if (!k || !v || !['succeeded', 'failed', 'cancelled', 'logs'].includes(k)) {
+      throw new InvalidArgumentError('must be rules like succeeded=7d,failed=30d,logs=3d (states: succeeded, failed, cancelled, logs).');
+    }
+    try {
+      longDuration('(worker)', `--keep ${k}`, v);
+    } catch {
+      throw new InvalidArgumentError(`${k}=${v}: not a duration like "12h" or "7d".`);
+    }
+    keep[k as keyof KeepOptions] = v;
+  }
+  return keep;
 }

@@ -3,6 +3,7 @@ import { expiredInQueue } from '../next-state.js';
 import { SWEEP_BATCH } from '../requests.js';
 import type { Db, Row } from './db.js';
 import { jobColumns, toJob } from './rows.js';
+import { claimRateLimited } from './rate-limit.js';
 
 /**
  * One statement takes up to `limit` runnable jobs with `FOR UPDATE SKIP LOCKED` (concurrent workers skip each
@@ -16,7 +17,17 @@ export async function claim(db: Db, req: ClaimRequest): Promise<Claimed[]> {
   const names = Object.keys(req.tasks).filter((t) => (req.tasks[t] ?? 0) > 0);
   const limit = Math.floor(req.limit);
   if (names.length === 0 || limit <= 0) return [];
-  const caps = names.map((t) => Math.min(limit, Math.floor(req.tasks[t]!)));
+  // Rate-limited tasks are claimed in their own transaction (claimRateLimited); here their cap is 0 so this
+  // statement still fails their queued jobs past deadline but never takes one.
+  const limited = names.filter((t) => req.rateLimits?.[t] !== undefined);
+  const caps = names.map((t) => (req.rateLimits?.[t] ? 0 : Math.min(limit, Math.floor(req.tasks[t]!))));
+  const taken = await claimFree(db, req, names, caps, limit);
+  const rest = limit - taken.length;
+  if (limited.length === 0 || rest <= 0) return taken;
+  return [...taken, ...(await claimRateLimited(db, req, limited.map((t) => [t, Math.floor(req.tasks[t]!)]), rest))];
+}
+
+async function claimFree(db: Db, req: ClaimRequest, names: string[], caps: number[], limit: number): Promise<Claimed[]> {
   const S = db.s;
   const rows = await db.query(
     `WITH RECURSIVE c AS MATERIALIZED (SELECT ${S}.now_ms() AS now),
@@ -29,12 +40,21 @@ export async function claim(db: Db, req: ClaimRequest): Promise<Claimed[]> {
         WHERE state = 'queued' AND deadline_at IS NOT NULL AND deadline_at <= (SELECT now FROM c) AND task = ANY($1::text[])
         ORDER BY deadline_at LIMIT ${SWEEP_BATCH}
      ),
+     -- Jobs of a task paused by RetryAfterError that were enqueued since the pause: show why they wait, and move
+     -- them to the pause's end so idle workers sleep (the older ones were moved by pauseTask itself).
+     paused AS (
+       UPDATE ${S}.jobs j SET run_at = p.until, wait_reason = 'task ' || p.task || ' is paused: ' || p.reason
+         FROM ${S}.task_pauses p
+        WHERE p.until > (SELECT now FROM c) AND p.task = ANY($1::text[]) AND j.task = p.task AND j.state = 'queued'
+          AND j.run_at < p.until
+     ),
      cand AS (
        SELECT x.id, x.priority, x.run_at FROM req CROSS JOIN LATERAL (
          SELECT id, priority, run_at FROM ${S}.jobs
           WHERE state = 'queued' AND task = req.task AND run_at <= (SELECT now FROM c)
             AND (deadline_at IS NULL OR deadline_at > (SELECT now FROM c))
             AND ($6::bigint IS NULL OR id IN (SELECT id FROM tree))
+            AND NOT EXISTS (SELECT 1 FROM ${S}.task_pauses p WHERE p.task = req.task AND p.until > (SELECT now FROM c))
           ORDER BY priority DESC, run_at, id
           LIMIT LEAST(req.cap, $3::int)
           FOR UPDATE SKIP LOCKED
@@ -45,7 +65,8 @@ export async function claim(db: Db, req: ClaimRequest): Promise<Claimed[]> {
      claimed AS (
        UPDATE ${S}.jobs j
           SET state = 'running', attempts = j.attempts + 1, lease_owner = $4, lease_expires_at = c.now + $5::bigint,
-              started_at = c.now, finished_at = NULL, updated_at = c.now, last_heartbeat_at = NULL, progress = NULL
+              started_at = c.now, finished_at = NULL, updated_at = c.now, last_heartbeat_at = NULL, progress = NULL,
+              wait_reason = NULL
          FROM cand, c
         WHERE j.id = cand.id
        RETURNING ${jobColumns('j')}
@@ -95,8 +116,14 @@ async function failExpired(db: Db, expired: Array<[string, number | string]>, no
 
 /** The query, exported for the test that checks its plan. */
 export const NEXT_RUN_AT = (S: string): string =>
-  `SELECT min(f.run_at) AS t FROM unnest($1::text[]) AS n(task)
-     CROSS JOIN LATERAL (SELECT run_at FROM ${S}.jobs WHERE state = 'queued' AND task = n.task ORDER BY run_at LIMIT 1) f`;
+  // A paused task's jobs are not runnable before the pause ends (RetryAfterError with pauseTask): its pause's end
+  // counts instead of its queue.
+  `WITH p AS (SELECT task, until FROM ${S}.task_pauses WHERE until > ${S}.now_ms() AND task = ANY($1::text[]))
+   SELECT least(
+     (SELECT min(f.run_at) FROM unnest($1::text[]) AS n(task)
+        CROSS JOIN LATERAL (SELECT run_at FROM ${S}.jobs WHERE state = 'queued' AND task = n.task ORDER BY run_at LIMIT 1) f
+       WHERE n.task NOT IN (SELECT task FROM p)),
+     (SELECT min(until) FROM p)) AS t`;
 
 /**
  * Earliest runAt among queued jobs of these tasks, so an idle worker sleeps exactly until then: the first entry of

@@ -11,6 +11,12 @@ import type {
   JobFilter,
   NewJob,
   NewLogLine,
+  PruneLogsRequest,
+  PruneRequest,
+  PruneResult,
+  ScheduleFire,
+  ScheduleState,
+  ScheduleUpsert,
   Store,
   StoreEvent,
   TaskRecord,
@@ -29,6 +35,8 @@ import * as reads from './reads.js';
 import { recoverExpired } from './recover.js';
 import { parsePostgresUrl, quoteIdent } from './url.js';
 import * as workers from './workers.js';
+import * as prune from './prune.js';
+import * as schedules from './schedules.js';
 
 export interface PostgresStoreOptions {
   /** Pooled connections for queries (the LISTEN connection is extra). Default 4. */
@@ -194,6 +202,31 @@ export class PostgresStore implements Store {
   }
   async knownTasks(): Promise<TaskRecord[]> {
     return workers.knownTasks(this.q);
+  }
+
+  async syncSchedules(list: ScheduleUpsert[]): Promise<ScheduleState[]> {
+    return schedules.syncSchedules(this.q, list);
+  }
+  async fireSchedule(fire: ScheduleFire): Promise<{ fired: boolean; jobs: Job[] }> {
+    return schedules.fireSchedule(this.q, fire);
+  }
+  async listSchedules(): Promise<ScheduleState[]> {
+    return schedules.listSchedules(this.q);
+  }
+  async pauseTask(task: string, forMs: number, reason: string): Promise<void> {
+    return schedules.pauseTask(this.q, task, forMs, reason);
+  }
+  async flowState(): Promise<{ pauses: Array<{ task: string; until: number; reason: string }> }> {
+    return schedules.flowState(this.q);
+  }
+  async prune(request: PruneRequest): Promise<PruneResult> {
+    return prune.prune(this.q, request);
+  }
+  async pruneLogs(request: PruneLogsRequest): Promise<PruneResult> {
+    return prune.pruneLogs(this.q, request);
+  }
+  async compact(options: { full?: boolean } = {}): Promise<void> {
+    return prune.compact(this.q, options.full === true);
   }
 
   /** The LISTEN connection is opened on the first subscription: one-shot CLI commands never hold one. */

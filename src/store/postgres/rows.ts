@@ -7,6 +7,7 @@ export const JOB_COLUMNS = [
   'id', 'task', 'state', 'input', 'result', 'error', 'attempts', 'charged_attempts', 'max_attempts', 'parent_id',
   'child_key', 'idempotency_key', 'priority', 'run_at', 'created_at', 'updated_at', 'started_at', 'finished_at',
   'deadline_at', 'progress', 'last_heartbeat_at', 'lease_owner', 'lease_expires_at', 'cancel_requested',
+  'wait_reason',
 ];
 
 export function jobColumns(alias?: string): string {

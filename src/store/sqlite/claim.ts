@@ -5,6 +5,7 @@ import { rowToJob, type JobRow } from '../rows.js';
 import type { Db } from './connection.js';
 import { finishedEvent, type OpResult } from './jobs.js';
 import { FENCED, fenceArgs, stmt } from './statements.js';
+import { flowGate } from './rate-limit.js';
 
 /**
  * One batch claim, inside one BEGIN IMMEDIATE transaction (so two processes never take the same job): first the
@@ -35,12 +36,12 @@ export function claim(db: Db, req: ClaimRequest, now: number): OpResult<Claimed[
     if (row) events.push(finishedEvent(row));
   }
 
-  const found: Array<{ id: number; priority: number; run_at: number }> = [];
+  const found: Array<{ id: number; task: string; priority: number; run_at: number }> = [];
   if (req.rootJobId === undefined) {
     const candidates = stmt(
       db,
       // Expired deadlines beyond this claim's sweep are skipped, never run: a later claim fails them.
-      `SELECT id, priority, run_at FROM jobs WHERE state = 'queued' AND task = @task AND run_at <= @now
+      `SELECT id, task, priority, run_at FROM jobs WHERE state = 'queued' AND task = @task AND run_at <= @now
          AND (deadline_at IS NULL OR deadline_at > @now)
          ORDER BY priority DESC, run_at, id LIMIT @n`,
     );
@@ -50,7 +51,7 @@ export function claim(db: Db, req: ClaimRequest, now: number): OpResult<Claimed[
     const inTree = stmt(
       db,
       `WITH RECURSIVE tree(id) AS (SELECT @root UNION ALL SELECT j.id FROM jobs j JOIN tree ON j.parent_id = tree.id)
-       SELECT id, priority, run_at FROM jobs WHERE id IN (SELECT id FROM tree) AND state = 'queued' AND task = @task
+       SELECT id, task, priority, run_at FROM jobs WHERE id IN (SELECT id FROM tree) AND state = 'queued' AND task = @task
          AND run_at <= @now AND (deadline_at IS NULL OR deadline_at > @now)
          ORDER BY priority DESC, run_at, id LIMIT @n`,
     );
@@ -62,12 +63,16 @@ export function claim(db: Db, req: ClaimRequest, now: number): OpResult<Claimed[
   const take = stmt(
     db,
     `UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = @workerId, lease_expires_at = @expires,
-       started_at = @now, updated_at = @now, finished_at = NULL, last_heartbeat_at = NULL, progress = NULL
+       started_at = @now, updated_at = @now, finished_at = NULL, last_heartbeat_at = NULL, progress = NULL, wait_reason = NULL
      WHERE id = @id AND state = 'queued' RETURNING *`,
   );
   const attempt = stmt(db, 'INSERT INTO attempts (job_id, attempt, worker_id, started_at, charged) VALUES (?, ?, ?, ?, 1)');
   const claimed: Claimed[] = [];
-  for (const c of found.slice(0, limit)) {
+  // Rate limits and task pauses (RetryAfterError) are checked and recorded in this same transaction.
+  const gate = flowGate(db, req, now);
+  for (const c of found) {
+    if (claimed.length >= limit) break;
+    if (gate && !gate.admit(c.id, c.task)) continue;
     const row = take.get({ id: c.id, workerId: req.workerId, expires: now + req.leaseMs, now }) as JobRow;
     attempt.run(row.id, row.attempts, req.workerId, now);
     const job = rowToJob(row);

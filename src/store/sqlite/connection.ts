@@ -27,6 +27,8 @@ export function openSqlite(path: string): Db {
   }
   try {
     db.pragma(`busy_timeout = ${OPEN_BUSY_TIMEOUT_MS}`);
+    // Only takes effect on a new, empty file: retention can then give freed pages back (PRAGMA incremental_vacuum).
+    db.pragma('auto_vacuum = INCREMENTAL');
     setWal(db);
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');

@@ -12,6 +12,12 @@ import type {
   JobFilter,
   NewJob,
   NewLogLine,
+  PruneLogsRequest,
+  PruneRequest,
+  PruneResult,
+  ScheduleFire,
+  ScheduleState,
+  ScheduleUpsert,
   Store,
   StoreEvent,
   TaskRecord,
@@ -28,6 +34,8 @@ import { openSqlite, sqliteTrouble, unavailable, type Db } from './connection.js
 import * as jobs from './jobs.js';
 import type { OpResult } from './jobs.js';
 import * as logs from './logs.js';
+import * as prune from './prune.js';
+import * as schedules from './schedules.js';
 import * as workers from './workers.js';
 
 export interface SqliteStoreOptions {
@@ -156,6 +164,44 @@ export class SqliteStore implements Store {
 
   knownTasks(): Promise<TaskRecord[]> {
     return this.read(() => workers.knownTasks(this.db));
+  }
+
+  syncSchedules(list: ScheduleUpsert[]): Promise<ScheduleState[]> {
+    return this.write((now) => ({ value: schedules.syncSchedules(this.db, list, now), events: [] }));
+  }
+
+  fireSchedule(fire: ScheduleFire): Promise<{ fired: boolean; jobs: Job[] }> {
+    return this.write((now) => schedules.fireSchedule(this.db, fire, now));
+  }
+
+  listSchedules(): Promise<ScheduleState[]> {
+    return this.read(() => schedules.listSchedules(this.db));
+  }
+
+  pauseTask(task: string, forMs: number, reason: string): Promise<void> {
+    return this.write((now) => ({ value: schedules.pauseTask(this.db, task, forMs, reason, now), events: [] }));
+  }
+
+  flowState(): Promise<{ pauses: Array<{ task: string; until: number; reason: string }> }> {
+    return this.read(() => schedules.flowState(this.db, Date.now()));
+  }
+
+  prune(request: PruneRequest): Promise<PruneResult> {
+    // A dry run only reads, but inside one transaction its count and `more` agree.
+    return this.write(() => ({ value: prune.prune(this.db, request), events: [] }));
+  }
+
+  pruneLogs(request: PruneLogsRequest): Promise<PruneResult> {
+    return this.write(() => ({ value: prune.pruneLogs(this.db, request), events: [] }));
+  }
+
+  async compact(options: { full?: boolean } = {}): Promise<void> {
+    this.checkOpen();
+    try {
+      prune.compact(this.db, options.full === true);
+    } catch (err) {
+      throw this.wrap(err);
+    }
   }
 
   subscribe(listener: (event: StoreEvent) => void): () => void {

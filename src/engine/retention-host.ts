@@ -1,0 +1,40 @@
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { RetentionThreadData, RetentionThreadMessage } from './retention-thread.js';
+
+const here = fileURLToPath(import.meta.url);
+const fromSource = here.endsWith('.ts');
+
+/**
+ * The sweeper of a SQLite store, run in a worker thread with its own connection: better-sqlite3 is synchronous, so
+ * on the supervisor's thread every batch — and the WAL checkpoint fsync a batch can trigger, hundreds of ms on a
+ * busy disk — would block its event loop (DESIGN G8).
+ */
+export class RetentionThread {
+  private readonly worker: Worker;
+  private readonly exited: Promise<void>;
+
+  constructor(data: RetentionThreadData, onMessage: (m: RetentionThreadMessage) => void) {
+    const entry = fileURLToPath(new URL(`./retention-thread${fromSource ? '.ts' : '.js'}`, import.meta.url));
+    if (fromSource) {
+      // Module hooks (tsx) do not reach worker threads in Node 20: register tsx in the thread first.
+      const api = import.meta.resolve('tsx/esm/api');
+      const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(pathToFileURL(entry).href)}); });`;
+      this.worker = new Worker(code, { eval: true, workerData: data });
+    } else {
+      this.worker = new Worker(entry, { workerData: data });
+    }
+    this.worker.on('message', onMessage);
+    this.worker.on('error', (err) => onMessage({ type: 'error', message: `retention thread failed: ${err.message}` }));
+    this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
+    // Background work: it must not keep a stopping process alive.
+    this.worker.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.worker.postMessage('stop');
+    const timer = setTimeout(() => void this.worker.terminate(), 5_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
