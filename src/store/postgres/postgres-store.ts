@@ -8,11 +8,15 @@ import type {
   Claimed,
   EnqueueResult,
   Fence,
+  JobDetail,
+  JobEvent,
   JobFilter,
   NewJob,
   NewLogLine,
+  StatsOptions,
   Store,
   StoreEvent,
+  StoreStats,
   TaskRecord,
   WorkerInfo,
   WorkerRecord,
@@ -25,6 +29,7 @@ import { enqueue } from './enqueue.js';
 import { Listener } from './listener.js';
 import { migrate } from './migrate.js';
 import * as reads from './reads.js';
+import * as serverReads from './server-reads.js';
 import { recoverExpired } from './recover.js';
 import { parsePostgresUrl, quoteIdent } from './url.js';
 import * as workers from './workers.js';
@@ -173,6 +178,21 @@ export class PostgresStore implements Store {
   }
   async counts(): Promise<Record<JobState, number>> {
     return reads.counts(this.q);
+  }
+  async jobDetail(jobId: string): Promise<JobDetail | null> {
+    return serverReads.jobDetail(this.q, jobId);
+  }
+  async stats(options: StatsOptions): Promise<StoreStats> {
+    return serverReads.stats(this.q, options);
+  }
+  async queueDepth(task: string): Promise<{ total: number; task: number }> {
+    return serverReads.queueDepth(this.q, task);
+  }
+  async eventsAfter(afterSeq: number, limit: number): Promise<JobEvent[]> {
+    return serverReads.eventsAfter(this.q, afterSeq, limit);
+  }
+  async lastEventSeq(): Promise<number> {
+    return serverReads.lastEventSeq(this.q);
   }
   async registerWorker(info: WorkerInfo): Promise<void> {
     return workers.registerWorker(this.q, info);
