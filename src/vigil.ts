@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { JobNotFoundError, UsageError, VigilError } from './errors.js';
-import type { Store } from './store/contract.js';
+import type { EnqueueResult, Store } from './store/contract.js';
+import { startServer, type ServeOptions, type VigilServer } from './server/server.js';
 import { openStore } from './store/open.js';
 import { DEFAULTS, type TaskDefinition } from './task/define.js';
 import { parseDuration, type Duration } from './task/duration.js';
@@ -71,6 +72,43 @@ export class Vigil {
       },
     ]);
     return result!.job;
+  }
+
+  /**
+   * Like submit, and also says whether the job was created now (`created: true`) or an earlier job with the same
+   * idempotency key was returned (`created: false`). Used by the HTTP API to answer 201 or 200.
+   */
+  async submitWithStatus(task: string, input: Json, options: SubmitOptions = {}): Promise<EnqueueResult> {
+    this.checkOpen();
+    const { retry, deadlineMs } = await this.taskPolicy(task);
+    const payload = this.checkInput(task, input);
+    const [result] = await this.store.enqueue([
+      {
+        task,
+        input: payload,
+        retry,
+        deadlineMs,
+        priority: options.priority ?? 0,
+        delayMs: options.delay === undefined ? 0 : parseDuration(options.delay, 'delay'),
+        idempotencyKey: options.key ?? null,
+      },
+    ]);
+    return result!;
+  }
+
+  /**
+   * Serves the HTTP API and the dashboard (and, unless `worker: false`, runs a worker) in this process. Resolves
+   * once listening; `close()` stops accepting, ends live streams and drains the worker.
+   */
+  async serve(options: ServeOptions = {}): Promise<VigilServer> {
+    this.checkOpen();
+    const worker = options.worker === false ? null : await this.startWorker(options.worker === true || options.worker === undefined ? {} : options.worker);
+    try {
+      return await startServer({ ...options, vigil: this, store: this.store, worker });
+    } catch (err) {
+      await worker?.stop({ drainMs: 0 }).catch(() => undefined);
+      throw err;
+    }
   }
 
   async get(id: string): Promise<Job> {
@@ -162,6 +200,11 @@ export class Vigil {
     for (const w of [...this.workers]) await w.stop();
     this.closed = true;
     if (this.ownsStore) await this.store.close();
+  }
+
+  /** The largest accepted input, serialized (VigilOptions.maxPayloadBytes). */
+  get maxInputBytes(): number {
+    return this.maxPayloadBytes;
   }
 
   private checkOpen(): void {
