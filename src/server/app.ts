@@ -36,6 +36,8 @@ export async function buildApp(options: AppOptions): Promise<{ app: FastifyInsta
     return503OnClosing: true,
   });
   for (const s of sharedSchemas) app.addSchema(s);
+  // JSON only: a text/plain body would otherwise reach validation as a string and get a confusing 400.
+  app.removeContentTypeParser('text/plain');
   await app.register(fastifySwagger, {
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     openapi: {

@@ -49,6 +49,11 @@ export class EventFeed {
     return this.cursor;
   }
 
+  /** Live subscribers (SSE streams) right now. */
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;

@@ -35,6 +35,8 @@ export interface VigilServer {
   readonly port: number;
   readonly app: FastifyInstance;
   readonly worker: Worker | null;
+  /** Open live streams (SSE) right now: 0 once every client has left. */
+  readonly liveStreams: number;
   /** Stops accepting, ends live streams, drains the worker (if this server started one). */
   close(options?: { drainMs?: number }): Promise<void>;
 }
@@ -52,7 +54,7 @@ export async function startServer(options: Omit<ServeOptions, 'worker'> & { vigi
   const host = options.host ?? '127.0.0.1';
   const token = options.token ?? (process.env.VIGIL_TOKEN || undefined);
   checkBind(host, token);
-  const { app } = await buildApp({
+  const { app, ctx } = await buildApp({
     vigil: options.vigil,
     store: options.store,
     worker: options.worker,
@@ -78,6 +80,9 @@ export async function startServer(options: Omit<ServeOptions, 'worker'> & { vigi
     port: addr.port,
     app,
     worker: options.worker,
+    get liveStreams() {
+      return ctx.streams.size + ctx.feed.listenerCount;
+    },
     close(closeOptions = {}) {
       closing ??= (async () => {
         await app.close();
