@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { JobNotFoundError, UsageError, VigilError } from './errors.js';
-import type { EnqueueResult, Store } from './store/contract.js';
+import type { NewJob, Store } from './store/contract.js';
 import { startServer, type ServeOptions, type VigilServer } from './server/server.js';
 import { openStore } from './store/open.js';
 import { DEFAULTS, type TaskDefinition } from './task/define.js';
@@ -75,25 +75,22 @@ export class Vigil {
   }
 
   /**
-   * Like submit, and also says whether the job was created now (`created: true`) or an earlier job with the same
-   * idempotency key was returned (`created: false`). Used by the HTTP API to answer 201 or 200.
+   * A submit checked and turned into its stored form without storing it: the task is known, the input is JSON
+   * within the size limit, the retry policy and deadline come from the task. Pass the results to
+   * `store.enqueue([...])` (one transaction for many; the HTTP API batches concurrent submits this way).
    */
-  async submitWithStatus(task: string, input: Json, options: SubmitOptions = {}): Promise<EnqueueResult> {
+  async prepareJob(task: string, input: unknown, options: SubmitOptions = {}): Promise<NewJob> {
     this.checkOpen();
     const { retry, deadlineMs } = await this.taskPolicy(task);
-    const payload = this.checkInput(task, input);
-    const [result] = await this.store.enqueue([
-      {
-        task,
-        input: payload,
-        retry,
-        deadlineMs,
-        priority: options.priority ?? 0,
-        delayMs: options.delay === undefined ? 0 : parseDuration(options.delay, 'delay'),
-        idempotencyKey: options.key ?? null,
-      },
-    ]);
-    return result!;
+    return {
+      task,
+      input: this.checkInput(task, input),
+      retry,
+      deadlineMs,
+      priority: options.priority ?? 0,
+      delayMs: options.delay === undefined ? 0 : parseDuration(options.delay, 'delay'),
+      idempotencyKey: options.key ?? null,
+    };
   }
 
   /**

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { pino } from 'pino';
 import type { Worker } from '../engine/worker.js';
 import type { StartWorkerOptions, Vigil } from '../vigil.js';
 import type { Store } from '../store/contract.js';
@@ -47,7 +48,9 @@ export function defaultLogger(): FastifyServerOptions['logger'] {
   const level = process.env.VIGIL_LOG_LEVEL ?? 'info';
   return process.stderr.isTTY
     ? { level, transport: { target: 'pino-pretty', options: { destination: 2, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }
-    : { level, stream: process.stderr };
+    : // Buffered, written off the request path: stderr to a pipe is synchronous on Linux, and a reader that falls
+      // behind (a busy log shipper) would otherwise stall every request behind a full pipe.
+      { level, stream: pino.destination({ dest: 2, sync: false }) };
 }
 
 export async function startServer(options: Omit<ServeOptions, 'worker'> & { vigil: Vigil; store: Store; worker: Worker | null }): Promise<VigilServer> {
