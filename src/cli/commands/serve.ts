@@ -11,6 +11,7 @@ interface ServeCliOptions extends StoreOptions {
   port: number;
   tasks?: string;
   concurrency?: number;
+  lease?: number;
   worker: boolean;
   queueLimit?: number;
   taskQueueLimit?: number;
@@ -25,6 +26,7 @@ export function registerServe(program: Command): void {
     .option('--port <n>', 'port to listen on (0: any free port)', intArg(0, 65_535), 7070)
     .option('--tasks <module>', 'tasks module (.ts or .js); needed unless --no-worker')
     .option('--concurrency <n>', 'attempts the worker runs at once (default 4)', intArg(1, 10_000))
+    .option('--lease <duration>', 'lease length; a dead server\'s jobs are re-run after it (default 30s)', durationArg(1_000))
     .option('--no-worker', 'serve only: jobs are run by separate `vigil worker` processes on the same store')
     .option('--queue-limit <n>', 'queued jobs past which submits get 429 with Retry-After', intArg(1))
     .option('--task-queue-limit <n>', 'queued jobs of one task past which its submits get 429', intArg(1))
@@ -47,7 +49,7 @@ async function serve(opts: ServeCliOptions): Promise<number> {
     server = await vigil.serve({
       host: opts.host,
       port: opts.port,
-      worker: opts.worker ? { concurrency: opts.concurrency, drainMs } : false,
+      worker: opts.worker ? { concurrency: opts.concurrency, leaseMs: opts.lease, drainMs } : false,
       queueLimit: { total: opts.queueLimit, perTask: opts.taskQueueLimit },
       drainMs,
     });
