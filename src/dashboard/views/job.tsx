@@ -67,7 +67,7 @@ function LogTail({ jobId }: { jobId: string }) {
           </div>
         ))}
       </pre>
-      <p class="muted">{ended ? `${lines.length} lines; the job has ended.` : 'following…'}</p>
+      <p class="muted">{ended ? `${lines.length} line${lines.length === 1 ? "" : "s"}; the job has ended.` : "following…"}</p>
     </div>
   );
 }
