@@ -1,5 +1,6 @@
 // The HTTP API against a real server on loopback: every route, every error code, SSE resume with Last-Event-ID.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -343,5 +344,18 @@ describe('job server: queue limits, auth, bind', () => {
     } finally {
       if (saved !== undefined) process.env.VIGIL_TOKEN = saved;
     }
+  });
+
+  it('vigil serve (the CLI): exit 2 with what to set, for a public bind without a token and for a worker without --tasks', () => {
+    const env = { ...process.env };
+    delete env.VIGIL_TOKEN;
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--store', `sqlite:${join(dir, 'cli.db')}`, ...args], { env, encoding: 'utf8', timeout: 60_000 });
+    const open = run('--host', '0.0.0.0', '--no-worker');
+    assert.equal(open.status, 2, open.stderr);
+    assert.match(open.stderr, /VIGIL_TOKEN/);
+    const noTasks = run();
+    assert.equal(noTasks.status, 2, noTasks.stderr);
+    assert.match(noTasks.stderr, /--tasks/);
   });
 });

@@ -5,7 +5,7 @@ import { api, stream, type JobEvent } from './api.js';
  * Loads `path` and reloads it whenever the live event stream says something changed (throttled), plus every
  * `everyMs` for things that change without events (worker last-seen). Returns [data, error].
  */
-export function useLive<T>(path: string | null, filter: (e: JobEvent) => boolean = () => true, everyMs = 5000): [T | null, string | null] {
+export function useLive<T>(path: string | null, filter: ((e: JobEvent) => boolean) | null = () => true, everyMs = 5000): [T | null, string | null] {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<string | null>(null);
   const filterRef = useRef(filter);
@@ -46,9 +46,12 @@ export function useLive<T>(path: string | null, filter: (e: JobEvent) => boolean
       }, 150);
     };
     void load();
-    const stop = stream('/api/events', (event, data) => {
-      if (event === 'job' && filterRef.current(data as JobEvent)) soon();
-    });
+    // null filter: no event stream at all (browsers allow few connections per host; only poll).
+    const stop = filterRef.current
+      ? stream('/api/events', (event, data) => {
+          if (event === 'job' && filterRef.current?.(data as JobEvent)) soon();
+        })
+      : () => undefined;
     const every = setInterval(() => void load(), everyMs);
     return () => {
       cancelled = true;

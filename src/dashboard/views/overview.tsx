@@ -4,7 +4,7 @@ import { BarChart, ErrorText } from './common.js';
 
 export function Overview() {
   const [stats, error] = useLive<Stats>('/api/stats');
-  const [workers] = useLive<{ now: number; workers: WorkerInfo[] }>('/api/workers', () => false, 3000);
+  const [workers] = useLive<{ now: number; workers: WorkerInfo[] }>('/api/workers', null, 3000);
   const now = useNow();
   if (!stats) return <div class="loading">{error ?? 'Loading…'}</div>;
   const labels = stats.buckets.map((b) => new Date(b.start).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }));
