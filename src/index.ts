@@ -18,6 +18,9 @@ export type { Duration } from './task/duration.js';
 export { Vigil } from './vigil.js';
 export type { VigilOptions, SubmitOptions, StartWorkerOptions } from './vigil.js';
 export type { Worker, WorkerEvent } from './engine/worker.js';
+export type { ServeOptions, VigilServer } from './server/server.js';
+export type { QueueLimits } from './server/admission.js';
+export type { ErrorBody, HttpErrorCode } from './server/errors.js';
 export {
   VigilError,
   UsageError,
