@@ -32,7 +32,7 @@ export class EventFeed {
   private again = false;
   private gap: { seq: number; since: number } | null = null;
   private unsubscribe: (() => void) | null = null;
-  private started = false;
+  private starting: Promise<void> | null = null;
   private closed = false;
   private readonly bufferSize: number;
 
@@ -54,11 +54,13 @@ export class EventFeed {
     return this.listeners.size;
   }
 
-  async start(): Promise<void> {
-    if (this.started) return;
-    this.started = true;
-    this.cursor = await this.store.lastEventSeq();
-    this.unsubscribe = this.store.subscribe(() => this.wake());
+  /** Idempotent; concurrent callers all wait for the same first read of the cursor. */
+  start(): Promise<void> {
+    this.starting ??= (async () => {
+      this.cursor = await this.store.lastEventSeq();
+      this.unsubscribe = this.store.subscribe(() => this.wake());
+    })();
+    return this.starting;
   }
 
   /**
