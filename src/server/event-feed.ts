@@ -59,7 +59,11 @@ export class EventFeed {
     this.starting ??= (async () => {
       this.cursor = await this.store.lastEventSeq();
       this.unsubscribe = this.store.subscribe(() => this.wake());
-    })();
+    })().catch((err: unknown) => {
+      // A store outage at the first subscriber must not break every later one.
+      this.starting = null;
+      throw err;
+    });
     return this.starting;
   }
 
