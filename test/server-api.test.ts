@@ -1,7 +1,7 @@
 // The HTTP API against a real server on loopback: every route, every error code, SSE resume with Last-Event-ID.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -52,6 +52,7 @@ describe(`job server API: ${factory.name}`, { skip: factory.skip || undefined },
   let base: string;
 
   before(async () => {
+    if (!existsSync(resolve('dist/dashboard/app.js'))) execFileSync(process.execPath, ['scripts/build-dashboard.mjs'], { stdio: 'inherit' });
     loc = await factory.create();
     vigil = await Vigil.open({ store: loc.url, tasks: TASKS, maxPayloadBytes: 50_000 });
     server = await vigil.serve({ port: 0, logger: false, pollMs: POLL_MS, bodyLimitBytes: 100_000, worker: { concurrency: 4, pollMs: 50 } });
@@ -266,6 +267,21 @@ describe(`job server API: ${factory.name}`, { skip: factory.skip || undefined },
     assert.ok(s.body.byState.succeeded! > 0);
     assert.ok(s.body.byTask.some((t) => t.task === 'echo'));
     assert.equal(s.body.buckets.length, 60);
+  });
+
+  it('GET /: the dashboard, with a strict Content-Security-Policy and no inline script', async () => {
+    const res = await fetch(`${base}/`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/html/);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /script-src 'self'(;|$)/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    const html = await res.text();
+    assert.doesNotMatch(html, /<script>(?!<\/script>)|<style|style=|https?:\/\//, 'no inline code, no third-party URL');
+    const js = await fetch(`${base}/assets/app.js`);
+    assert.equal(js.status, 200);
+    assert.doesNotMatch(await js.text(), /https?:\/\/(?!www\.w3\.org)/, 'the bundle loads nothing from elsewhere');
   });
 
   it('GET /api/openapi.json: generated from the route schemas', async () => {
