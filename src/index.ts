@@ -20,6 +20,9 @@ export type { VigilOptions, SubmitOptions, StartWorkerOptions } from './vigil.js
 export type { Worker, WorkerEvent } from './engine/worker.js';
 export type { Clock, Timer } from './clock.js';
 export type { StoreRetry } from './engine/supervise.js';
+export type { ServeOptions, VigilServer } from './server/server.js';
+export type { QueueLimits } from './server/admission.js';
+export type { ErrorBody, HttpErrorCode } from './server/errors.js';
 export {
   VigilError,
   UsageError,

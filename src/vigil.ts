@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { JobNotFoundError, UsageError, VigilError } from './errors.js';
-import type { Store } from './store/contract.js';
+import type { NewJob, Store } from './store/contract.js';
+import { startServer, type ServeOptions, type VigilServer } from './server/server.js';
 import { openStore } from './store/open.js';
 import { DEFAULTS, type TaskDefinition } from './task/define.js';
 import { parseDuration, type Duration } from './task/duration.js';
@@ -71,6 +72,40 @@ export class Vigil {
       },
     ]);
     return result!.job;
+  }
+
+  /**
+   * A submit checked and turned into its stored form without storing it: the task is known, the input is JSON
+   * within the size limit, the retry policy and deadline come from the task. Pass the results to
+   * `store.enqueue([...])` (one transaction for many; the HTTP API batches concurrent submits this way).
+   */
+  async prepareJob(task: string, input: unknown, options: SubmitOptions = {}): Promise<NewJob> {
+    this.checkOpen();
+    const { retry, deadlineMs } = await this.taskPolicy(task);
+    return {
+      task,
+      input: this.checkInput(task, input),
+      retry,
+      deadlineMs,
+      priority: options.priority ?? 0,
+      delayMs: options.delay === undefined ? 0 : parseDuration(options.delay, 'delay'),
+      idempotencyKey: options.key ?? null,
+    };
+  }
+
+  /**
+   * Serves the HTTP API and the dashboard (and, unless `worker: false`, runs a worker) in this process. Resolves
+   * once listening; `close()` stops accepting, ends live streams and drains the worker.
+   */
+  async serve(options: ServeOptions = {}): Promise<VigilServer> {
+    this.checkOpen();
+    const worker = options.worker === false ? null : await this.startWorker(options.worker === true || options.worker === undefined ? {} : options.worker);
+    try {
+      return await startServer({ ...options, vigil: this, store: this.store, worker });
+    } catch (err) {
+      await worker?.stop({ drainMs: 0 }).catch(() => undefined);
+      throw err;
+    }
   }
 
   async get(id: string): Promise<Job> {
@@ -160,6 +195,11 @@ export class Vigil {
     for (const w of [...this.workers]) await w.stop();
     this.closed = true;
     if (this.ownsStore) await this.store.close();
+  }
+
+  /** The largest accepted input, serialized (VigilOptions.maxPayloadBytes). */
+  get maxInputBytes(): number {
+    return this.maxPayloadBytes;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

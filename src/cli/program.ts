@@ -7,6 +7,7 @@ import { registerInspect } from './commands/inspect.js';
 import { registerJobs } from './commands/jobs.js';
 import { registerLogs } from './commands/logs.js';
 import { registerRun } from './commands/run.js';
+import { registerServe } from './commands/serve.js';
 import { registerStatus } from './commands/status.js';
 import { registerSubmit } from './commands/submit.js';
 import { registerWorker } from './commands/worker.js';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerRun(program);
   registerSubmit(program);
   registerWorker(program);
+  registerServe(program);
   registerStatus(program);
   registerJobs(program);
   registerLogs(program);

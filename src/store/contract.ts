@@ -100,6 +100,21 @@ export interface Store {
   logs(jobId: string, options?: { afterSeq?: number; limit?: number; attempt?: number; tail?: boolean }): Promise<LogLine[]>;
   counts(): Promise<Record<JobState, number>>;
 
+  /** A job with its attempts and children, read in ONE transaction (never assembled from two moments). */
+  jobDetail(jobId: string): Promise<JobDetail | null>;
+  /** Counts by state and task, the oldest runnable queued job, and jobs finished per bucket over a window. */
+  stats(options: StatsOptions): Promise<StoreStats>;
+  /** Queued jobs (delayed ones included): all of them, and those of one task. For admission limits. */
+  queueDepth(task: string): Promise<{ total: number; task: number }>;
+  /**
+   * Durable job events (one per state, attempt or cancel-request change, written by triggers) with seq > afterSeq,
+   * in seq order. seq only grows; on PostgreSQL a lower seq may still become visible after a higher one (concurrent
+   * commits), see src/server/event-feed.ts.
+   */
+  eventsAfter(afterSeq: number, limit: number): Promise<JobEvent[]>;
+  /** The highest event seq, 0 when none. */
+  lastEventSeq(): Promise<number>;
+
   /** Workers announce themselves and the tasks they serve, so `submit` without a tasks module can check names. */
   registerWorker(info: WorkerInfo): Promise<void>;
   workerHeartbeat(workerId: string, stats: Json): Promise<void>;
@@ -258,6 +273,45 @@ export interface TaskRecord {
   name: string;
   options: Json;
   updatedAt: number;
+}
+
+export interface JobDetail {
+  job: Job;
+  attempts: Attempt[];
+  children: Job[];
+}
+
+export interface StatsOptions {
+  windowMs: number;
+  bucketMs: number;
+}
+
+export interface StatsBucket {
+  /** Start of the bucket (store clock, ms). */
+  start: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+}
+
+export interface StoreStats {
+  now: number;
+  byState: Record<JobState, number>;
+  byTask: Array<{ task: string } & Record<JobState, number>>;
+  /** runAt of the queued job that has waited longest among those due now, or null. */
+  oldestQueuedAt: number | null;
+  buckets: StatsBucket[];
+}
+
+export interface JobEvent {
+  seq: number;
+  at: number;
+  jobId: string;
+  task: string;
+  state: JobState;
+  parentId: string | null;
+  attempt: number;
+  cancelRequested: boolean;
 }
 
 export type StoreEvent =

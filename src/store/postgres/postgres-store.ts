@@ -8,6 +8,8 @@ import type {
   Claimed,
   EnqueueResult,
   Fence,
+  JobDetail,
+  JobEvent,
   JobFilter,
   NewJob,
   NewLogLine,
@@ -17,8 +19,10 @@ import type {
   ScheduleFire,
   ScheduleState,
   ScheduleUpsert,
+  StatsOptions,
   Store,
   StoreEvent,
+  StoreStats,
   TaskRecord,
   WorkerInfo,
   WorkerRecord,
@@ -32,6 +36,7 @@ import { deliver } from '../deliver.js';
 import { Listener, type ListenStatus } from './listener.js';
 import { migrate } from './migrate.js';
 import * as reads from './reads.js';
+import * as serverReads from './server-reads.js';
 import { recoverExpired } from './recover.js';
 import { parsePostgresUrl, quoteIdent } from './url.js';
 import * as workers from './workers.js';
@@ -187,6 +192,21 @@ export class PostgresStore implements Store {
   }
   async counts(): Promise<Record<JobState, number>> {
     return reads.counts(this.q);
+  }
+  async jobDetail(jobId: string): Promise<JobDetail | null> {
+    return serverReads.jobDetail(this.q, jobId);
+  }
+  async stats(options: StatsOptions): Promise<StoreStats> {
+    return serverReads.stats(this.q, options);
+  }
+  async queueDepth(task: string): Promise<{ total: number; task: number }> {
+    return serverReads.queueDepth(this.q, task);
+  }
+  async eventsAfter(afterSeq: number, limit: number): Promise<JobEvent[]> {
+    return serverReads.eventsAfter(this.q, afterSeq, limit);
+  }
+  async lastEventSeq(): Promise<number> {
+    return serverReads.lastEventSeq(this.q);
   }
   async registerWorker(info: WorkerInfo): Promise<void> {
     return workers.registerWorker(this.q, info);

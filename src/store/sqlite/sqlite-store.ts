@@ -9,6 +9,8 @@ import type {
   Claimed,
   EnqueueResult,
   Fence,
+  JobDetail,
+  JobEvent,
   JobFilter,
   NewJob,
   NewLogLine,
@@ -18,8 +20,10 @@ import type {
   ScheduleFire,
   ScheduleState,
   ScheduleUpsert,
+  StatsOptions,
   Store,
   StoreEvent,
+  StoreStats,
   TaskRecord,
   WorkerInfo,
   WorkerRecord,
@@ -36,6 +40,7 @@ import type { OpResult } from './jobs.js';
 import * as logs from './logs.js';
 import * as prune from './prune.js';
 import * as schedules from './schedules.js';
+import * as serverReads from './server-reads.js';
 import * as workers from './workers.js';
 
 export interface SqliteStoreOptions {
@@ -144,6 +149,26 @@ export class SqliteStore implements Store {
 
   counts(): Promise<Record<JobState, number>> {
     return this.read(() => jobs.counts(this.db));
+  }
+
+  jobDetail(jobId: string): Promise<JobDetail | null> {
+    return this.read(() => serverReads.jobDetail(this.db, jobId));
+  }
+
+  stats(options: StatsOptions): Promise<StoreStats> {
+    return this.read(() => serverReads.stats(this.db, options, Date.now()));
+  }
+
+  queueDepth(task: string): Promise<{ total: number; task: number }> {
+    return this.read(() => serverReads.queueDepth(this.db, task));
+  }
+
+  eventsAfter(afterSeq: number, limit: number): Promise<JobEvent[]> {
+    return this.read(() => serverReads.eventsAfter(this.db, afterSeq, limit));
+  }
+
+  lastEventSeq(): Promise<number> {
+    return this.read(() => serverReads.lastEventSeq(this.db));
   }
 
   registerWorker(info: WorkerInfo): Promise<void> {

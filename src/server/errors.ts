@@ -1,0 +1,74 @@
+import { VigilError, errorMessage, type ErrorCode } from '../errors.js';
+
+/**
+ * Every error the HTTP API answers with has ONE body shape, `{ error: { code, message, status } }`, where `code` is
+ * stable (match on it, never on the message). Codes are Vigil's own (src/errors.ts) plus the few that only exist on
+ * the wire.
+ */
+export type HttpErrorCode =
+  | ErrorCode
+  | 'VIGIL_QUEUE_FULL'
+  | 'VIGIL_UNAUTHORIZED'
+  | 'VIGIL_ROUTE_NOT_FOUND'
+  | 'VIGIL_UNSUPPORTED_MEDIA_TYPE';
+
+export interface ErrorBody {
+  error: { code: HttpErrorCode; message: string; status: number };
+}
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: HttpErrorCode,
+    message: string,
+    readonly headers: Record<string, string> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'HttpError';
+  }
+}
+
+const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
+  VIGIL_INVALID_INPUT: 400,
+  VIGIL_UNKNOWN_TASK: 400,
+  VIGIL_INVALID_DURATION: 400,
+  VIGIL_USAGE: 400,
+  VIGIL_JOB_NOT_FOUND: 404,
+  VIGIL_INVALID_STATE: 409,
+  VIGIL_PAYLOAD_TOO_LARGE: 413,
+  VIGIL_STORE_UNAVAILABLE: 503,
+  VIGIL_CLOSED: 503,
+};
+
+/** Fastify's own errors (validation, body parsing, limits) mapped onto ours by their status. */
+interface FastifyLikeError {
+  statusCode?: number;
+  code?: string;
+  validation?: unknown;
+  message?: string;
+}
+
+export function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err instanceof VigilError) {
+    return new HttpError(STATUS_BY_CODE[err.code] ?? 500, err.code, err.message, {}, { cause: err });
+  }
+  const f = (err ?? {}) as FastifyLikeError;
+  const message = errorMessage(err);
+  if (f.validation) return new HttpError(400, 'VIGIL_INVALID_INPUT', `invalid request: ${message}`, {}, { cause: err });
+  switch (f.statusCode) {
+    case 413:
+      return new HttpError(413, 'VIGIL_PAYLOAD_TOO_LARGE', `${message} (send a smaller body: pass a file path or URL instead of the data)`, {}, { cause: err });
+    case 415:
+      return new HttpError(415, 'VIGIL_UNSUPPORTED_MEDIA_TYPE', `${message} (send JSON with "Content-Type: application/json")`, {}, { cause: err });
+    case 400:
+      return new HttpError(400, 'VIGIL_INVALID_INPUT', message, {}, { cause: err });
+    default:
+      return new HttpError(500, 'VIGIL_INTERNAL', `internal error: ${message}`, {}, { cause: err });
+  }
+}
+
+export function errorBody(e: HttpError): ErrorBody {
+  return { error: { code: e.code, message: e.message, status: e.status } };
+}
