@@ -3,8 +3,12 @@ import { JobNotFoundError, UsageError, VigilError } from './errors.js';
 import type { Store } from './store/contract.js';
 import { openStore } from './store/open.js';
 import { DEFAULTS, type TaskDefinition } from './task/define.js';
-import { parseDuration, type Duration } from './task/duration.js';
+import { formatDuration, parseDuration, type Duration } from './task/duration.js';
+import { PayloadError } from './task/payload.js';
 import { loadTasks, requireTask, type TaskMap } from './task/registry.js';
+import { servingStatus } from './task/serving.js';
+import { validateInput } from './task/validate.js';
+import { checkOptionKeys } from './task/option-keys.js';
 import { Worker, type WorkerOptions } from './engine/worker.js';
 import { waitForJobs, isTerminal } from './engine/waiter.js';
 import { ThreadExecutor } from './executors/thread-executor.js';
@@ -20,6 +24,25 @@ export interface VigilOptions {
   /** Largest accepted input, serialized. Default 1 MiB. */
   maxPayloadBytes?: number;
 }
+
+/** What `wait` does while the job waits: `onNoWorker` hears, at once and then every 10 s, when no live worker serves it. */
+export interface WaitOptions {
+  timeout?: Duration;
+  signal?: AbortSignal;
+  /**
+   * Called when the job is queued and no live worker can run it (none runs, or none serves its task), at once and
+   * again every 10 s while that lasts. Default: process.emitWarning (code VIGIL_NO_WORKER). Pass `() => {}` to mute.
+   */
+  onNoWorker?: (message: string) => void;
+}
+
+/** How often `wait` repeats that nobody serves the job. */
+const NO_WORKER_REPEAT_MS = 10_000;
+
+const OPEN_KEYS = ['store', 'tasks', 'maxPayloadBytes'] as const;
+const SUBMIT_KEYS = ['key', 'priority', 'delay'] as const;
+const WAIT_KEYS = ['timeout', 'signal', 'onNoWorker'] as const;
+const WORKER_KEYS = ['concurrency', 'leaseMs', 'drainMs', 'pollMs', 'captureBudgetMs', 'workerId', 'executors', 'rootJobId'] as const;
 
 export interface SubmitOptions {
   /** Idempotency key: a second submit with the same key returns the first job. */
@@ -47,6 +70,10 @@ export class Vigil {
   ) {}
 
   static async open(options: VigilOptions): Promise<Vigil> {
+    checkOptionKeys('Vigil.open', options, OPEN_KEYS);
+    if (options.maxPayloadBytes !== undefined && !(Number.isInteger(options.maxPayloadBytes) && options.maxPayloadBytes > 0)) {
+      throw new UsageError('VIGIL_USAGE', `Vigil.open: "maxPayloadBytes" must be a positive integer (got ${JSON.stringify(options.maxPayloadBytes)})`);
+    }
     const tasksModule = options.tasks ? resolve(options.tasks) : null;
     // Load the tasks first: a broken module must not leave a half-opened store behind.
     const tasks = tasksModule ? await loadTasks(tasksModule) : null;
@@ -56,9 +83,19 @@ export class Vigil {
 
   async submit<I = Json>(task: string | TaskDefinition<I, unknown>, input: I, options: SubmitOptions = {}): Promise<Job> {
     this.checkOpen();
+    checkOptionKeys('submit', options, SUBMIT_KEYS);
     const name = typeof task === 'string' ? task : task.options.name;
+    if (options.priority !== undefined && !Number.isSafeInteger(options.priority)) {
+      throw new UsageError('VIGIL_INVALID_INPUT', `submit: "priority" must be an integer (got ${JSON.stringify(options.priority)})`);
+    }
+    if (options.key !== undefined && (typeof options.key !== 'string' || options.key === '')) {
+      throw new UsageError('VIGIL_INVALID_INPUT', `submit: "key" must be a non-empty string (got ${JSON.stringify(options.key)})`);
+    }
+    const delayMs = options.delay === undefined ? 0 : parseDuration(options.delay, 'submit: "delay"');
+    // The input first: a definition passed here brings its schema even when no tasks module was opened.
+    const given = typeof task === 'string' ? undefined : (task as unknown as TaskDefinition);
+    const payload = await this.checkInput(name, this.tasks?.get(name) ?? given, input);
     const { retry, deadlineMs } = await this.taskPolicy(name);
-    const payload = this.checkInput(name, input);
     const [result] = await this.store.enqueue([
       {
         task: name,
@@ -66,7 +103,7 @@ export class Vigil {
         retry,
         deadlineMs,
         priority: options.priority ?? 0,
-        delayMs: options.delay === undefined ? 0 : parseDuration(options.delay, 'delay'),
+        delayMs,
         idempotencyKey: options.key ?? null,
       },
     ]);
@@ -80,21 +117,65 @@ export class Vigil {
   }
 
   /** Resolves with the job once it is succeeded, failed or cancelled. */
-  async wait(id: string, options: { timeout?: Duration; signal?: AbortSignal } = {}): Promise<Job> {
-    await this.get(id);
-    const signals = [options.signal, options.timeout === undefined ? undefined : AbortSignal.timeout(parseDuration(options.timeout, 'timeout'))].filter(
-      (s): s is AbortSignal => s !== undefined,
-    );
+  async wait(id: string, options: WaitOptions = {}): Promise<Job> {
+    checkOptionKeys('wait', options, WAIT_KEYS);
+    const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout, 'wait: "timeout"');
+    const job = await this.get(id);
+    if (isTerminal(job)) return job;
+    const timeout = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
+    const signals = [options.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
+    const done = new AbortController();
+    const onNoWorker = options.onNoWorker ?? ((message: string) => process.emitWarning(message, { code: 'VIGIL_NO_WORKER' }));
+    const watching = this.watchServing(id, job.task, onNoWorker, done.signal);
     try {
       return await waitForJobs(this.store, [id], (jobs) => (jobs[0] && isTerminal(jobs[0]) ? jobs[0] : undefined), {
         signal: signals.length ? AbortSignal.any(signals) : undefined,
       });
     } catch (err) {
-      if (err instanceof Error && err.name === 'TimeoutError') {
-        throw new VigilError('VIGIL_WAIT_TIMEOUT', `job ${id} did not finish within ${options.timeout}; it keeps running (check with vigil status ${id})`, { cause: err });
+      if (timeout?.aborted && !options.signal?.aborted) {
+        const now = await this.store.get(id).catch(() => null);
+        throw new VigilError(
+          'VIGIL_WAIT_TIMEOUT',
+          `job ${id} did not finish within ${formatDuration(timeoutMs!)} (it is ${now?.state ?? 'unknown'}; it keeps going: check with vigil status ${id})`,
+          { cause: err },
+        );
       }
       throw err;
+    } finally {
+      done.abort();
+      await watching;
     }
+  }
+
+  /**
+   * While `id` is queued, tells `report` when no live worker can run it: at once, then every NO_WORKER_REPEAT_MS.
+   * A waiter that says nothing while nobody will ever run its job is the silent hang Vigil exists to prevent.
+   */
+  private async watchServing(id: string, task: string, report: (message: string) => void, stop: AbortSignal): Promise<void> {
+    while (!stop.aborted) {
+      try {
+        const job = await this.store.get(id);
+        if (!job || isTerminal(job)) return;
+        if (job.state === 'queued') {
+          const { warning } = await servingStatus(this.store, task);
+          if (warning && !stop.aborted) report(`job ${id} is queued and will not start: ${warning}`);
+        }
+      } catch {
+        // A failed check only delays the warning; the wait itself reports store errors.
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, NO_WORKER_REPEAT_MS);
+        stop.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve();
+        }, { once: true });
+      });
+    }
+  }
+
+  /** Why a queued job of `task` would not start (no live worker serves it), or null when some worker can run it. */
+  async noWorkerWarning(task: string): Promise<string | null> {
+    return (await servingStatus(this.store, task)).warning;
   }
 
   /** Cancels a job and its subtree; a running attempt is aborted and killed. */
@@ -129,6 +210,7 @@ export class Vigil {
   /** A worker in this process. Its task code runs in executor threads and processes, never here. */
   async startWorker(options: StartWorkerOptions = {}): Promise<Worker> {
     this.checkOpen();
+    checkOptionKeys('startWorker', options, WORKER_KEYS);
     if (!this.tasks || !this.tasksModule) {
       throw new UsageError('VIGIL_USAGE', 'a worker needs the tasks module: Vigil.open({ store, tasks: "./tasks.ts" })');
     }
@@ -187,18 +269,19 @@ export class Vigil {
     };
   }
 
-  private checkInput(task: string, input: unknown): Json {
-    let text: string | undefined;
+  private async checkInput(task: string, def: TaskDefinition | undefined, input: unknown): Promise<Json> {
+    let payload: Json;
     try {
-      text = JSON.stringify(input);
+      payload = await validateInput(task, def, input);
     } catch (err) {
-      throw new UsageError('VIGIL_INVALID_INPUT', `input of task "${task}" is not JSON-serialisable: ${(err as Error).message}`, { cause: err });
+      if (err instanceof PayloadError) throw new UsageError('VIGIL_INVALID_INPUT', `input of task "${task}": ${err.message}`, { cause: err });
+      throw err;
     }
-    if (text === undefined) throw new UsageError('VIGIL_INVALID_INPUT', `input of task "${task}" is not JSON (got ${typeof input})`);
+    const text = JSON.stringify(payload);
     const bytes = Buffer.byteLength(text);
     if (bytes > this.maxPayloadBytes) {
-      throw new UsageError('VIGIL_PAYLOAD_TOO_LARGE', `input of task "${task}" is ${bytes} bytes, over the limit of ${this.maxPayloadBytes} (pass a file path or URL instead of the data)`);
+      throw new UsageError('VIGIL_PAYLOAD_TOO_LARGE', `input of task "${task}" is ${bytes} bytes, over the limit of ${this.maxPayloadBytes} bytes (pass a file path or URL instead of the data)`);
     }
-    return JSON.parse(text) as Json;
+    return payload;
   }
 }
