@@ -23,6 +23,8 @@ export interface VigilOptions {
   tasks?: string;
   /** Largest accepted input, serialized. Default 1 MiB. */
   maxPayloadBytes?: number;
+  /** false: fail (VIGIL_STORE_NOT_FOUND) when the store does not exist yet instead of creating it. Default true. */
+  create?: boolean;
 }
 
 /** What `wait` does while the job waits: `onNoWorker` hears, at once and then every 10 s, when no live worker serves it. */
@@ -39,7 +41,7 @@ export interface WaitOptions {
 /** How often `wait` repeats that nobody serves the job. */
 const NO_WORKER_REPEAT_MS = 10_000;
 
-const OPEN_KEYS = ['store', 'tasks', 'maxPayloadBytes'] as const;
+const OPEN_KEYS = ['store', 'tasks', 'maxPayloadBytes', 'create'] as const;
 const SUBMIT_KEYS = ['key', 'priority', 'delay'] as const;
 const WAIT_KEYS = ['timeout', 'signal', 'onNoWorker'] as const;
 const WORKER_KEYS = ['concurrency', 'leaseMs', 'drainMs', 'pollMs', 'captureBudgetMs', 'workerId', 'executors', 'rootJobId'] as const;
@@ -77,7 +79,7 @@ export class Vigil {
     const tasksModule = options.tasks ? resolve(options.tasks) : null;
     // Load the tasks first: a broken module must not leave a half-opened store behind.
     const tasks = tasksModule ? await loadTasks(tasksModule) : null;
-    const store = typeof options.store === 'string' ? await openStore(options.store) : options.store;
+    const store = typeof options.store === 'string' ? await openStore(options.store, { create: options.create }) : options.store;
     return new Vigil(store, typeof options.store === 'string', tasks, tasksModule, options.maxPayloadBytes ?? 1024 * 1024);
   }
 

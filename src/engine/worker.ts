@@ -92,6 +92,8 @@ export class Worker extends EventEmitter {
     const renewEvery = Math.max(100, Math.min(1_000, this.leaseMs / 3));
     this.intervals.push(setInterval(() => void this.renew(), renewEvery));
     this.intervals.push(setInterval(() => void this.reportStats(), 5_000));
+    // At once too: the task list in the stats tells waiters whether this worker serves their job (task/serving.ts).
+    await this.reportStats();
     this.loop = this.claimLoop();
   }
 
@@ -248,7 +250,12 @@ export class Worker extends EventEmitter {
   }
 
   private async reportStats(): Promise<void> {
-    const stats: Json = { running: this.running.size, slotsInUse: this.slots.inUse, eventLoopDelayMs: this.eventLoopDelay() };
+    const stats: Json = {
+      running: this.running.size,
+      slotsInUse: this.slots.inUse,
+      eventLoopDelayMs: this.eventLoopDelay(),
+      tasks: [...this.options.tasks.keys()],
+    };
     await this.options.store.workerHeartbeat(this.workerId, stats).catch(() => undefined);
   }
 

@@ -1,6 +1,6 @@
 import { TaskDefinitionError, UsageError } from '../errors.js';
 import type { ChildOutcome, ChildPolicy, Json, RetryPolicy } from '../types.js';
-import { parseDuration, type Duration } from './duration.js';
+import { DURATION_FORMS, parseDuration, type Duration } from './duration.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
 
 export type Isolation = 'thread' | 'process';
@@ -233,7 +233,7 @@ function duration(name: string, option: string, value: unknown, { positive }: { 
   try {
     ms = parseDuration(value as string | number, option);
   } catch (err) {
-    throw new TaskDefinitionError(name, option, `is not a valid duration: ${JSON.stringify(value)} (use "250ms", "30s", "5m", "1h" or milliseconds)`, err);
+    throw new TaskDefinitionError(name, option, `is not a valid duration: ${JSON.stringify(value)} (use ${DURATION_FORMS})`, err);
   }
   if (positive && ms <= 0) throw new TaskDefinitionError(name, option, `must be greater than 0 (got ${JSON.stringify(value)})`);
   return ms;

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { formatHangReport } from '../../forensics/format.js';
-import { example, jsonOption, storeOption, withVigil, type StoreOptions } from '../common.js';
+import { example, jsonOption, storeOption, withExistingStore, type StoreOptions } from '../common.js';
+import { formatLive, liveLook } from '../live.js';
 import { formatAttempt, formatJob, print, printJson } from '../output.js';
 
 export function registerInspect(program: Command): void {
@@ -8,15 +9,16 @@ export function registerInspect(program: Command): void {
     .command('inspect')
     .description('show a job, its attempts and their hang reports')
     .argument('<id>', 'job id');
-  jsonOption(cmd, '{ job, attempts } (hang reports included)');
+  jsonOption(cmd, '{ job, attempts, live } (hang reports included)');
   storeOption(cmd);
   example(cmd, 'vigil inspect 42', 'vigil inspect 42 --json');
   cmd.action(async (id: string, opts: StoreOptions & { json?: boolean }) => {
-    await withVigil(opts, async (vigil) => {
+    await withExistingStore(opts, async (vigil) => {
       const job = await vigil.get(id);
       const attempts = await vigil.attempts(id);
-      if (opts.json) return printJson({ job, attempts });
-      const parts = [formatJob(job)];
+      const live = await liveLook(vigil, job, attempts);
+      if (opts.json) return printJson({ job, attempts, live });
+      const parts = [formatJob(job), ...formatLive(live)];
       const children = await vigil.children(id);
       if (children.length > 0) {
         const byState = new Map<string, number>();

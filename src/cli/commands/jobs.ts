@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { JobState } from '../../types.js';
-import { example, intArg, jsonOption, storeOption, withVigil, type StoreOptions } from '../common.js';
+import { example, intArg, jsonOption, storeOption, withExistingStore, type StoreOptions } from '../common.js';
 import { ago, print, printJson, table } from '../output.js';
 
 const STATES: readonly JobState[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
@@ -25,7 +25,7 @@ export function registerJobs(program: Command): void {
   storeOption(cmd);
   example(cmd, 'vigil jobs --state failed --limit 20', 'vigil jobs --parent 42 --json');
   cmd.action(async (opts: JobsOptions) => {
-    await withVigil(opts, async (vigil) => {
+    await withExistingStore(opts, async (vigil) => {
       const jobs = await vigil.list({ state: opts.state, task: opts.task, parentId: opts.parent, limit: opts.limit });
       if (opts.json) return printJson(jobs);
       if (jobs.length === 0) return print('no jobs');
