@@ -42,8 +42,14 @@ export function parseDuration(value: Duration, what = 'duration'): number {
 
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)}s`;
-  if (ms < 3_600_000) return `${(ms / 60_000).toFixed(1)}m`;
-  if (ms < 86_400_000) return `${(ms / 3_600_000).toFixed(1)}h`;
-  return `${(ms / 86_400_000).toFixed(1)}d`;
+  if (ms < 60_000) return `${oneDecimal(ms / 1000)}s`;
+  if (ms < 3_600_000) return `${oneDecimal(ms / 60_000)}m`;
+  if (ms < 86_400_000) return `${oneDecimal(ms / 3_600_000)}h`;
+  return `${oneDecimal(ms / 86_400_000)}d`;
+}
+
+/** "1.5", and "2" rather than "2.0": a whole number of units reads as one. */
+function oneDecimal(n: number): string {
+  const fixed = n.toFixed(1);
+  return fixed.endsWith('.0') ? fixed.slice(0, -2) : fixed;
 }

@@ -51,7 +51,7 @@ async function importTasks(path: string): Promise<TaskMap> {
     const where = throwSite(err, path);
     throw new UsageError(
       'VIGIL_TASKS_MODULE_LOAD',
-      `tasks module ${path} failed to load: ${err instanceof Error ? err.message : String(err)}${where ? `\n  at ${where}` : ''}\n(fix the module and try again)`,
+      `tasks module ${path} failed to load: ${err instanceof Error ? err.message : String(err)}${where ? ` (thrown at ${where})` : ''}; fix the module and try again`,
       { cause: err },
     );
   }

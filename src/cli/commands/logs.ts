@@ -19,7 +19,7 @@ interface LogsOptions extends StoreOptions {
 export function registerLogs(program: Command): void {
   const cmd = program
     .command('logs')
-    .description('print a job\'s output as "ts stream line", each attempt under a "--- job N, attempt A ---" line (--follow: until it ends)')
+    .description('print a job\'s output as "ts stream line", each attempt under a "--- job N, attempt A ---" line once it was retried (--follow: until it ends)')
     .argument('<id>', 'job id')
     .option('-f, --follow', 'keep printing new lines until the job ends, then exit 0 if it succeeded else 1')
     .option('--attempt <n>', 'only the lines of this attempt', intArg(1))
@@ -29,7 +29,8 @@ export function registerLogs(program: Command): void {
   cmd.action(async (id: string, opts: LogsOptions) => {
     process.exitCode = await withExistingStore(opts, async (vigil) => {
       let job = await vigil.get(id);
-      let attempt = 0;
+      // A job that ran once needs no marker; after a retry every attempt's lines get one, so repeats are not dupes.
+      let attempt = job.attempts > 1 ? 0 : 1;
       const show = (lines: LogLine[]): void => {
         for (const l of lines) {
           if (!opts.json && l.attempt !== attempt) print(attemptMarker(id, l.attempt));
