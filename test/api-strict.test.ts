@@ -93,3 +93,27 @@ test('close() after wait() and a cancel leaves no timer or handle behind', async
   const beforeTimeouts = [...before].filter((r) => r === 'Timeout').length;
   assert.ok(left.length <= beforeTimeouts, `timers left after close(): ${JSON.stringify(process.getActiveResourcesInfo())}`);
 });
+
+test('a command task reports progress by printing "::progress 0.4 decoding" or "::progress 3/10 …"', async () => {
+  const { parseProgressLine } = await import('../src/task/progress-line.js');
+  assert.deepEqual(parseProgressLine('::progress 0.4 decoding'), { fraction: 0.4, message: 'decoding' });
+  assert.deepEqual(parseProgressLine('::progress 3/10'), { fraction: 0.3, done: 3, total: 10 });
+  for (const no of ['::progress', '::progress 1.5', '::progress 4/3', 'progress 0.5', '::progressive 0.1', '::progress -0.1']) assert.equal(parseProgressLine(no), null, no);
+
+  const t = await openTestVigil({ tasks: TASKS });
+  try {
+    await startWorker(t.vigil);
+    const job = await t.vigil.submit('fh.decode', null);
+    const seen = await until('progress 3/10 from the program', 15_000, async () => {
+      const j = await t.vigil.get(job.id);
+      return j.progress?.done === 3 ? j : null;
+    });
+    assert.deepEqual(seen.progress, { fraction: 0.3, done: 3, total: 10, message: 'chunk 3' });
+    const lines = await t.vigil.logs(job.id);
+    assert.ok(lines.some((l) => l.line === '::progress 7 not a fraction'), 'a line that is not a valid progress line stays output');
+    await t.vigil.cancel(job.id);
+    await t.vigil.wait(job.id, { timeout: '20s' });
+  } finally {
+    await t.cleanup();
+  }
+});
