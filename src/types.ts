@@ -78,6 +78,8 @@ export interface Job {
   leaseOwner: string | null;
   leaseExpiresAt: number | null;
   cancelRequested: boolean;
+  /** Why it was cancelled, as given to cancel(); null when not cancelled (absent from stores that do not keep it). */
+  cancelReason?: string | null;
 }
 
 export interface Attempt {

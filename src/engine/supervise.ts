@@ -45,6 +45,8 @@ export class AttemptSupervisor {
   private running: RunningAttempt | null = null;
   private ending: Ending | null = null;
   private hangReport: HangReport | null = null;
+  /** How the stop went: did the code end within the grace after the abort, and how fast (for the message). */
+  private stopped: { exited: boolean; afterMs: number } | null = null;
   private readonly startedAt = Date.now();
   private readonly timers = new Set<NodeJS.Timeout>();
   private heartbeatTimer: NodeJS.Timeout | null = null;
@@ -109,9 +111,16 @@ export class AttemptSupervisor {
     await this.record(end);
   }
 
-  /** A cancellation request arrived (store event or lease renewal). */
-  cancel(reason = 'the job was cancelled'): void {
-    void this.enforce({ kind: 'cancelled', message: reason });
+  /** A cancellation request arrived (store event or lease renewal). The canceller's reason is on the job. */
+  cancel(reason?: string): void {
+    if (reason !== undefined) {
+      void this.enforce({ kind: 'cancelled', message: reason });
+      return;
+    }
+    void this.deps.store
+      .get(this.jobId)
+      .then((job) => job?.cancelReason ?? null, () => null)
+      .then((why) => this.enforce({ kind: 'cancelled', message: why ? `cancelled: ${why}` : 'the job was cancelled' }));
   }
 
   /** The lease is gone: another worker may already run this job. Kill and record nothing (G5). */
@@ -217,10 +226,14 @@ export class AttemptSupervisor {
     if (ending.kind !== 'shutdown' && ending.kind !== 'leaseLost') {
       this.deps.onEvent?.({ type: 'enforcing', jobId: this.jobId, attempt: this.fence.attempt, kind: ending.kind, message: ending.message });
     }
-    const capture = ending.kind === 'timeout' || ending.kind === 'stalled' || ending.kind === 'deadline' ? this.capture(running, ending.kind) : Promise.resolve();
+    // A manual cancel is when a user most wants to know where it was stuck: capture then too.
+    const captures = ending.kind === 'timeout' || ending.kind === 'stalled' || ending.kind === 'deadline' || ending.kind === 'cancelled';
+    const capture = captures ? this.capture(running, ending.kind as ErrorKind) : Promise.resolve();
+    const abortedAt = Date.now();
     running.abort(ending.message);
     const grace = ending.kind === 'leaseLost' ? 0 : this.def.options.graceMs;
     const exited = await Promise.race([running.done.then(() => true), sleep(grace).then(() => false)]);
+    this.stopped = { exited, afterMs: Date.now() - abortedAt };
     // Capture never delays the kill past its own bound.
     await Promise.race([capture, sleep(this.deps.captureBudgetMs)]);
     if (!exited) await running.kill();
@@ -287,6 +300,8 @@ export class AttemptSupervisor {
     let charged = true;
     if (ending) {
       error = { kind: ending.kind as ErrorKind, message: this.describeEnding(ending) };
+      // Cancelling is the user's decision, not a failure of the attempt: it does not use up the retry budget.
+      if (ending.kind === 'cancelled') charged = false;
     } else {
       switch (end.type) {
         case 'returned':
@@ -309,7 +324,8 @@ export class AttemptSupervisor {
     const chargedSoFar = job.chargedAttempts + (charged ? 1 : 0);
     const retryable = RETRYABLE_KINDS.includes(error.kind) && error.retryable !== false;
     let retryInMs: number | null = null;
-    if (!charged) retryInMs = 0;
+    if (error.kind === 'cancelled') retryInMs = null;
+    else if (!charged) retryInMs = 0;
     else if (retryable && chargedSoFar < job.maxAttempts) retryInMs = retryDelayMs(this.def.options.retry, chargedSoFar);
     return { outcome: error.kind, error, hangReport: this.hangReport, charged, retryInMs };
   }
@@ -317,8 +333,14 @@ export class AttemptSupervisor {
   private describeEnding(ending: Ending): string {
     const grace = formatDuration(this.def.options.graceMs);
     const report = this.hangReport ? `; hang report stored (vigil inspect ${this.jobId})` : '';
-    if (ending.kind === 'cancelled') return `${ending.message}; the attempt was aborted and killed`;
-    return `${ending.message}; aborted, then killed after ${grace} grace${report}`;
+    // Say whether the program handled the stop request itself: a script that never exits on SIGTERM needs fixing.
+    const request = this.def.options.kind === 'command' ? 'SIGTERM' : 'the abort signal';
+    const how = !this.stopped
+      ? 'aborted and killed'
+      : this.stopped.exited
+        ? `it stopped ${formatDuration(this.stopped.afterMs)} after ${request}`
+        : `it did not stop on ${request} and was killed${this.def.options.kind === 'command' ? ' (SIGKILL)' : ''} after the ${grace} grace`;
+    return `${ending.message}; ${how}${report}`;
   }
 
   private at(when: number, fn: () => void): void {

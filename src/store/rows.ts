@@ -105,6 +105,7 @@ export function rowToJob(r: JobRow): Job {
     leaseOwner: r.lease_owner,
     leaseExpiresAt: numOrNull(r.lease_expires_at),
     cancelRequested: r.cancel_requested === true || Number(r.cancel_requested) === 1,
+    cancelReason: r.cancel_reason ?? null,
   };
 }
 
