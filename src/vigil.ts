@@ -261,7 +261,7 @@ export class Vigil {
     if (!known) {
       throw new UsageError(
         'VIGIL_UNKNOWN_TASK',
-        `unknown task "${name}": no tasks module was given and no worker of this store has announced it (pass --tasks <module>, or start a worker first)`,
+        `unknown task "${name}": no tasks module was given and no worker of this store has announced it (give the tasks module: Vigil.open({ tasks }) or --tasks <module>; or start a worker first)`,
       );
     }
     const o = known.options as { retry?: RetryPolicy; deadlineMs?: number | null };

@@ -41,7 +41,7 @@ export function loadTasks(modulePath: string): Promise<TaskMap> {
 
 async function importTasks(path: string): Promise<TaskMap> {
   if (!existsSync(path)) {
-    throw new UsageError('VIGIL_TASKS_MODULE_LOAD', `tasks module not found: ${path} (pass --tasks <path to a .ts or .js module>)`);
+    throw new UsageError('VIGIL_TASKS_MODULE_LOAD', `tasks module not found: ${path} (give the path of a .ts or .js module: --tasks <path> or Vigil.open({ tasks }))`);
   }
   await ensureTypeScriptLoader(path);
   let mod: Record<string, unknown>;
