@@ -166,11 +166,16 @@ export class Vigil {
         // A failed check only delays the warning; the wait itself reports store errors.
       }
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, NO_WORKER_REPEAT_MS);
-        stop.addEventListener('abort', () => {
+        // One listener per pause, removed when the pause ends: a wait of hours must not pile them up.
+        const onStop = (): void => {
           clearTimeout(timer);
           resolve();
-        }, { once: true });
+        };
+        const timer = setTimeout(() => {
+          stop.removeEventListener('abort', onStop);
+          resolve();
+        }, NO_WORKER_REPEAT_MS);
+        stop.addEventListener('abort', onStop, { once: true });
       });
     }
   }
