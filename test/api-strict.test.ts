@@ -74,24 +74,21 @@ test('wait() says at once when no worker runs, and when live workers do not serv
   }
 });
 
-test('close() after wait() and a cancel leaves no timer or handle behind', async () => {
+test('close() after a cancel of a running job leaves no timer behind (the process can exit at once)', async () => {
   const t = await openTestVigil({ tasks: TASKS });
-  const before = new Set(process.getActiveResourcesInfo());
+  const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
   await startWorker(t.vigil);
   const job = await t.vigil.submit('fh.stuck', null);
   await until('the stuck job to run', 10_000, async () => (await t.vigil.get(job.id)).state === 'running');
   await t.vigil.cancel(job.id);
   const ended = await t.vigil.wait(job.id, { timeout: '20s', onNoWorker: () => undefined });
   assert.equal(ended.state, 'cancelled');
+  const closedAt = Date.now();
   await t.cleanup();
-  // Let closed sockets and exited children settle their last callbacks.
-  await until('no handles left', 3_000, () => {
-    const left = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && !before.has(r));
-    return left.length === 0 ? true : null;
-  }).catch(() => undefined);
-  const left = process.getActiveResourcesInfo().filter((r) => r === 'Timeout');
-  const beforeTimeouts = [...before].filter((r) => r === 'Timeout').length;
-  assert.ok(left.length <= beforeTimeouts, `timers left after close(): ${JSON.stringify(process.getActiveResourcesInfo())}`);
+  // fh.stuck stops at once on its abort signal, well inside its 5 s grace: a grace timer left running would show here.
+  const timers = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  assert.ok(Date.now() - closedAt < 2_000, 'checked before a 5 s grace or a 2 s capture timer could have fired');
+  assert.ok(timers <= timersBefore, `timers after close(): ${timers}, before: ${timersBefore}: ${JSON.stringify(process.getActiveResourcesInfo())}`);
 });
 
 test('a command task reports progress by printing "::progress 0.4 decoding" or "::progress 3/10 …"', async () => {

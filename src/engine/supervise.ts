@@ -232,10 +232,10 @@ export class AttemptSupervisor {
     const abortedAt = Date.now();
     running.abort(ending.message);
     const grace = ending.kind === 'leaseLost' ? 0 : this.def.options.graceMs;
-    const exited = await Promise.race([running.done.then(() => true), sleep(grace).then(() => false)]);
+    const exited = await settlesWithin(running.done, grace);
     this.stopped = { exited, afterMs: Date.now() - abortedAt };
     // Capture never delays the kill past its own bound.
-    await Promise.race([capture, sleep(this.deps.captureBudgetMs)]);
+    await settlesWithin(capture, this.deps.captureBudgetMs);
     if (!exited) await running.kill();
   }
 
@@ -243,10 +243,9 @@ export class AttemptSupervisor {
     const started = Date.now();
     let where: HangReport['where'];
     try {
-      where = await Promise.race([
-        running.captureHang(this.deps.captureBudgetMs),
-        sleep(this.deps.captureBudgetMs + 100).then(() => ({ notes: [`capture did not finish within ${this.deps.captureBudgetMs} ms; the kill went ahead`] })),
-      ]);
+      const late: HangReport['where'] = { notes: [`capture did not finish within ${this.deps.captureBudgetMs} ms; the kill went ahead`] };
+      const capturing = running.captureHang(this.deps.captureBudgetMs);
+      where = (await settlesWithin(capturing, this.deps.captureBudgetMs + 100)) ? await capturing : late;
     } catch (err) {
       where = { notes: [`capture failed: ${err instanceof Error ? err.message : String(err)}`] };
     }
@@ -385,4 +384,14 @@ export class AttemptSupervisor {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Whether `work` settles within ms; the timer is cleared either way, so a 5 s grace never outlives its attempt. */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([work.then(() => true, () => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
