@@ -44,3 +44,33 @@ test('a kill message says whether the program exited on SIGTERM or had to be SIG
     await t.cleanup();
   }
 });
+
+test('a tasks module that fails to load in the executor is a worker-level error: no retries burned, the task is no longer claimed', async () => {
+  const t = await openTestVigil({ tasks: resolve('test/fixtures/firsthour-broken-in-executor.ts') });
+  try {
+    const worker = await startWorker(t.vigil, { concurrency: 1 });
+    const errors: string[] = [];
+    worker.on('event', (e: { type: string; message?: string; error?: unknown }) => {
+      if (e.type === 'error') errors.push(`${e.message}: ${e.error instanceof Error ? e.error.message : String(e.error)}`);
+    });
+    const jobs = await Promise.all([0, 1, 2].map((i) => t.vigil.submit('fh.embed', { i })));
+    await until('the worker to give up the task', 20_000, () => errors.length > 0);
+    assert.equal(errors.length, 1, errors.join('\n'));
+    assert.match(errors[0]!, /task "fh\.embed" cannot run on this worker, which stops claiming it .*cannot load model weights/);
+    // The worker stops announcing the task: a waiter hears that nobody serves it.
+    const warning = await until('the no-worker warning', 10_000, () => t.vigil.noWorkerWarning('fh.embed'));
+    assert.match(warning, /none of the 1 live worker serves task "fh\.embed"/);
+    for (const j of jobs) {
+      const now = await t.vigil.get(j.id);
+      assert.equal(now.state, 'queued', `job ${j.id} waits for a worker that can run it`);
+      assert.equal(now.chargedAttempts, 0, `job ${j.id}: no retry burned`);
+    }
+    const tried = (await Promise.all(jobs.map((j) => t.vigil.attempts(j.id)))).flat();
+    assert.equal(tried.length, 1, "one attempt in all (concurrency 1), not every job's retries");
+    assert.match(tried[0]!.error!.message, /failed to load: cannot load model weights/);
+    assert.doesNotMatch(tried[0]!.error!.message, /nothing was submitted/);
+    assert.equal(tried[0]!.charged, false);
+  } finally {
+    await t.cleanup();
+  }
+});

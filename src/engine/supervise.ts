@@ -22,6 +22,8 @@ export interface SupervisorDeps {
   captureBudgetMs: number;
   pollMs?: number;
   onEvent?(event: SupervisorEvent): void;
+  /** The tasks module failed to load in the executor: no attempt of `task` can run in this worker. */
+  onTaskUnusable?(task: string, message: string): void;
 }
 
 export type SupervisorEvent =
@@ -262,6 +264,8 @@ export class AttemptSupervisor {
   }
 
   private async record(end: AttemptEnd): Promise<void> {
+    // Before the slot is free: the worker must stop claiming this task before it could claim the next such job.
+    if (end.type === 'threw' && end.error.code === 'VIGIL_TASKS_MODULE_LOAD' && !this.ending) this.deps.onTaskUnusable?.(this.claimed.job.task, end.error.message);
     this.setHoldsSlot(false);
     await this.deps.batcher.flush();
     const ending = this.ending;
@@ -307,6 +311,9 @@ export class AttemptSupervisor {
           return { outcome: 'succeeded', result: end.value as Json };
         case 'threw':
           error = end.error;
+          // The tasks module would not load in the executor (a missing model file, a native module): no job of this
+          // task can run here. Not the job's fault: uncharged, back to the queue for a worker that can run it.
+          if (error.code === 'VIGIL_TASKS_MODULE_LOAD') charged = false;
           break;
         case 'oom':
           error = { kind: 'oom', message: `${end.message} (memoryMb: ${this.def.options.memoryMb})` };

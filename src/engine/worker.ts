@@ -52,6 +52,8 @@ export class Worker extends EventEmitter {
   private pendingWake = false;
   private clockOffset = 0;
   private readonly intervals: NodeJS.Timeout[] = [];
+  /** Tasks whose module failed to load in an executor: not claimed again until the worker restarts. */
+  private readonly unusable = new Set<string>();
   private unsubscribe: (() => void) | null = null;
   private lastRecovery = 0;
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
@@ -194,6 +196,7 @@ export class Worker extends EventEmitter {
     const active = new Map<string, number>();
     for (const { sup } of this.running.values()) if (sup.active) active.set(sup.task, (active.get(sup.task) ?? 0) + 1);
     for (const [name, def] of this.options.tasks) {
+      if (this.unusable.has(name)) continue;
       const cap = def.options.concurrency;
       const n = cap === null ? free : Math.min(free, cap - (active.get(name) ?? 0));
       if (n > 0) limits[name] = n;
@@ -224,6 +227,7 @@ export class Worker extends EventEmitter {
       captureBudgetMs: this.options.captureBudgetMs ?? 2_000,
       pollMs: this.pollMs,
       onEvent: (event) => this.emit('event', event),
+      onTaskUnusable: (task, message) => this.disableTask(task, message),
     });
   }
 
@@ -249,12 +253,27 @@ export class Worker extends EventEmitter {
     if (recovered.length) this.poke();
   }
 
+  /**
+   * A worker-level fault, not a job's: burning every queued job's retries on a module that cannot load here would turn
+   * one broken machine into failed jobs everywhere. Stop claiming the task, say so once, and stop announcing it, so
+   * waiters hear that nobody serves it (task/serving.ts).
+   */
+  private disableTask(task: string, message: string): void {
+    if (this.unusable.has(task)) return;
+    this.unusable.add(task);
+    this.emitError(
+      `task "${task}" cannot run on this worker, which stops claiming it (fix the tasks module and restart the worker)`,
+      new Error(message),
+    );
+    void this.reportStats();
+  }
+
   private async reportStats(): Promise<void> {
     const stats: Json = {
       running: this.running.size,
       slotsInUse: this.slots.inUse,
       eventLoopDelayMs: this.eventLoopDelay(),
-      tasks: [...this.options.tasks.keys()],
+      tasks: [...this.options.tasks.keys()].filter((t) => !this.unusable.has(t)),
     };
     await this.options.store.workerHeartbeat(this.workerId, stats).catch(() => undefined);
   }
