@@ -15,7 +15,7 @@ test('cancelling a running job keeps the reason, captures a hang report, and doe
     await t.vigil.cancel(job.id, 'user aborted: wrong file');
     const ended = await t.vigil.wait(job.id, quiet);
     assert.equal(ended.state, 'cancelled');
-    assert.match(ended.error!.message, /^cancelled: user aborted: wrong file; it stopped \d+ms after the abort signal; hang report stored/);
+    assert.match(ended.error!.message, /^user aborted: wrong file; it stopped \d+ms after the abort signal; hang report stored/);
     const [attempt] = await t.vigil.attempts(job.id);
     assert.equal(attempt!.outcome, 'cancelled');
     assert.equal(attempt!.charged, false, 'a cancelled attempt is not charged');

@@ -135,6 +135,40 @@ describe('a live look inside a running job', { concurrency: 1 }, () => {
   });
 });
 
+describe('inspect --now', { concurrency: 1 }, () => {
+  test('shows the running program tree of a command task without stopping it', async () => {
+    const worker = startCli(['worker', '--tasks', TASKS, '--store', store, '--concurrency', '1']);
+    let id: string | null = null;
+    try {
+      const sub = await runCli(['submit', 'fh.decode', '--tasks', TASKS, '--store', store]);
+      id = idOf(sub.output);
+      const now = await until('a --now snapshot with the program', 20_000, async () => {
+        const r = await runCli(['inspect', id!, '--now', '--store', store]);
+        return /^\s+\d+\s+\d+\s+S\s+.*sleep 60$/m.test(r.output) ? r.output : null;
+      });
+      assert.match(now, /^Right now: attempt 1, running for [\d.]+(ms|s) \(taken in \d+ms, nothing stopped\)$/m);
+      assert.match(now, /sleeping \(clock_nanosleep\)|clock_nanosleep|nanosleep/);
+      const json = JSON.parse((await runCli(['inspect', id, '--now', '--json', '--store', store])).output) as { now: { where: { processes: Array<{ command: string }> } } };
+      assert.ok(json.now.where.processes.some((p) => p.command.includes('sleep 60')));
+      const after = await runCli(['status', id, '--json', '--store', store]);
+      assert.equal((JSON.parse(after.output) as { state: string }).state, 'running', 'the attempt keeps running');
+      const attempts = JSON.parse((await runCli(['inspect', id, '--json', '--store', store])).output) as { attempts: Array<{ hangReport: unknown }> };
+      assert.equal(attempts.attempts[0]!.hangReport, null, 'nothing stored');
+    } finally {
+      if (id) await runCli(['cancel', id, '--store', store]);
+      worker.kill('SIGTERM');
+      await exited(worker, 20_000);
+    }
+  });
+
+  test('says why when it cannot look (not running)', async () => {
+    const sub = await runCli(['submit', 'fh.slow', '--tasks', TASKS, '--input', '{"ms":1}', '--store', store]);
+    const r = await runCli(['inspect', idOf(sub.output), '--now', '--store', store]);
+    assert.equal(r.code, 0, r.output);
+    assert.match(r.output, /^Right now: job \d+ is queued: there is no running attempt to look at$/m);
+  });
+});
+
 describe('truthful messages', { concurrency: 1 }, () => {
   test('a tasks module that throws at import names its file and line; compound durations are accepted', async () => {
     const r = await runCli(['run', 'a', '--tasks', 'test/fixtures/firsthour-throws.ts', '--store', store]);

@@ -122,7 +122,7 @@ export class AttemptSupervisor {
     void this.deps.store
       .get(this.jobId)
       .then((job) => job?.cancelReason ?? null, () => null)
-      .then((why) => this.enforce({ kind: 'cancelled', message: why ? `cancelled: ${why}` : 'the job was cancelled' }));
+      .then((why) => this.enforce({ kind: 'cancelled', message: why ?? 'the job was cancelled' }));
   }
 
   /** The lease is gone: another worker may already run this job. Kill and record nothing (G5). */
