@@ -94,6 +94,8 @@ describe('logs a user can follow', { concurrency: 1 }, () => {
     const logs = await runCli(['logs', id, '--store', store]);
     assert.equal(logs.code, 0, logs.output);
     assert.match(logs.output, new RegExp(`^--- job ${id}, attempt 1 ---\\n.* stdout trying\\n--- job ${id}, attempt 2 ---\\n.* stdout trying$`, 'm'));
+    const jobs = await runCli(['jobs', '--task', 'fh.flaky', '--store', store]);
+    assert.match(jobs.output, new RegExp(`^${id}\\s+fh\\.flaky\\s+succeeded\\s+2\\s+.* ago\\s+-\\s+[\\d.]+(ms|s)\\s+-$`, 'm'), 'run time with its unit, no error');
   });
 
   test('vigil logs N | head -1 and vigil jobs --help | head -3 exit 0 without a stack trace', async () => {

@@ -217,7 +217,7 @@ describe('vigil CLI', () => {
       const failedOnly = json<Job[]>(await vigil('jobs', '--state', 'failed', '--json', '--store', store));
       assert.deepEqual(failedOnly.map((j) => j.task), ['fail']);
       const table = await vigil('jobs', '--store', store);
-      assert.match(table.stdout, /^ID\s+TASK\s+STATE\s+ATTEMPTS\s+AGE\s+PARENT$/m);
+      assert.match(table.stdout, /^ID\s+TASK\s+STATE\s+ATTEMPTS\s+AGE\s+PARENT\s+TOOK\s+ERROR$/m);
     } finally {
       worker.child.kill('SIGTERM');
     }
