@@ -41,10 +41,20 @@ export interface WaitOptions {
 /** How often `wait` repeats that nobody serves the job. */
 const NO_WORKER_REPEAT_MS = 10_000;
 
-const OPEN_KEYS = ['store', 'tasks', 'maxPayloadBytes', 'create'] as const;
-const SUBMIT_KEYS = ['key', 'priority', 'delay'] as const;
-const WAIT_KEYS = ['timeout', 'signal', 'onNoWorker'] as const;
-const WORKER_KEYS = ['concurrency', 'leaseMs', 'drainMs', 'pollMs', 'captureBudgetMs', 'workerId', 'executors', 'rootJobId'] as const;
+// Records over keyof, not lists: an option added to an interface fails to compile here until it is accepted too.
+const OPEN_KEYS = Object.keys({ store: 1, tasks: 1, maxPayloadBytes: 1, create: 1 } satisfies Record<keyof VigilOptions, 1>);
+const SUBMIT_KEYS = Object.keys({ key: 1, priority: 1, delay: 1 } satisfies Record<keyof SubmitOptions, 1>);
+const WAIT_KEYS = Object.keys({ timeout: 1, signal: 1, onNoWorker: 1 } satisfies Record<keyof WaitOptions, 1>);
+const WORKER_KEYS = Object.keys({
+  concurrency: 1,
+  leaseMs: 1,
+  drainMs: 1,
+  pollMs: 1,
+  captureBudgetMs: 1,
+  workerId: 1,
+  executors: 1,
+  rootJobId: 1,
+} satisfies Record<keyof StartWorkerOptions, 1>);
 
 export interface SubmitOptions {
   /** Idempotency key: a second submit with the same key returns the first job. */
