@@ -20,7 +20,8 @@ test('durations: accepted forms and clear errors', () => {
   assert.equal(parseDuration('90s'), 90_000);
   assert.equal(parseDuration('1m 30s'), 90_000);
   assert.equal(parseDuration('2d12h'), 216_000_000);
-  for (const bad of ['10 minutes', '5w', '', '-1s', 'ms', '30m1h', '1h1h', '1h30', NaN, -5]) {
+  assert.equal(parseDuration('2w'), 14 * 86_400_000);
+  for (const bad of ['10 minutes', '5y', '', '-1s', 'ms', '30m1h', '1h1h', '1h30', NaN, -5]) {
     assert.throws(() => parseDuration(bad as string, 'timeout'), /timeout: .* is not a valid duration/);
   }
 });

@@ -1,14 +1,14 @@
 import { UsageError } from '../errors.js';
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-/** One or more "<number><unit>" parts, largest unit first: "250ms", "90s", "1h30m", "1d12h", "1.5h". */
-const PATTERN = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;
-const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/g;
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
+/** One or more "<number><unit>" parts, largest unit first: "250ms", "90s", "1h30m", "1d12h", "1.5h", "2w". */
+const PATTERN = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$/;
+const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g;
 
 export type Duration = string | number;
 
 /** How every duration message spells the accepted forms. */
-export const DURATION_FORMS = '"250ms", "30s", "5m", "1h", "1d", compound forms like "1h30m", or milliseconds';
+export const DURATION_FORMS = '"250ms", "30s", "5m", "1h", "1d", "2w", compound forms like "1h30m", or milliseconds';
 
 /**
  * Parses "250ms" | "30s" | "5m" | "1h" or a number of milliseconds. Throws a UsageError naming `what` otherwise,
