@@ -137,6 +137,29 @@ describe('a live look inside a running job', { concurrency: 1 }, () => {
   });
 });
 
+describe('recovery is logged by the worker that recovers', { concurrency: 1 }, () => {
+  test('a SIGKILLed worker\'s job: the next worker says it recovered it, from whom, and what became of it', async () => {
+    const own = `sqlite:${join(dir, 'recover.db')}`;
+    const a = startCli(['worker', '--tasks', TASKS, '--store', own, '--lease', '1s', '--concurrency', '1']);
+    let b: ReturnType<typeof startCli> | null = null;
+    try {
+      const id = idOf((await runCli(['submit', 'fh.stuck', '--tasks', TASKS, '--store', own])).output);
+      await until('worker A to run the job', 20_000, () => new RegExp(`job ${id} fh\\.stuck: attempt 1 started`).test(a.output()));
+      a.kill('SIGKILL');
+      await exited(a, 10_000);
+      b = startCli(['worker', '--tasks', TASKS, '--store', own, '--lease', '1s', '--concurrency', '1']);
+      const line = await until('worker B to log the recovery', 20_000, () => new RegExp(`job ${id} fh\\.stuck: recovered from a dead worker \\(worker \\S+:${a.pid}:\\S+ stopped renewing its lease.*\\); now failed`).exec(b!.output()));
+      assert.ok(line);
+    } finally {
+      if (a.exitCode === null && a.signalCode === null) a.kill('SIGKILL');
+      if (b) {
+        b.kill('SIGTERM');
+        await exited(b, 20_000);
+      }
+    }
+  });
+});
+
 describe('inspect --now', { concurrency: 1 }, () => {
   test('shows the running program tree of a command task without stopping it', async () => {
     const worker = startCli(['worker', '--tasks', TASKS, '--store', store, '--concurrency', '1']);

@@ -10,7 +10,7 @@ import { ActivityBatcher } from './log-batcher.js';
 import { Watchdog } from './watchdog.js';
 import { Slots } from './slots.js';
 import { AttemptSupervisor, type SupervisorEvent } from './supervise.js';
-import type { Json } from '../types.js';
+import type { JobState, Json } from '../types.js';
 
 export interface WorkerOptions {
   store: Store;
@@ -33,7 +33,12 @@ export interface WorkerOptions {
   rootJobId?: string;
 }
 
-export type WorkerEvent = SupervisorEvent | { type: 'error'; message: string; error: unknown } | { type: 'idle' };
+export type WorkerEvent =
+  | SupervisorEvent
+  | { type: 'error'; message: string; error: unknown }
+  | { type: 'idle' }
+  /** Jobs of dead workers whose expired leases this worker recovered, and what became of each. */
+  | { type: 'recovered'; jobs: Array<{ jobId: string; task: string; state: JobState; message: string }> };
 
 /**
  * A worker: claims jobs into its slots, supervises each attempt, renews leases, recovers the leases of dead
@@ -250,7 +255,11 @@ export class Worker extends EventEmitter {
     if (Date.now() - this.lastRecovery < every) return;
     this.lastRecovery = Date.now();
     const recovered = await this.options.store.recoverExpired();
-    if (recovered.length) this.poke();
+    if (recovered.length === 0) return;
+    // Said where it happens: otherwise a recovery is visible only later, in `inspect` of each job.
+    const jobs = recovered.map((j) => ({ jobId: j.id, task: j.task, state: j.state, message: j.error?.message ?? '' }));
+    this.emit('event', { type: 'recovered', jobs } satisfies WorkerEvent);
+    this.poke();
   }
 
   /**
