@@ -6,15 +6,16 @@ import { formatDuration } from './duration.js';
 export const WORKER_LIVE_MS = 15_000;
 
 /**
- * Tasks a worker serves, from its record: null while unknown (a worker announces them with its first stats report,
- * and a worker of an older version never does). Unknown never counts as "not served": a warning must be true.
+ * Tasks a worker serves, from its record: null while unknown (a worker of an older version never says). The latest
+ * stats report wins over the list registered at start: a worker stops serving a task whose module fails to load in
+ * its executors. Unknown never counts as "not served": a warning must be true.
  */
 export function workerTasks(w: WorkerRecord): string[] | null {
-  const own = (w as WorkerRecord & { tasks?: unknown }).tasks;
-  if (Array.isArray(own)) return own.filter((t): t is string => typeof t === 'string');
   const stats = w.stats as { [key: string]: Json } | null;
-  const fromStats = stats && typeof stats === 'object' && !Array.isArray(stats) ? stats.tasks : undefined;
-  return Array.isArray(fromStats) ? fromStats.filter((t): t is string => typeof t === 'string') : null;
+  const reported = stats && typeof stats === 'object' && !Array.isArray(stats) ? stats.tasks : undefined;
+  if (Array.isArray(reported)) return reported.filter((t): t is string => typeof t === 'string');
+  const registered = (w as WorkerRecord & { tasks?: unknown }).tasks;
+  return Array.isArray(registered) ? registered.filter((t): t is string => typeof t === 'string') : null;
 }
 
 export interface Serving {
