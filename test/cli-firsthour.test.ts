@@ -148,8 +148,10 @@ describe('recovery is logged by the worker that recovers', { concurrency: 1 }, (
       a.kill('SIGKILL');
       await exited(a, 10_000);
       b = startCli(['worker', '--tasks', TASKS, '--store', own, '--lease', '1s', '--concurrency', '1']);
-      const line = await until('worker B to log the recovery', 20_000, () => new RegExp(`job ${id} fh\\.stuck: recovered from a dead worker \\(worker \\S+:${a.pid}:\\S+ stopped renewing its lease.*\\); now failed`).exec(b!.output()));
-      assert.ok(line);
+      const pattern = new RegExp(`job ${id} fh\\.stuck: recovered from a dead worker \\(worker \\S+:${a.pid}:\\S+ stopped renewing its lease.*\\); now failed`);
+      await until('worker B to log the recovery', 20_000, () => pattern.test(b!.output())).catch((err: Error) => {
+        throw new Error(`${err.message}\nworker A:\n${a.output()}\nworker B:\n${b!.output()}`);
+      });
     } finally {
       if (a.exitCode === null && a.signalCode === null) a.kill('SIGKILL');
       if (b) {

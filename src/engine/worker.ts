@@ -150,6 +150,9 @@ export class Worker extends EventEmitter {
 
   private async claimLoop(): Promise<void> {
     const { store } = this.options;
+    // One macrotask first: whoever awaited start() attaches its 'event' listener before the first event (a
+    // recovery found at once was otherwise emitted to nobody).
+    await new Promise<void>((resolve) => setImmediate(resolve));
     while (!this.stopping) {
       let nextAt: number | null = null;
       try {
