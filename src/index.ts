@@ -15,8 +15,10 @@ export type {
   ChildRef,
 } from './task/define.js';
 export type { Duration } from './task/duration.js';
+export type { StandardSchemaV1 } from './task/standard-schema.js';
+export { PayloadError } from './task/payload.js';
 export { Vigil } from './vigil.js';
-export type { VigilOptions, SubmitOptions, StartWorkerOptions } from './vigil.js';
+export type { VigilOptions, SubmitOptions, StartWorkerOptions, WaitOptions } from './vigil.js';
 export type { Worker, WorkerEvent } from './engine/worker.js';
 export type { Clock, Timer } from './clock.js';
 export type { StoreRetry } from './engine/supervise.js';

@@ -80,6 +80,8 @@ export interface Job {
   cancelRequested: boolean;
   /** Why a due queued job is not running (a rate limit, a paused task); null otherwise. */
   waitReason?: string | null;
+  /** Why it was cancelled, as given to cancel(); null when not cancelled (absent from stores that do not keep it). */
+  cancelReason?: string | null;
 }
 
 export interface Attempt {

@@ -4,8 +4,12 @@ import type { NewJob, Store } from './store/contract.js';
 import { startServer, type ServeOptions, type VigilServer } from './server/server.js';
 import { openStore } from './store/open.js';
 import { DEFAULTS, type TaskDefinition } from './task/define.js';
-import { parseDuration, type Duration } from './task/duration.js';
+import { formatDuration, parseDuration, type Duration } from './task/duration.js';
+import { PayloadError } from './task/payload.js';
 import { loadTasks, requireTask, type TaskMap } from './task/registry.js';
+import { servingStatus } from './task/serving.js';
+import { validateInput } from './task/validate.js';
+import { checkOptionKeys } from './task/option-keys.js';
 import { Worker, type WorkerOptions } from './engine/worker.js';
 import { waitForJobs, isTerminal } from './engine/waiter.js';
 import { ThreadExecutor } from './executors/thread-executor.js';
@@ -20,7 +24,42 @@ export interface VigilOptions {
   tasks?: string;
   /** Largest accepted input, serialized. Default 1 MiB. */
   maxPayloadBytes?: number;
+  /** false: fail (VIGIL_STORE_NOT_FOUND) when the store does not exist yet instead of creating it. Default true. */
+  create?: boolean;
 }
+
+/** What `wait` does while the job waits: `onNoWorker` hears, at once and then every 10 s, when no live worker serves it. */
+export interface WaitOptions {
+  timeout?: Duration;
+  signal?: AbortSignal;
+  /**
+   * Called when the job is queued and no live worker can run it (none runs, or none serves its task), at once and
+   * again every 10 s while that lasts. Default: process.emitWarning (code VIGIL_NO_WORKER). Pass `() => {}` to mute.
+   */
+  onNoWorker?: (message: string) => void;
+}
+
+/** How often `wait` repeats that nobody serves the job. */
+const NO_WORKER_REPEAT_MS = 10_000;
+
+// Records over keyof, not lists: an option added to an interface fails to compile here until it is accepted too.
+const OPEN_KEYS = Object.keys({ store: 1, tasks: 1, maxPayloadBytes: 1, create: 1 } satisfies Record<keyof VigilOptions, 1>);
+const SUBMIT_KEYS = Object.keys({ key: 1, priority: 1, delay: 1 } satisfies Record<keyof SubmitOptions, 1>);
+const WAIT_KEYS = Object.keys({ timeout: 1, signal: 1, onNoWorker: 1 } satisfies Record<keyof WaitOptions, 1>);
+const WORKER_KEYS = Object.keys({
+  concurrency: 1,
+  leaseMs: 1,
+  drainMs: 1,
+  pollMs: 1,
+  captureBudgetMs: 1,
+  workerId: 1,
+  executors: 1,
+  rootJobId: 1,
+  clock: 1,
+  storeRetry: 1,
+  onClose: 1,
+  keep: 1,
+} satisfies Record<keyof StartWorkerOptions, 1>);
 
 export interface SubmitOptions {
   /** Idempotency key: a second submit with the same key returns the first job. */
@@ -48,18 +87,32 @@ export class Vigil {
   ) {}
 
   static async open(options: VigilOptions): Promise<Vigil> {
+    checkOptionKeys('Vigil.open', options, OPEN_KEYS);
+    if (options.maxPayloadBytes !== undefined && !(Number.isInteger(options.maxPayloadBytes) && options.maxPayloadBytes > 0)) {
+      throw new UsageError('VIGIL_USAGE', `Vigil.open: "maxPayloadBytes" must be a positive integer (got ${JSON.stringify(options.maxPayloadBytes)})`);
+    }
     const tasksModule = options.tasks ? resolve(options.tasks) : null;
     // Load the tasks first: a broken module must not leave a half-opened store behind.
     const tasks = tasksModule ? await loadTasks(tasksModule) : null;
-    const store = typeof options.store === 'string' ? await openStore(options.store) : options.store;
+    const store = typeof options.store === 'string' ? await openStore(options.store, { create: options.create }) : options.store;
     return new Vigil(store, typeof options.store === 'string', tasks, tasksModule, options.maxPayloadBytes ?? 1024 * 1024);
   }
 
   async submit<I = Json>(task: string | TaskDefinition<I, unknown>, input: I, options: SubmitOptions = {}): Promise<Job> {
     this.checkOpen();
+    checkOptionKeys('submit', options, SUBMIT_KEYS);
     const name = typeof task === 'string' ? task : task.options.name;
+    if (options.priority !== undefined && !Number.isSafeInteger(options.priority)) {
+      throw new UsageError('VIGIL_INVALID_INPUT', `submit: "priority" must be an integer (got ${JSON.stringify(options.priority)})`);
+    }
+    if (options.key !== undefined && (typeof options.key !== 'string' || options.key === '')) {
+      throw new UsageError('VIGIL_INVALID_INPUT', `submit: "key" must be a non-empty string (got ${JSON.stringify(options.key)})`);
+    }
+    const delayMs = options.delay === undefined ? 0 : parseDuration(options.delay, 'submit: "delay"');
+    // The input first: a definition passed here brings its schema even when no tasks module was opened.
+    const given = typeof task === 'string' ? undefined : (task as unknown as TaskDefinition);
+    const payload = await this.checkInput(name, this.tasks?.get(name) ?? given, input);
     const { retry, deadlineMs } = await this.taskPolicy(name);
-    const payload = this.checkInput(name, input);
     const [result] = await this.store.enqueue([
       {
         task: name,
@@ -67,7 +120,7 @@ export class Vigil {
         retry,
         deadlineMs,
         priority: options.priority ?? 0,
-        delayMs: options.delay === undefined ? 0 : parseDuration(options.delay, 'delay'),
+        delayMs,
         idempotencyKey: options.key ?? null,
       },
     ]);
@@ -84,7 +137,7 @@ export class Vigil {
     const { retry, deadlineMs } = await this.taskPolicy(task);
     return {
       task,
-      input: this.checkInput(task, input),
+      input: await this.checkInput(task, this.tasks?.get(task), input),
       retry,
       deadlineMs,
       priority: options.priority ?? 0,
@@ -115,21 +168,70 @@ export class Vigil {
   }
 
   /** Resolves with the job once it is succeeded, failed or cancelled. */
-  async wait(id: string, options: { timeout?: Duration; signal?: AbortSignal } = {}): Promise<Job> {
-    await this.get(id);
-    const signals = [options.signal, options.timeout === undefined ? undefined : AbortSignal.timeout(parseDuration(options.timeout, 'timeout'))].filter(
-      (s): s is AbortSignal => s !== undefined,
-    );
+  async wait(id: string, options: WaitOptions = {}): Promise<Job> {
+    checkOptionKeys('wait', options, WAIT_KEYS);
+    const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout, 'wait: "timeout"');
+    const job = await this.get(id);
+    if (isTerminal(job)) return job;
+    const timeout = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
+    const signals = [options.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
+    const done = new AbortController();
+    const onNoWorker = options.onNoWorker ?? ((message: string) => process.emitWarning(message, { code: 'VIGIL_NO_WORKER' }));
+    const watching = this.watchServing(id, job.task, onNoWorker, done.signal);
     try {
       return await waitForJobs(this.store, [id], (jobs) => (jobs[0] && isTerminal(jobs[0]) ? jobs[0] : undefined), {
         signal: signals.length ? AbortSignal.any(signals) : undefined,
       });
     } catch (err) {
-      if (err instanceof Error && err.name === 'TimeoutError') {
-        throw new VigilError('VIGIL_WAIT_TIMEOUT', `job ${id} did not finish within ${options.timeout}; it keeps running (check with vigil status ${id})`, { cause: err });
+      if (timeout?.aborted && !options.signal?.aborted) {
+        const now = await this.store.get(id).catch(() => null);
+        throw new VigilError(
+          'VIGIL_WAIT_TIMEOUT',
+          `job ${id} did not finish within ${formatDuration(timeoutMs!)} (it is ${now?.state ?? 'unknown'}; it keeps going: check with vigil status ${id})`,
+          { cause: err },
+        );
       }
       throw err;
+    } finally {
+      done.abort();
+      await watching;
     }
+  }
+
+  /**
+   * While `id` is queued, tells `report` when no live worker can run it: at once, then every NO_WORKER_REPEAT_MS.
+   * A waiter that says nothing while nobody will ever run its job is the silent hang Vigil exists to prevent.
+   */
+  private async watchServing(id: string, task: string, report: (message: string) => void, stop: AbortSignal): Promise<void> {
+    while (!stop.aborted) {
+      try {
+        const job = await this.store.get(id);
+        if (!job || isTerminal(job)) return;
+        if (job.state === 'queued') {
+          const { warning } = await servingStatus(this.store, task);
+          if (warning && !stop.aborted) report(`job ${id} is queued and will not start: ${warning}`);
+        }
+      } catch {
+        // A failed check only delays the warning; the wait itself reports store errors.
+      }
+      await new Promise<void>((resolve) => {
+        // One listener per pause, removed when the pause ends: a wait of hours must not pile them up.
+        const onStop = (): void => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          stop.removeEventListener('abort', onStop);
+          resolve();
+        }, NO_WORKER_REPEAT_MS);
+        stop.addEventListener('abort', onStop, { once: true });
+      });
+    }
+  }
+
+  /** Why a queued job of `task` would not start (no live worker serves it), or null when some worker can run it. */
+  async noWorkerWarning(task: string): Promise<string | null> {
+    return (await servingStatus(this.store, task)).warning;
   }
 
   /** Cancels a job and its subtree; a running attempt is aborted and killed. */
@@ -164,6 +266,7 @@ export class Vigil {
   /** A worker in this process. Its task code runs in executor threads and processes, never here. */
   async startWorker(options: StartWorkerOptions = {}): Promise<Worker> {
     this.checkOpen();
+    checkOptionKeys('startWorker', options, WORKER_KEYS);
     if (!this.tasks || !this.tasksModule) {
       throw new UsageError('VIGIL_USAGE', 'a worker needs the tasks module: Vigil.open({ store, tasks: "./tasks.ts" })');
     }
@@ -219,7 +322,7 @@ export class Vigil {
     if (!known) {
       throw new UsageError(
         'VIGIL_UNKNOWN_TASK',
-        `unknown task "${name}": no tasks module was given and no worker of this store has announced it (pass --tasks <module>, or start a worker first)`,
+        `unknown task "${name}": no tasks module was given and no worker of this store has announced it (give the tasks module: Vigil.open({ tasks }) or --tasks <module>; or start a worker first)`,
       );
     }
     const o = known.options as { retry?: RetryPolicy; deadlineMs?: number | null };
@@ -229,18 +332,19 @@ export class Vigil {
     };
   }
 
-  private checkInput(task: string, input: unknown): Json {
-    let text: string | undefined;
+  private async checkInput(task: string, def: TaskDefinition | undefined, input: unknown): Promise<Json> {
+    let payload: Json;
     try {
-      text = JSON.stringify(input);
+      payload = await validateInput(task, def, input);
     } catch (err) {
-      throw new UsageError('VIGIL_INVALID_INPUT', `input of task "${task}" is not JSON-serialisable: ${(err as Error).message}`, { cause: err });
+      if (err instanceof PayloadError) throw new UsageError('VIGIL_INVALID_INPUT', `input of task "${task}": ${err.message}`, { cause: err });
+      throw err;
     }
-    if (text === undefined) throw new UsageError('VIGIL_INVALID_INPUT', `input of task "${task}" is not JSON (got ${typeof input})`);
+    const text = JSON.stringify(payload);
     const bytes = Buffer.byteLength(text);
     if (bytes > this.maxPayloadBytes) {
-      throw new UsageError('VIGIL_PAYLOAD_TOO_LARGE', `input of task "${task}" is ${bytes} bytes, over the limit of ${this.maxPayloadBytes} (pass a file path or URL instead of the data)`);
+      throw new UsageError('VIGIL_PAYLOAD_TOO_LARGE', `input of task "${task}" is ${bytes} bytes, over the limit of ${this.maxPayloadBytes} bytes (pass a file path or URL instead of the data)`);
     }
-    return JSON.parse(text) as Json;
+    return payload;
   }
 }

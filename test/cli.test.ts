@@ -216,7 +216,7 @@ describe('vigil CLI', () => {
       const failedOnly = json<Job[]>(await vigil('jobs', '--state', 'failed', '--json', '--store', store));
       assert.deepEqual(failedOnly.map((j) => j.task), ['fail']);
       const table = await vigil('jobs', '--store', store);
-      assert.match(table.stdout, /^ID\s+TASK\s+STATE\s+ATTEMPTS\s+AGE\s+PARENT$/m);
+      assert.match(table.stdout, /^ID\s+TASK\s+STATE\s+ATTEMPTS\s+AGE\s+PARENT\s+TOOK\s+ERROR$/m);
     } finally {
       worker.child.kill('SIGTERM');
     }
@@ -367,8 +367,9 @@ describe('vigil CLI', () => {
     assert.equal(report.counts.succeeded, 1);
     assert.equal(text.code, 0);
     assert.match(text.stdout, /all checks passed/);
-    assert.equal(bad.code, 1, bad.stderr);
-    assert.match(bad.stdout, /FAIL\s+store\s+.*nonexistent-dir/);
+    // A diagnostic creates nothing: a store that does not exist is a usage error (issue 16), not an empty store.
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /there is no store at \/nonexistent-dir\/z\.db/);
   });
 
   test('run shows a progress bar from ctx.progress when stdout is a terminal', { skip: !existsSync('/usr/bin/script') && 'needs script(1) for a pseudo-terminal' }, async () => {

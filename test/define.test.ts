@@ -14,7 +14,14 @@ test('durations: accepted forms and clear errors', () => {
   assert.equal(parseDuration('1h'), 3_600_000);
   assert.equal(parseDuration('1.5s'), 1_500);
   assert.equal(parseDuration(1200), 1200);
-  for (const bad of ['10 minutes', '5d', '', '-1s', 'ms', NaN, -5]) {
+  // Compound forms, largest unit first (DESIGN §3).
+  assert.equal(parseDuration('1d'), 86_400_000);
+  assert.equal(parseDuration('1h30m'), 5_400_000);
+  assert.equal(parseDuration('90s'), 90_000);
+  assert.equal(parseDuration('1m 30s'), 90_000);
+  assert.equal(parseDuration('2d12h'), 216_000_000);
+  assert.equal(parseDuration('2w'), 14 * 86_400_000);
+  for (const bad of ['10 minutes', '5y', '', '-1s', 'ms', '30m1h', '1h1h', '1h30', NaN, -5]) {
     assert.throws(() => parseDuration(bad as string, 'timeout'), /timeout: .* is not a valid duration/);
   }
 });

@@ -64,7 +64,7 @@ describe('thread executor: normal ends', () => {
     assert.match(unknown.error.message, /unknown task "no-such-task".*known tasks: .*noop/);
     const bad = await run('bad-result').attempt.done;
     assert.ok(bad.type === 'threw');
-    assert.match(bad.error.message, /not JSON-serialisable/);
+    assert.match(bad.error.message, /returned a value JSON cannot carry: result\.n: a BigInt is not JSON/);
   });
 
   test('process.exit() in a task ends its thread: died, not collateral', async () => {

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { storeUrlFromEnv } from '../store/open.js';
-import { parseDuration } from '../task/duration.js';
+import { DURATION_FORMS, parseDuration } from '../task/duration.js';
 import { Vigil } from '../vigil.js';
 
 /** Options every store-backed command shares. */
@@ -25,12 +25,22 @@ export function example(cmd: Command, ...lines: string[]): Command {
  * Opens the API on the store named by --store / $VIGIL_STORE / the default. The tasks module (when given) is
  * loaded first, by Vigil.open, so a module that fails to import never touches the store.
  */
-export function openVigil(opts: StoreOptions, tasks?: string): Promise<Vigil> {
-  return Vigil.open({ store: storeUrlFromEnv(opts.store), tasks });
+export function openVigil(opts: StoreOptions, tasks?: string, open: { create?: boolean } = {}): Promise<Vigil> {
+  return Vigil.open({ store: storeUrlFromEnv(opts.store), tasks, create: open.create });
 }
 
 export async function withVigil<T>(opts: StoreOptions, fn: (vigil: Vigil) => Promise<T>, tasks?: string): Promise<T> {
   const vigil = await openVigil(opts, tasks);
+  try {
+    return await fn(vigil);
+  } finally {
+    await vigil.close();
+  }
+}
+
+/** For commands that only read (or act on existing jobs): a typo in --store must not create an empty store. */
+export async function withExistingStore<T>(opts: StoreOptions, fn: (vigil: Vigil) => Promise<T>): Promise<T> {
+  const vigil = await openVigil(opts, undefined, { create: false });
   try {
     return await fn(vigil);
   } finally {
@@ -56,7 +66,7 @@ export function durationArg(minMs = 0): (value: string) => number {
     try {
       ms = parseDuration(value);
     } catch {
-      throw new InvalidArgumentError('must be a duration like "250ms", "30s", "5m", "1h" or milliseconds.');
+      throw new InvalidArgumentError(`must be a duration: ${DURATION_FORMS}.`);
     }
     if (ms < minMs) throw new InvalidArgumentError(`must be at least ${minMs} ms.`);
     return ms;

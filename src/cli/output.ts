@@ -63,8 +63,8 @@ export function formatJob(job: Job, now = Date.now()): string {
 }
 
 export function formatAttempt(a: Attempt): string {
-  const took = a.finishedAt === null ? 'running' : `took ${formatDuration(a.finishedAt - a.startedAt)}`;
-  const head = `attempt ${a.attempt}  ${a.outcome ?? 'running'}  ${took}${a.charged ? '' : '  (not charged)'}`;
+  const took = a.finishedAt === null ? '' : `  took ${formatDuration(a.finishedAt - a.startedAt)}`;
+  const head = `attempt ${a.attempt}  ${a.outcome ?? 'running'}${took}${a.charged ? '' : '  (not charged)'}`;
   return labelled([
     ['', head],
     ['worker', a.workerId],

@@ -37,6 +37,9 @@ export function logWorkerEvents(worker: Worker, vigil: Vigil, write: (line: stri
       case 'error':
         line(`worker: ${event.message}: ${errorMessage(event.error)}`);
         break;
+      case 'recovered':
+        for (const j of event.jobs) line(`job ${j.jobId} ${j.task}: recovered from a dead worker (${j.message}); now ${j.state}`);
+        break;
       default:
         break;
     }

@@ -28,6 +28,8 @@ export interface SupervisorDeps {
   /** Backoff between tries of a store write that must not be lost (the outcome, a parent's wait). */
   storeRetry?: StoreRetry;
   onEvent?(event: SupervisorEvent): void;
+  /** The tasks module failed to load in the executor: no attempt of `task` can run in this worker. */
+  onTaskUnusable?(task: string, message: string): void;
 }
 
 /** First delay, doubling up to maxMs, for as long as it takes. */
@@ -112,6 +114,8 @@ export class AttemptSupervisor {
   private readonly timers = new Set<Timer>();
   private heartbeatTimer: Timer | null = null;
   private silenceTimer: Timer | null = null;
+  /** How the stop went: did the code end within the grace after the abort, and how fast (for the message). */
+  private stopped: { exited: boolean; afterMs: number } | null = null;
   private lastHeartbeatAt: number | null = null;
   private progress: Progress | null = null;
   private readonly logTail: string[] = [];
@@ -186,9 +190,16 @@ export class AttemptSupervisor {
     await this.record(end);
   }
 
-  /** A cancellation request arrived (store event or lease renewal). */
-  cancel(reason = 'the job was cancelled'): void {
-    void this.enforce({ kind: 'cancelled', message: reason });
+  /** A cancellation request arrived (store event or lease renewal). The canceller's reason is on the job. */
+  cancel(reason?: string): void {
+    if (reason !== undefined) {
+      void this.enforce({ kind: 'cancelled', message: reason });
+      return;
+    }
+    void this.deps.store
+      .get(this.jobId)
+      .then((job) => job?.cancelReason ?? null, () => null)
+      .then((why) => this.enforce({ kind: 'cancelled', message: why ?? 'the job was cancelled' }));
   }
 
   /** The lease is gone: another worker may already run this job. Kill and record nothing (G5). */
@@ -335,10 +346,14 @@ export class AttemptSupervisor {
     if (ending.kind !== 'shutdown' && ending.kind !== 'leaseLost') {
       this.deps.onEvent?.({ type: 'enforcing', jobId: this.jobId, attempt: this.fence.attempt, kind: ending.kind, message: ending.message });
     }
-    const capture = ending.kind === 'timeout' || ending.kind === 'stalled' || ending.kind === 'deadline' ? this.capture(running, ending.kind) : null;
+    // A manual cancel is when a user most wants to know where it was stuck: capture then too.
+    const captures = ending.kind === 'timeout' || ending.kind === 'stalled' || ending.kind === 'deadline' || ending.kind === 'cancelled';
+    const capture = captures ? this.capture(running, ending.kind as ErrorKind) : null;
+    const abortedAt = this.clock.now();
     running.abort(ending.message);
     const grace = ending.kind === 'leaseLost' ? 0 : this.def.options.graceMs;
     const exited = await settlesWithin(this.clock, running.done, grace);
+    this.stopped = { exited, afterMs: this.clock.now() - abortedAt };
     // Capture never delays the kill past its own bound.
     if (capture) await settlesWithin(this.clock, capture, this.deps.captureBudgetMs);
     if (!exited) await running.kill();
@@ -372,6 +387,8 @@ export class AttemptSupervisor {
   }
 
   private async record(end: AttemptEnd): Promise<void> {
+    // Before the slot is free: the worker must stop claiming this task before it could claim the next such job.
+    if (end.type === 'threw' && end.error.code === 'VIGIL_TASKS_MODULE_LOAD' && !this.ending) this.deps.onTaskUnusable?.(this.claimed.job.task, end.error.message);
     this.releaseSlot();
     await this.deps.batcher.flush();
     const ending = this.ending;
@@ -448,12 +465,17 @@ export class AttemptSupervisor {
     let charged = true;
     if (ending) {
       error = { kind: ending.kind as ErrorKind, message: this.describeEnding(ending) };
+      // Cancelling is the user's decision, not a failure of the attempt: it does not use up the retry budget.
+      if (ending.kind === 'cancelled') charged = false;
     } else {
       switch (end.type) {
         case 'returned':
           return { outcome: 'succeeded', result: end.value as Json };
         case 'threw':
           error = end.error;
+          // The tasks module would not load in the executor (a missing model file, a native module): no job of this
+          // task can run here. Not the job's fault: uncharged, back to the queue for a worker that can run it.
+          if (error.code === 'VIGIL_TASKS_MODULE_LOAD') charged = false;
           break;
         case 'oom':
           error = { kind: 'oom', message: `${end.message} (memoryMb: ${this.def.options.memoryMb})` };
@@ -476,8 +498,14 @@ export class AttemptSupervisor {
   private describeEnding(ending: Ending): string {
     const grace = formatDuration(this.def.options.graceMs);
     const report = this.hangReport ? `; hang report stored (vigil inspect ${this.jobId})` : '';
-    if (ending.kind === 'cancelled') return `${ending.message}; the attempt was aborted and killed`;
-    return `${ending.message}; aborted, then killed after ${grace} grace${report}`;
+    // Say whether the program handled the stop request itself: a script that never exits on SIGTERM needs fixing.
+    const request = this.def.options.kind === 'command' ? 'SIGTERM' : 'the abort signal';
+    const how = !this.stopped
+      ? 'aborted and killed'
+      : this.stopped.exited
+        ? `it stopped ${formatDuration(this.stopped.afterMs)} after ${request}`
+        : `it did not stop on ${request} and was killed${this.def.options.kind === 'command' ? ' (SIGKILL)' : ''} after the ${grace} grace`;
+    return `${ending.message}; ${how}${report}`;
   }
 
   private at(when: number, fn: () => void): void {

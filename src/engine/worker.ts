@@ -11,7 +11,7 @@ import { Watchdog } from './watchdog.js';
 import { Slots } from './slots.js';
 import { AttemptSupervisor, DEFAULT_STORE_RETRY, type StoreRetry, type SupervisorEvent } from './supervise.js';
 import { settlesWithin, systemClock, type Clock, type Timer } from '../clock.js';
-import type { Json } from '../types.js';
+import type { JobState, Json } from '../types.js';
 import { FlowControl, rateLimitsOf } from './flow.js';
 import type { KeepOptions } from '../task/define.js';
 
@@ -47,7 +47,12 @@ export interface WorkerOptions {
   keep?: KeepOptions;
 }
 
-export type WorkerEvent = SupervisorEvent | { type: 'error'; message: string; error: unknown } | { type: 'idle' };
+export type WorkerEvent =
+  | SupervisorEvent
+  | { type: 'error'; message: string; error: unknown }
+  | { type: 'idle' }
+  /** Jobs of dead workers whose expired leases this worker recovered, and what became of each. */
+  | { type: 'recovered'; jobs: Array<{ jobId: string; task: string; state: JobState; message: string }> };
 
 interface Running {
   sup: AttemptSupervisor;
@@ -80,6 +85,8 @@ export class Worker extends EventEmitter {
   private pendingWake = false;
   private clockOffset = 0;
   private readonly repeating: Timer[] = [];
+  /** Tasks whose module failed to load in an executor: not claimed again until the worker restarts. */
+  private readonly unusable = new Set<string>();
   private unsubscribe: (() => void) | null = null;
   private lastRecovery = -Infinity;
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
@@ -129,6 +136,8 @@ export class Worker extends EventEmitter {
       this.flow = new FlowControl({ store, tasks: this.options.tasks, tasksModule: this.options.tasksModule, keep: this.options.keep, onError: (m, e) => this.emitError(m, e) });
       await this.flow.start();
     }
+    // At once too: the task list in the stats tells waiters whether this worker serves their job (task/serving.ts).
+    await this.reportStats();
     this.loop = this.claimLoop();
   }
 
@@ -199,6 +208,9 @@ export class Worker extends EventEmitter {
 
   private async claimLoop(): Promise<void> {
     const { store } = this.options;
+    // One macrotask first: whoever awaited start() attaches its 'event' listener before the first event (a
+    // recovery found at once was otherwise emitted to nobody).
+    await new Promise<void>((resolve) => setImmediate(resolve));
     while (!this.stopping) {
       let nextAt: number | null = null;
       try {
@@ -265,6 +277,7 @@ export class Worker extends EventEmitter {
     const active = new Map<string, number>();
     for (const { sup } of this.running.values()) if (sup.active) active.set(sup.task, (active.get(sup.task) ?? 0) + 1);
     for (const [name, def] of this.options.tasks) {
+      if (this.unusable.has(name)) continue;
       const cap = def.options.concurrency;
       const n = cap === null ? free : Math.min(free, cap - (active.get(name) ?? 0));
       if (n > 0) limits[name] = n;
@@ -310,6 +323,7 @@ export class Worker extends EventEmitter {
       clock: this.clock,
       storeRetry: this.storeRetry(),
       onEvent: (event) => this.emit('event', event),
+      onTaskUnusable: (task, message) => this.disableTask(task, message),
     });
   }
 
@@ -353,11 +367,35 @@ export class Worker extends EventEmitter {
     if (this.clock.now() - this.lastRecovery < every) return;
     this.lastRecovery = this.clock.now();
     const recovered = await this.options.store.recoverExpired();
-    if (recovered.length) this.poke();
+    if (recovered.length === 0) return;
+    // Said where it happens: otherwise a recovery is visible only later, in `inspect` of each job.
+    const jobs = recovered.map((j) => ({ jobId: j.id, task: j.task, state: j.state, message: j.error?.message ?? '' }));
+    this.emit('event', { type: 'recovered', jobs } satisfies WorkerEvent);
+    this.poke();
+  }
+
+  /**
+   * A worker-level fault, not a job's: burning every queued job's retries on a module that cannot load here would turn
+   * one broken machine into failed jobs everywhere. Stop claiming the task, say so once, and stop announcing it, so
+   * waiters hear that nobody serves it (task/serving.ts).
+   */
+  private disableTask(task: string, message: string): void {
+    if (this.unusable.has(task)) return;
+    this.unusable.add(task);
+    this.emitError(
+      `task "${task}" cannot run on this worker, which stops claiming it (fix the tasks module and restart the worker)`,
+      new Error(message),
+    );
+    void this.reportStats();
   }
 
   private async reportStats(): Promise<void> {
-    const stats: Json = { running: this.running.size, slotsInUse: this.slots.inUse, eventLoopDelayMs: this.eventLoopDelay() };
+    const stats: Json = {
+      running: this.running.size,
+      slotsInUse: this.slots.inUse,
+      eventLoopDelayMs: this.eventLoopDelay(),
+      tasks: [...this.options.tasks.keys()].filter((t) => !this.unusable.has(t)),
+    };
     await this.options.store.workerHeartbeat(this.workerId, stats).catch(() => undefined);
   }
 

@@ -1,3 +1,4 @@
+import { parseProgressLine } from '../task/progress-line.js';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,7 +97,12 @@ class CommandAttempt implements RunningAttempt {
       memoryMb: spec.memoryMb,
       sampleMs: spec.memoryMb ? memorySampleMs : undefined,
       stdoutTailBytes: command.result === 'last-line' ? LAST_LINE_MAX + 1 : undefined,
-      onLine: (stream, line, ts) => channel.log(stream, line, ts),
+      onLine: (stream, line, ts) => {
+        // `::progress 0.4 decoding`: the documented progress line of command tasks (task/progress-line.ts).
+        const progress = parseProgressLine(line);
+        if (progress) channel.progress(progress);
+        channel.log(stream, line, ts);
+      },
       onActivity: () => channel.activity(),
     }).then(
       (program) => {

@@ -2,6 +2,7 @@ import { format } from 'node:util';
 import { ChildrenFailedError } from '../errors.js';
 import type { ExecOptions, ExecResult, TaskContext, TaskDefinition, ChildRef } from '../task/define.js';
 import { loadTasks, requireTask } from '../task/registry.js';
+import { payloadProblem } from '../task/payload.js';
 import { serializeError } from '../task/serialize.js';
 import type { ChildOutcome, ChildPolicy, Json, LogStream, Progress, SerializedError } from '../types.js';
 import { cutLogLine } from '../log-line.js';
@@ -275,28 +276,21 @@ class AttemptRun {
 
 function toReturned(task: string, value: unknown): AttemptEnd {
   if (value === undefined) return { type: 'returned', value: null };
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch (err) {
-    return { type: 'threw', error: serializeError(new Error(`task "${task}" returned a value that is not JSON-serialisable (${err instanceof Error ? err.message : String(err)}); return plain objects, arrays, strings, numbers, booleans or null`, { cause: err })) };
+  // Checked, not round-tripped: JSON.stringify would store NaN as null and a Map as {} without a word.
+  const problem = payloadProblem(value, 'result');
+  if (problem) {
+    const error = new Error(`task "${task}" returned a value JSON cannot carry: ${problem.message}`, { cause: problem });
+    // The same code returns the same value: retrying would only burn attempts.
+    return { type: 'threw', error: { ...serializeError(error), retryable: false } };
   }
-  if (text === undefined) {
-    return { type: 'threw', error: serializeError(new Error(`task "${task}" returned a ${typeof value}, which is not JSON-serialisable; return plain objects, arrays, strings, numbers, booleans or null`)) };
-  }
-  return { type: 'returned', value: JSON.parse(text) as Json };
+  return { type: 'returned', value: value as Json };
 }
 
 function jsonClone(value: unknown, what: string): Json {
   if (value === undefined) return null;
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch (err) {
-    throw new TypeError(`${what}: the value is not JSON-serialisable (${err instanceof Error ? err.message : String(err)})`, { cause: err });
-  }
-  if (text === undefined) throw new TypeError(`${what}: a ${typeof value} is not JSON-serialisable`);
-  return JSON.parse(text) as Json;
+  const problem = payloadProblem(value, what);
+  if (problem) throw new TypeError(problem.message, { cause: problem });
+  return value as Json;
 }
 
 function toProgress(value: number | { done: number; total: number }, message?: string): Progress {

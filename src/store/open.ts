@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import type { Store } from './contract.js';
 
@@ -38,8 +39,9 @@ function expandHome(path: string): string {
  * Opens the store a URL names: SQLite (relative paths from the current directory) or PostgreSQL. The PostgreSQL
  * driver is loaded only when asked for, so SQLite users never pay for it.
  */
-export async function openStore(url: string): Promise<Store> {
+export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
   const loc = parseStoreUrl(url);
+  if (options.create === false) await mustExist(loc);
   if (loc.kind === 'sqlite') {
     const { SqliteStore } = await import('./sqlite/sqlite-store.js');
     return SqliteStore.open(loc.path);
@@ -48,4 +50,23 @@ export async function openStore(url: string): Promise<Store> {
     openPostgresStore(url: string): Promise<Store>;
   };
   return openPostgresStore(loc.url);
+}
+
+export interface OpenStoreOptions {
+  /**
+   * false: fail with VIGIL_STORE_NOT_FOUND when the SQLite file or PostgreSQL schema does not exist, instead of
+   * creating it. For commands that only read: an empty store made from a typo looks exactly like lost jobs.
+   */
+  create?: boolean;
+}
+
+async function mustExist(loc: StoreLocation): Promise<void> {
+  const hint = 'this command only reads, so it creates nothing; check --store / $VIGIL_STORE (a worker, submit or run creates the store)';
+  if (loc.kind === 'sqlite') {
+    if (loc.path === ':memory:' || existsSync(loc.path)) return;
+    throw new UsageError('VIGIL_STORE_NOT_FOUND', `there is no store at ${loc.path}: ${hint}`);
+  }
+  const { postgresSchemaExists } = await import('./postgres/exists.js');
+  const { exists, description } = await postgresSchemaExists(loc.url);
+  if (!exists) throw new UsageError('VIGIL_STORE_NOT_FOUND', `there is no Vigil store in ${description} (the schema has no Vigil tables): ${hint}`);
 }

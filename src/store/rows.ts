@@ -101,6 +101,7 @@ export function rowToJob(r: JobRow): Job {
     leaseExpiresAt: numOrNull(r.lease_expires_at),
     cancelRequested: r.cancel_requested === true || Number(r.cancel_requested) === 1,
     waitReason: r.wait_reason ?? null,
+    cancelReason: r.cancel_reason ?? null,
   };
 }
 

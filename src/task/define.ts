@@ -1,6 +1,7 @@
 import { TaskDefinitionError, UsageError } from '../errors.js';
 import type { ChildOutcome, ChildPolicy, Json, RetryPolicy } from '../types.js';
-import { parseDuration, type Duration } from './duration.js';
+import { DURATION_FORMS, parseDuration, type Duration } from './duration.js';
+import type { StandardSchemaV1 } from './standard-schema.js';
 
 export type Isolation = 'thread' | 'process';
 
@@ -53,13 +54,18 @@ export interface ResolvedKeep {
 }
 
 export interface FunctionTaskOptions<I, O> extends CommonOptions {
+  /** A Standard Schema (zod, valibot, arktype…) the input must pass at submit; the job stores its output. */
+  input?: StandardSchemaV1<unknown, I>;
   isolation?: Isolation;
-  run: (input: I, ctx: TaskContext) => O | Promise<O>;
+  /** Its return value is the job's result (JSON); a run that returns nothing gives the result null. */
+  run: (input: I, ctx: TaskContext) => O | void | Promise<O | void>;
 }
 
 export type StdinOption = 'closed' | 'open' | { text: string };
 
 export interface CommandTaskOptions<I> extends CommonOptions {
+  /** A Standard Schema (zod, valibot, arktype…) the input must pass at submit; the job stores its output. */
+  input?: StandardSchemaV1<unknown, I>;
   /** The argument vector. Never a shell string: to use a shell, say so: ['sh', '-c', script]. */
   command: (input: I) => string[];
   cwd?: string;
@@ -97,8 +103,10 @@ export interface FunctionTask<I = Json, O = Json> {
   readonly options: ResolvedOptions;
   readonly rateKey?: (input: Json) => string;
   // Method syntax on purpose: makes a FunctionTask<{ a: number }> assignable to TaskDefinition<unknown>.
-  run(input: I, ctx: TaskContext): O | Promise<O>;
+  run(input: I, ctx: TaskContext): O | void | Promise<O | void>;
   readonly command?: undefined;
+  /** The `input` schema, checked at submit when the tasks module is loaded. */
+  readonly inputSchema?: StandardSchemaV1 | undefined;
   /** Phantom field carrying the input/output types for `spawn` and `submit`. */
   readonly __types?: { input: I; output: O };
 }
@@ -113,6 +121,8 @@ export interface CommandTask<I = Json> {
   readonly env: Record<string, string> | undefined;
   stdin: StdinOption | ((input: I) => StdinOption);
   readonly result: 'exit' | 'last-line' | 'file';
+  /** The `input` schema, checked at submit when the tasks module is loaded. */
+  readonly inputSchema?: StandardSchemaV1 | undefined;
   readonly __types?: { input: I; output: Json };
 }
 
@@ -163,7 +173,7 @@ export interface TaskContext {
   exec(argv: string[], options?: ExecOptions): Promise<ExecResult>;
 }
 
-const COMMON_KEYS = ['name', 'timeout', 'grace', 'heartbeat', 'deadline', 'retries', 'memoryMb', 'concurrency', 'rateLimit', 'keep'];
+const COMMON_KEYS = ['name', 'input', 'timeout', 'grace', 'heartbeat', 'deadline', 'retries', 'memoryMb', 'concurrency', 'rateLimit', 'keep'];
 const FUNCTION_KEYS = new Set([...COMMON_KEYS, 'isolation', 'run']);
 const COMMAND_KEYS = new Set([...COMMON_KEYS, 'command', 'cwd', 'env', 'stdin', 'silence', 'result']);
 
@@ -198,7 +208,12 @@ export function defineTask(options: FunctionTaskOptions<unknown, unknown> | Comm
   }
   const isCommand = 'command' in options && options.command !== undefined;
   const hasRun = 'run' in options && options.run !== undefined;
-  if (isCommand === hasRun) throw new TaskDefinitionError(name, isCommand ? 'run' : 'run', 'a task needs exactly one of "run" (a function) or "command" (an argument vector builder)');
+  if (isCommand === hasRun) {
+    throw new UsageError(
+      'VIGIL_INVALID_TASK_OPTION',
+      `task "${name}": give exactly one of "run" (a function) or "command" (an argument vector builder); it has ${isCommand ? 'both' : 'neither'}`,
+    );
+  }
   const allowed = isCommand ? COMMAND_KEYS : FUNCTION_KEYS;
   for (const key of Object.keys(options)) {
     if (!allowed.has(key)) {
@@ -206,6 +221,7 @@ export function defineTask(options: FunctionTaskOptions<unknown, unknown> | Comm
     }
   }
   const resolved = resolveCommon(name, options, isCommand);
+  const inputSchema = checkSchema(name, options.input);
   if (isCommand) {
     const o = options as CommandTaskOptions<unknown>;
     if (typeof o.command !== 'function') throw new TaskDefinitionError(name, 'command', 'must be a function (input) => string[]');
@@ -222,11 +238,21 @@ export function defineTask(options: FunctionTaskOptions<unknown, unknown> | Comm
       stdin: o.stdin ?? 'closed',
       result: o.result ?? 'exit',
       rateKey: rateKeyOf(options),
+      inputSchema,
     });
   }
   const o = options as FunctionTaskOptions<unknown, unknown>;
   if (typeof o.run !== 'function') throw new TaskDefinitionError(name, 'run', 'must be a function (input, ctx) => result');
-  return Object.freeze({ __vigilTask: true as const, options: resolved, run: o.run, rateKey: rateKeyOf(options) });
+  return Object.freeze({ __vigilTask: true as const, options: resolved, run: o.run, rateKey: rateKeyOf(options), inputSchema });
+}
+
+function checkSchema(name: string, schema: unknown): StandardSchemaV1 | undefined {
+  if (schema === undefined) return undefined;
+  const props = schema && (typeof schema === 'object' || typeof schema === 'function') ? (schema as Partial<StandardSchemaV1>)['~standard'] : undefined;
+  if (!props || props.version !== 1 || typeof props.validate !== 'function') {
+    throw new TaskDefinitionError(name, 'input', 'must be a Standard Schema v1 (a zod, valibot or arktype schema, for example z.object({ path: z.string() }))');
+  }
+  return schema as StandardSchemaV1;
 }
 
 function checkStdin(name: string, stdin: unknown): void {
@@ -240,7 +266,7 @@ function duration(name: string, option: string, value: unknown, { positive }: { 
   try {
     ms = parseDuration(value as string | number, option);
   } catch (err) {
-    throw new TaskDefinitionError(name, option, `is not a valid duration: ${JSON.stringify(value)} (use "250ms", "30s", "5m", "1h" or milliseconds)`, err);
+    throw new TaskDefinitionError(name, option, `is not a valid duration: ${JSON.stringify(value)} (use ${DURATION_FORMS})`, err);
   }
   if (positive && ms <= 0) throw new TaskDefinitionError(name, option, `must be greater than 0 (got ${JSON.stringify(value)})`);
   if (ms > MAX_DURATION_MS) {

@@ -41,16 +41,17 @@ export function loadTasks(modulePath: string): Promise<TaskMap> {
 
 async function importTasks(path: string): Promise<TaskMap> {
   if (!existsSync(path)) {
-    throw new UsageError('VIGIL_TASKS_MODULE_LOAD', `tasks module not found: ${path} (pass --tasks <path to a .ts or .js module>)`);
+    throw new UsageError('VIGIL_TASKS_MODULE_LOAD', `tasks module not found: ${path} (give the path of a .ts or .js module: --tasks <path> or Vigil.open({ tasks }))`);
   }
   await ensureTypeScriptLoader(path);
   let mod: Record<string, unknown>;
   try {
     mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (err) {
+    const where = throwSite(err, path);
     throw new UsageError(
       'VIGIL_TASKS_MODULE_LOAD',
-      `tasks module ${path} failed to load: ${err instanceof Error ? err.message : String(err)} (fix the module; nothing was submitted)`,
+      `tasks module ${path} failed to load: ${err instanceof Error ? err.message : String(err)}${where ? ` (thrown at ${where})` : ''}; fix the module and try again`,
       { cause: err },
     );
   }
@@ -82,4 +83,31 @@ export function requireTask(tasks: TaskMap, name: string, modulePath?: string): 
     throw new UsageError('VIGIL_UNKNOWN_TASK', `unknown task "${name}"${modulePath ? ` in ${modulePath}` : ''} (known tasks: ${known || 'none'})`);
   }
   return task;
+}
+
+/**
+ * Where an import failed, as "file:line:column": the first stack frame in the tasks module itself, else the first
+ * frame outside node's internals and node_modules (a helper the module imports), else null. tsx maps TypeScript
+ * lines through source maps, so the line is the one the user wrote.
+ */
+export function throwSite(err: unknown, modulePath: string): string | null {
+  if (!(err instanceof Error) || typeof err.stack !== 'string') return null;
+  // Loaders' syntax errors already say "file:line:col: ERROR …" in the message.
+  if (/\/[^\s:]+:\d+:\d+/.test(err.message)) return null;
+  const frames = [...err.stack.matchAll(/^\s+at (?:.*? \()?((?:file:\/\/)?\/[^\s()]+?):(\d+):(\d+)\)?\s*$/gm)].map((m) => ({
+    file: safeDecode(m[1]!.replace(/^file:\/\//, '')),
+    line: m[2]!,
+    column: m[3]!,
+  }));
+  const own = frames.find((f) => f.file === modulePath);
+  const first = own ?? frames.find((f) => !f.file.includes('/node_modules/'));
+  return first ? `${first.file}:${first.line}:${first.column}` : null;
+}
+
+function safeDecode(file: string): string {
+  try {
+    return decodeURIComponent(file);
+  } catch {
+    return file;
+  }
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { example, jsonOption, storeOption, withVigil, type StoreOptions } from '../common.js';
+import { example, jsonOption, storeOption, withExistingStore, type StoreOptions } from '../common.js';
 import { printJob } from '../output.js';
 
 type Opts = StoreOptions & { json?: boolean; reason?: string };
@@ -15,7 +15,7 @@ export function registerControl(program: Command): void {
   storeOption(cancel);
   example(cancel, 'vigil cancel 42');
   cancel.action(async (id: string, opts: Opts) => {
-    await withVigil(opts, async (vigil) => printJob(await vigil.cancel(id, opts.reason), opts.json));
+    await withExistingStore(opts, async (vigil) => printJob(await vigil.cancel(id, opts.reason), opts.json));
   });
 
   const retry = program
@@ -26,6 +26,6 @@ export function registerControl(program: Command): void {
   storeOption(retry);
   example(retry, 'vigil retry 42');
   retry.action(async (id: string, opts: Opts) => {
-    await withVigil(opts, async (vigil) => printJob(await vigil.retry(id), opts.json));
+    await withExistingStore(opts, async (vigil) => printJob(await vigil.retry(id), opts.json));
   });
 }

@@ -53,7 +53,7 @@ async function diagnose(url: string): Promise<Report> {
 
   let store: Store | null = null;
   try {
-    store = await openStore(url);
+    store = await openStore(url, { create: false });
   } catch (err) {
     // A malformed URL is a usage error (exit 2); a store that will not open is what doctor is here to report.
     if (!(err instanceof StoreUnavailableError)) throw err;

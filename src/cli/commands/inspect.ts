@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { formatHangReport } from '../../forensics/format.js';
-import { example, jsonOption, storeOption, withVigil, type StoreOptions } from '../common.js';
+import { example, jsonOption, storeOption, withExistingStore, type StoreOptions } from '../common.js';
+import { formatLive, liveLook } from '../live.js';
+import { formatNow, snapshotNow } from '../now.js';
 import { formatAttempt, formatJob, print, printJson } from '../output.js';
 
 export function registerInspect(program: Command): void {
@@ -8,15 +10,18 @@ export function registerInspect(program: Command): void {
     .command('inspect')
     .description('show a job, its attempts and their hang reports')
     .argument('<id>', 'job id');
-  jsonOption(cmd, '{ job, attempts } (hang reports included)');
+  cmd.option('--now', 'also show where the running attempt is right now (its process tree from /proc), without stopping it; command tasks, on the machine that runs them');
+  jsonOption(cmd, '{ job, attempts, live, now } (hang reports included)');
   storeOption(cmd);
-  example(cmd, 'vigil inspect 42', 'vigil inspect 42 --json');
-  cmd.action(async (id: string, opts: StoreOptions & { json?: boolean }) => {
-    await withVigil(opts, async (vigil) => {
+  example(cmd, 'vigil inspect 42', 'vigil inspect 42 --now', 'vigil inspect 42 --json');
+  cmd.action(async (id: string, opts: StoreOptions & { json?: boolean; now?: boolean }) => {
+    await withExistingStore(opts, async (vigil) => {
       const job = await vigil.get(id);
       const attempts = await vigil.attempts(id);
-      if (opts.json) return printJson({ job, attempts });
-      const parts = [formatJob(job)];
+      const live = await liveLook(vigil, job, attempts);
+      const now = opts.now ? await snapshotNow(vigil, job, attempts) : null;
+      if (opts.json) return printJson({ job, attempts, live, ...(now ? { now: now.report, nowUnavailable: now.why } : {}) });
+      const parts = [formatJob(job), ...formatLive(live)];
       const children = await vigil.children(id);
       if (children.length > 0) {
         const byState = new Map<string, number>();
@@ -29,6 +34,8 @@ export function registerInspect(program: Command): void {
         if (a.error?.stack) parts.push(indent(a.error.stack));
         if (a.hangReport) parts.push(`\n${indent(formatHangReport(a.hangReport))}`);
       }
+      if (now?.report) parts.push(`\n${formatNow(now.report)}`);
+      else if (now?.why) parts.push(`\nRight now: ${now.why}`);
       print(parts.join('\n'));
     });
   });

@@ -8,6 +8,7 @@ import { readInput } from '../input.js';
 import { printJob } from '../output.js';
 import { stderrLine, withProgressBar } from '../progress.js';
 import { logWorkerEvents } from '../worker-log.js';
+import { streamLogs } from '../follow.js';
 
 interface RunOptions extends StoreOptions {
   tasks: string;
@@ -29,7 +30,7 @@ export function registerRun(program: Command): void {
     .option('--input <json|@file>', 'job input: inline JSON, @path of a JSON file, or @- for stdin (default: null)')
     .option('--concurrency <n>', 'attempts running at once (the job and its children)', intArg(1, 10_000), 2)
     .option('--json', 'print the final job as JSON')
-    .option('--quiet', 'do not log attempt events to stderr');
+    .option('--quiet', 'do not log attempt events or stream the job\'s output to stderr');
   storeOption(cmd);
   example(cmd, `vigil run resize --tasks ./tasks.ts --input '{"path":"a.png"}' --json`);
   cmd.action(async (task: string, opts: RunOptions) => {
@@ -62,7 +63,8 @@ async function runOnce(vigil: Vigil, task: string, input: ReturnType<typeof read
     }
   });
   try {
-    const final = await withProgressBar(vigil, job.id, waitOrInterrupt(vigil, job.id, interrupted.signal));
+    const waiting = waitOrInterrupt(vigil, job.id, interrupted.signal);
+    const final = await withProgressBar(vigil, job.id, opts.quiet ? waiting : streamLogs(vigil, job.id, waiting));
     if (final) {
       await stopWorker(worker);
       printJob(final, opts.json);
@@ -84,7 +86,7 @@ async function runOnce(vigil: Vigil, task: string, input: ReturnType<typeof read
 }
 
 function waitOrInterrupt(vigil: Vigil, id: string, signal: AbortSignal): Promise<Job | null> {
-  return vigil.wait(id, { signal }).catch((err: unknown) => {
+  return vigil.wait(id, { signal, onNoWorker: (m) => stderrLine(`vigil: warning: ${m}`) }).catch((err: unknown) => {
     if (signal.aborted) return null;
     throw err;
   });
