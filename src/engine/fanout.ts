@@ -11,6 +11,9 @@ import { systemClock } from '../clock.js';
  * (unique (parent, key)); children that failed for good are put back in the queue for the new parent attempt,
  * children that succeeded are never run again.
  */
+/** The reason failFast gives the siblings it cancels (an engine decision, not a user's: no hang report is taken). */
+export const FAILFAST_CANCEL_REASON = 'a sibling failed under the failFast policy';
+
 export async function spawnChildren(
   store: Store,
   tasks: TaskMap,
@@ -81,7 +84,7 @@ export async function awaitChildren(
   );
   if ('outcomes' in decision) return decision.outcomes;
   if (decision.pending.length) {
-    const cancel = () => store.cancel(decision.pending.map((j) => j.id), 'a sibling failed under the failFast policy');
+    const cancel = () => store.cancel(decision.pending.map((j) => j.id), FAILFAST_CANCEL_REASON);
     if (options.onStoreError) {
       await untilStored(cancel, { clock: options.clock ?? systemClock, retry: options.retry ?? { firstMs: 100, maxMs: 5_000 }, signal: options.signal, onError: options.onStoreError });
     } else {

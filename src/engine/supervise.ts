@@ -6,7 +6,7 @@ import { serializeError } from '../task/serialize.js';
 import type { AttemptChannel, AttemptEnd, AttemptSpec, Executor, RunningAttempt } from '../executors/types.js';
 import type { ErrorKind, HangReport, Job, Json, Progress, SerializedError } from '../types.js';
 import { settlesWithin, sleep, systemClock, type Clock, type Timer } from '../clock.js';
-import { awaitChildren, ChildPolicyFailure, spawnChildren } from './fanout.js';
+import { awaitChildren, ChildPolicyFailure, FAILFAST_CANCEL_REASON, spawnChildren } from './fanout.js';
 import { untilStored } from './store-retry.js';
 import type { ActivityBatcher } from './log-batcher.js';
 import type { Slots } from './slots.js';
@@ -346,8 +346,10 @@ export class AttemptSupervisor {
     if (ending.kind !== 'shutdown' && ending.kind !== 'leaseLost') {
       this.deps.onEvent?.({ type: 'enforcing', jobId: this.jobId, attempt: this.fence.attempt, kind: ending.kind, message: ending.message });
     }
-    // A manual cancel is when a user most wants to know where it was stuck: capture then too.
-    const captures = ending.kind === 'timeout' || ending.kind === 'stalled' || ending.kind === 'deadline' || ending.kind === 'cancelled';
+    // A manual cancel is when a user most wants to know where it was stuck: capture then too. Not for the siblings
+    // failFast cancels: nobody asked where they were, and pausing many threads at once only adds risk and delay.
+    const manualCancel = ending.kind === 'cancelled' && ending.message !== FAILFAST_CANCEL_REASON;
+    const captures = ending.kind === 'timeout' || ending.kind === 'stalled' || ending.kind === 'deadline' || manualCancel;
     const capture = captures ? this.capture(running, ending.kind as ErrorKind) : null;
     const abortedAt = this.clock.now();
     running.abort(ending.message);
