@@ -9,8 +9,10 @@ import type {
   EnqueueResult,
   Fence,
   JobFilter,
+  NewFreeze,
   NewJob,
   NewLogLine,
+  OpsSnapshot,
   Store,
   StoreEvent,
   TaskRecord,
@@ -24,6 +26,7 @@ import { createDb, isUnavailable, type Db } from './db.js';
 import { enqueue } from './enqueue.js';
 import { Listener } from './listener.js';
 import { migrate } from './migrate.js';
+import * as ops from './ops.js';
 import * as reads from './reads.js';
 import { recoverExpired } from './recover.js';
 import { parsePostgresUrl, quoteIdent } from './url.js';
@@ -188,6 +191,12 @@ export class PostgresStore implements Store {
   }
   async knownTasks(): Promise<TaskRecord[]> {
     return workers.knownTasks(this.q);
+  }
+  async opsSnapshot(options: { sinceMs: number; limit: number }): Promise<OpsSnapshot> {
+    return ops.opsSnapshot(this.q, options.sinceMs, options.limit);
+  }
+  async recordFreeze(freeze: NewFreeze): Promise<void> {
+    return ops.recordFreeze(this.q, freeze);
   }
 
   /** The LISTEN connection is opened on the first subscription: one-shot CLI commands never hold one. */

@@ -10,7 +10,9 @@ import type {
   EnqueueResult,
   Fence,
   JobFilter,
+  NewFreeze,
   NewJob,
+  OpsSnapshot,
   NewLogLine,
   Store,
   StoreEvent,
@@ -26,6 +28,7 @@ import { openSqlite, unavailable, type Db } from './connection.js';
 import * as jobs from './jobs.js';
 import type { OpResult } from './jobs.js';
 import * as logs from './logs.js';
+import * as ops from './ops.js';
 import * as workers from './workers.js';
 
 /**
@@ -148,6 +151,14 @@ export class SqliteStore implements Store {
 
   knownTasks(): Promise<TaskRecord[]> {
     return this.read(() => workers.knownTasks(this.db));
+  }
+
+  opsSnapshot(options: { sinceMs: number; limit: number }): Promise<OpsSnapshot> {
+    return this.read(() => ops.opsSnapshot(this.db, Date.now(), options.sinceMs, options.limit));
+  }
+
+  recordFreeze(freeze: NewFreeze): Promise<void> {
+    return this.write(() => ({ value: ops.recordFreeze(this.db, freeze), events: [] }));
   }
 
   subscribe(listener: (event: StoreEvent) => void): () => void {

@@ -1,0 +1,1 @@
+-- Reserved for another branch's migration (placeholder in branch ops only; the real 00N file replaces it at merge).
