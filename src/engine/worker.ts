@@ -7,7 +7,7 @@ import type { TaskDefinition } from '../task/define.js';
 import type { TaskMap } from '../task/registry.js';
 import type { Executor } from '../executors/types.js';
 import { ActivityBatcher } from './log-batcher.js';
-import { Watchdog } from './watchdog.js';
+import { Watchdog, type WatchdogOptions } from './watchdog.js';
 import { Slots } from './slots.js';
 import { AttemptSupervisor, type SupervisorEvent } from './supervise.js';
 import type { Json } from '../types.js';
@@ -31,6 +31,8 @@ export interface WorkerOptions {
   executors: { thread: Executor; process: Executor; command: Executor };
   /** Claim only this job and its descendants (used by `vigil run`). */
   rootJobId?: string;
+  /** The supervisor's self-watchdog (G8): freeze threshold, stack capture, restart-on-freeze. */
+  watchdog?: Omit<WatchdogOptions, 'workerId'>;
 }
 
 export type WorkerEvent = SupervisorEvent | { type: 'error'; message: string; error: unknown } | { type: 'idle' };
@@ -67,6 +69,11 @@ export class Worker extends EventEmitter {
     this.batcher = new ActivityBatcher(options.store, { onError: (error) => this.emitError('could not write logs/heartbeats', error) });
   }
 
+  /** Doctor calls a worker lost when it has been silent past its lease: it must report more often than that. */
+  get reportEveryMs(): number {
+    return Math.max(250, Math.min(5_000, this.leaseMs / 3));
+  }
+
   get runningCount(): number {
     return this.running.size;
   }
@@ -80,9 +87,11 @@ export class Worker extends EventEmitter {
       pid: process.pid,
       concurrency: this.slots.capacity,
       tasks: [...this.options.tasks.values()].map((t) => ({ name: t.options.name, options: taskSummary(t) })),
+      leaseMs: this.leaseMs,
+      reportEveryMs: this.reportEveryMs,
     });
     this.loopDelay.enable();
-    this.watchdog = new Watchdog({ stallMs: Math.max(1_000, Math.min(5_000, this.leaseMs / 3)) });
+    this.watchdog = new Watchdog({ stallMs: Math.max(1_000, Math.min(5_000, this.leaseMs / 3)), ...this.options.watchdog, workerId: this.workerId });
     this.unsubscribe = store.subscribe((event) => {
       if (event.type === 'enqueued') this.poke();
       if (event.type === 'cancelRequested') for (const id of event.jobIds) this.running.get(id)?.sup.cancel();
@@ -91,7 +100,7 @@ export class Worker extends EventEmitter {
     this.slots.onRelease(() => this.poke());
     const renewEvery = Math.max(100, Math.min(1_000, this.leaseMs / 3));
     this.intervals.push(setInterval(() => void this.renew(), renewEvery));
-    this.intervals.push(setInterval(() => void this.reportStats(), 5_000));
+    this.intervals.push(setInterval(() => void this.reportStats(), this.reportEveryMs));
     this.loop = this.claimLoop();
   }
 
