@@ -46,3 +46,4 @@ export type {
   ProcessSnapshot,
 } from './types.js';
 export type { Store } from './store/contract.js';
+export type { OpsAlert } from './ops/alerts.js';

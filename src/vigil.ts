@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { JobNotFoundError, UsageError, VigilError } from './errors.js';
-import type { Store } from './store/contract.js';
+import type { NewFreeze, Store } from './store/contract.js';
 import { openStore } from './store/open.js';
 import { DEFAULTS, type TaskDefinition } from './task/define.js';
 import { parseDuration, type Duration } from './task/duration.js';
@@ -11,6 +11,7 @@ import { ThreadExecutor } from './executors/thread-executor.js';
 import { ProcessExecutor } from './executors/process-executor.js';
 import { CommandExecutor } from './executors/command-executor.js';
 import type { Attempt, Job, JobState, Json, LogLine, RetryPolicy } from './types.js';
+import { freezeAlert, watchAlerts, type AlertListener, type OpsAlert } from './ops/alerts.js';
 
 export interface VigilOptions {
   /** A store URL (`sqlite:./vigil.db`, `./jobs.db`, `postgres://…`) or an open Store. */
@@ -36,6 +37,7 @@ export type StartWorkerOptions = Omit<WorkerOptions, 'store' | 'tasks' | 'tasksM
 /** The TypeScript API: submit and observe jobs, and run workers, against one store. */
 export class Vigil {
   private readonly workers = new Set<Worker>();
+  private readonly alertListeners = new Set<AlertListener>();
   private closed = false;
 
   private constructor(
@@ -137,7 +139,15 @@ export class Vigil {
       process: options.executors?.process ?? new ProcessExecutor(),
       command: options.executors?.command ?? new CommandExecutor(),
     };
-    const worker = new Worker({ ...options, store: this.store, tasks: this.tasks, tasksModule: this.tasksModule, executors });
+    const watchdog = {
+      ...options.watchdog,
+      onFreeze: (freeze: NewFreeze) => {
+        options.watchdog?.onFreeze?.(freeze);
+        this.emitAlert(freezeAlert(freeze));
+      },
+    };
+    const worker = new Worker({ ...options, watchdog, store: this.store, tasks: this.tasks, tasksModule: this.tasksModule, executors });
+    const unwatch = watchAlerts(worker, this.store, (alert) => this.emitAlert(alert), { wanted: () => this.alertListeners.size > 0 });
     const stop = worker.stop.bind(worker);
     const forceStop = worker.forceStop.bind(worker);
     const closeExecutors = async (): Promise<void> => {
@@ -145,16 +155,40 @@ export class Vigil {
       this.workers.delete(worker);
     };
     worker.stop = async (o) => {
+      unwatch();
       await stop(o);
       await closeExecutors();
     };
     worker.forceStop = async () => {
+      unwatch();
       await forceStop();
       await closeExecutors();
     };
     await worker.start();
     this.workers.add(worker);
     return worker;
+  }
+
+  /**
+   * Alerts from this instance's workers: an attempt that hung (timeout, stalled, oom; with its hang report), another
+   * worker of the store lost, this process's supervisor frozen. Listeners run on the supervisor's loop: keep them
+   * short and never throw (a throwing listener is ignored). Returns a function that removes the listener.
+   */
+  onHang(listener: (alert: OpsAlert) => void): () => void {
+    this.alertListeners.add(listener);
+    return () => {
+      this.alertListeners.delete(listener);
+    };
+  }
+
+  private emitAlert(alert: OpsAlert): void {
+    for (const l of [...this.alertListeners]) {
+      try {
+        l(alert);
+      } catch {
+        // An alert sink's bug must not reach the engine.
+      }
+    }
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,7 @@ import { VigilError } from '../errors.js';
 import type { HangReport } from '../types.js';
 import { LineSplitter, type RunnerInbound, type RunnerOutbound } from './ipc.js';
 import { entryPath, forkExecArgv } from './node-entry.js';
-import { ABORT_HOLD_MS, killGroup, settlesWithin, toSerialized } from './thread-executor.js';
+import { ABORT_HOLD_MS, hostEvents, killGroup, settlesWithin, toSerialized } from './thread-executor.js';
 import { relay } from './relay.js';
 import type { AttemptChannel, AttemptEnd, AttemptSpec, Executor, RunningAttempt } from './types.js';
 
@@ -132,6 +132,7 @@ class ProcessAttempt implements RunningAttempt {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     this.pid = this.child.pid ?? -1;
+    hostEvents.publish({ event: 'forked', executor: 'process', pid: this.pid });
     const closes: Array<Promise<void>> = [];
     for (const [name, stream] of [['stdout', this.child.stdout], ['stderr', this.child.stderr]] as const) {
       if (!stream) continue;
@@ -169,6 +170,7 @@ class ProcessAttempt implements RunningAttempt {
   kill(): Promise<void> {
     if (this.ended) return Promise.resolve();
     this.killing ??= (async () => {
+      hostEvents.publish({ event: 'killed', executor: 'process', pid: this.pid });
       this.killRequested = true;
       this.killTree();
       if (await settlesWithin(this.done, this.killBoundMs)) return;

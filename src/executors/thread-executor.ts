@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { channel } from 'node:diagnostics_channel';
 import { VigilError } from '../errors.js';
 import { serializeError } from '../task/serialize.js';
 import type { HangReport, SerializedError } from '../types.js';
@@ -6,6 +7,9 @@ import { LineSplitter, type HostInbound, type HostOutbound } from './ipc.js';
 import { entryPath, forkExecArgv } from './node-entry.js';
 import { relay } from './relay.js';
 import type { AttemptChannel, AttemptEnd, AttemptSpec, Executor, RunningAttempt } from './types.js';
+
+/** Executor host lifecycle for the metrics (src/ops/metrics.ts); publishing costs nothing without a subscriber. */
+export const hostEvents = channel('vigil:executor-host');
 
 /**
  * Isolation 'thread': attempts run in worker threads of executor host processes forked by this supervisor. Task
@@ -125,6 +129,7 @@ class Host {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     this.pid = this.child.pid ?? -1;
+    hostEvents.publish({ event: 'forked', executor: 'thread', pid: this.pid });
     for (const stream of [this.child.stdout, this.child.stderr]) {
       const lines = new LineSplitter((line) => onOutput(line, this.pid));
       stream?.on('data', (chunk: Buffer) => lines.write(chunk));
@@ -202,6 +207,7 @@ class Host {
   }
 
   private sigkill(): void {
+    if (this.usable) hostEvents.publish({ event: 'killed', executor: 'thread', pid: this.pid });
     this.usable = false;
     try {
       this.child.kill('SIGKILL');
