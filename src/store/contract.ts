@@ -235,7 +235,7 @@ export interface OpsSnapshot {
   queues: Array<{ task: string; queued: number; runnable: number; running: number; oldestRunnableAt: number | null }>;
   expiredLeases: Array<{ id: string; task: string; leaseOwner: string | null; leaseExpiresAt: number }>;
   pastDeadline: Array<{ id: string; task: string; state: JobState; deadlineAt: number }>;
-  settledParents: Array<{ id: string; task: string; children: number; lastChildFinishedAt: number }>;
+  settledParents: Array<{ id: string; task: string; children: number; lastChildFinishedAt: number; lastHeartbeatAt: number | null }>;
   hangs: Array<{ task: string; kind: ErrorKind; count: number; lastAt: number }>;
   freezes: FreezeRecord[];
 }

@@ -34,10 +34,10 @@ export async function opsSnapshot(db: Db, sinceMs: number, limit: number): Promi
       [at, limit],
     );
     const parents = await q(
-      `SELECT p.id, p.task, count(c.id) AS children, max(c.finished_at) AS last_finished
+      `SELECT p.id, p.task, p.last_heartbeat_at, count(c.id) AS children, max(c.finished_at) AS last_finished
        FROM ${S}.jobs p JOIN ${S}.jobs c ON c.parent_id = p.id
        WHERE p.state = 'running'
-       GROUP BY p.id, p.task
+       GROUP BY p.id, p.task, p.last_heartbeat_at
        HAVING count(*) FILTER (WHERE c.state IN ('queued', 'running')) = 0
        ORDER BY last_finished LIMIT $1`,
       [limit],
@@ -68,7 +68,7 @@ export async function opsSnapshot(db: Db, sinceMs: number, limit: number): Promi
         leaseExpiresAt: Number(r.lease_expires_at),
       })),
       pastDeadline: late.map((r) => ({ id: String(r.id), task: String(r.task), state: r.state as JobState, deadlineAt: Number(r.deadline_at) })),
-      settledParents: parents.map((r) => ({ id: String(r.id), task: String(r.task), children: Number(r.children), lastChildFinishedAt: Number(r.last_finished) })),
+      settledParents: parents.map((r) => ({ id: String(r.id), task: String(r.task), children: Number(r.children), lastChildFinishedAt: Number(r.last_finished), lastHeartbeatAt: r.last_heartbeat_at === null ? null : Number(r.last_heartbeat_at) })),
       hangs: hangs.map((r) => ({ task: String(r.task), kind: r.kind as ErrorKind, count: Number(r.n), lastAt: Number(r.last_at) })),
       freezes: freezes.map(freezeFromRow),
     };

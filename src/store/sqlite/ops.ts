@@ -33,13 +33,13 @@ export function opsSnapshot(db: Db, now: number, sinceMs: number, limit: number)
     ).all(now, limit) as Array<{ id: number; task: string; state: JobState; deadline_at: number }>;
     const parents = stmt(
       db,
-      `SELECT p.id, p.task, count(c.id) AS children, max(c.finished_at) AS last_finished
+      `SELECT p.id, p.task, p.last_heartbeat_at, count(c.id) AS children, max(c.finished_at) AS last_finished
        FROM jobs p JOIN jobs c ON c.parent_id = p.id
        WHERE p.state = 'running'
-       GROUP BY p.id, p.task
+       GROUP BY p.id, p.task, p.last_heartbeat_at
        HAVING sum(c.state IN ('queued', 'running')) = 0
        ORDER BY last_finished LIMIT ?`,
-    ).all(limit) as Array<{ id: number; task: string; children: number; last_finished: number }>;
+    ).all(limit) as Array<{ id: number; task: string; last_heartbeat_at: number | null; children: number; last_finished: number }>;
     const hangs = stmt(
       db,
       `SELECT j.task, a.outcome AS kind, count(*) AS n, max(a.finished_at) AS last_at
@@ -56,7 +56,7 @@ export function opsSnapshot(db: Db, now: number, sinceMs: number, limit: number)
       queues: queues.map((q) => ({ task: q.task, queued: q.queued, runnable: q.runnable, running: q.running, oldestRunnableAt: q.oldest })),
       expiredLeases: expired.map((r) => ({ id: String(r.id), task: r.task, leaseOwner: r.lease_owner, leaseExpiresAt: r.lease_expires_at })),
       pastDeadline: late.map((r) => ({ id: String(r.id), task: r.task, state: r.state, deadlineAt: r.deadline_at })),
-      settledParents: parents.map((r) => ({ id: String(r.id), task: r.task, children: r.children, lastChildFinishedAt: r.last_finished })),
+      settledParents: parents.map((r) => ({ id: String(r.id), task: r.task, children: r.children, lastChildFinishedAt: r.last_finished, lastHeartbeatAt: r.last_heartbeat_at })),
       hangs: hangs.map((r) => ({ task: r.task, kind: r.kind, count: r.n, lastAt: r.last_at })),
       freezes: freezes.map(freezeFromRow),
     };
