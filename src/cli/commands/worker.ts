@@ -6,6 +6,7 @@ import { EXIT } from '../exit.js';
 import { logWorkerEvents } from '../worker-log.js';
 import { startOpsSidecar, type OpsSidecar } from '../../ops/sidecar.js';
 import { storeUrlFromEnv } from '../../store/open.js';
+import { installTestHooks } from '../../ops/test-hooks.js';
 
 const DEFAULT_DRAIN_MS = 30_000;
 
@@ -89,6 +90,7 @@ async function runWorker(opts: WorkerCliOptions): Promise<number> {
     await ops.close();
     throw err;
   }
+  installTestHooks(worker);
   if (!opts.quiet) logWorkerEvents(worker, vigil);
   log(`worker ${worker.workerId} started: ${worker.slots.capacity} slots, store ${vigil.store.description}`);
 
