@@ -100,6 +100,8 @@ export class WebhookSender {
   }
 
   private sleep(ms: number): Promise<void> {
+    // Aborted already: an unref'd timer nobody clears would leave close() awaiting a promise with an empty loop.
+    if (this.abort.signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
       timer.unref();
