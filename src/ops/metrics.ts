@@ -263,7 +263,8 @@ export class VigilMetrics {
     if (!store) return Promise.resolve(null);
     if (this.snapshotPending && Date.now() - this.snapshotAt < SNAPSHOT_TTL_MS) return this.snapshotPending;
     this.snapshotAt = Date.now();
-    this.snapshotPending = store.opsSnapshot({ sinceMs: 0, limit: 1_000 }).catch(() => null);
+    // sinceMs = now: the gauges need no hang or freeze history, and the store then scans none.
+    this.snapshotPending = store.opsSnapshot({ sinceMs: Date.now(), limit: 1_000 }).catch(() => null);
     return this.snapshotPending;
   }
 }
