@@ -204,6 +204,12 @@ describe('vigil doctor', () => {
       assert.equal(result.code, 1);
       assert.deepEqual(failing(report).sort(), ['past-deadline', 'unserved-tasks']);
       assert.deepEqual(report.queues.map((q) => [q.task, q.queued]), [['late', 1], ['quick', 1]]);
+      // A freeze record round-trips through PostgreSQL as through SQLite.
+      const stack = [{ functionName: 'spin', file: '/app/x.js', line: 3, column: 7 }];
+      await submitter.store.recordFreeze({ workerId: 'w1', hostname: 'h', pid: 9, detectedAt: Date.now(), blockedMs: 1234, stack, notes: ['n'], action: 'restart' });
+      const frozen = await doctor(url);
+      assert.ok(failing(frozen.report).includes('supervisor-freezes'));
+      assert.deepEqual(frozen.report.freezes.map((f) => [f.workerId, f.blockedMs, f.action, f.stack, f.notes]), [['w1', 1234, 'restart', stack, ['n']]]);
     } finally {
       const pg = (await import('pg')).default;
       const client = new pg.Client({ connectionString: process.env.VIGIL_TEST_PG_URL });

@@ -35,6 +35,11 @@ function openOwnStore(): Promise<Store | null> {
   if (!data.storeUrl) return Promise.resolve(null);
   store ??= import('../store/open.js')
     .then((m) => m.openStore(data.storeUrl!))
+    .then((s) => {
+      const opened: WatchdogMessage = { type: 'storeOpened' };
+      parentPort?.postMessage(opened);
+      return s;
+    })
     .catch((err: unknown) => {
       say(`[vigil watchdog] cannot open the store to record the freeze: ${err instanceof Error ? err.message : String(err)}\n`);
       return null;

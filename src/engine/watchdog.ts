@@ -42,12 +42,13 @@ export interface WatchdogThreadData {
   webhookUrl: string | null;
 }
 
-export type WatchdogMessage = { type: 'freeze'; freeze: NewFreeze };
+export type WatchdogMessage = { type: 'freeze'; freeze: NewFreeze } | { type: 'storeOpened' };
 
 export class Watchdog {
   private readonly stamp = new Float64Array(new SharedArrayBuffer(8));
   private readonly timer: NodeJS.Timeout;
   private readonly thread: Worker;
+  private threadHasStore = false;
 
   constructor(options: WatchdogOptions = {}) {
     const beatMs = options.beatMs ?? 250;
@@ -70,6 +71,7 @@ export class Watchdog {
     this.thread = new Worker(entry.filename, { eval: entry.eval, workerData: data, stdout: false, stderr: false });
     this.thread.on('message', (m: WatchdogMessage) => {
       if (m.type === 'freeze') options.onFreeze?.(m.freeze);
+      if (m.type === 'storeOpened') this.threadHasStore = true;
     });
     this.thread.on('error', (err) => process.stderr.write(`[vigil watchdog] the watchdog thread failed: ${err.message}\n`));
     this.thread.unref();
@@ -77,6 +79,11 @@ export class Watchdog {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    // Nothing to close in the thread (the usual case: it opens its store only on a freeze): end it at once.
+    if (!this.threadHasStore) {
+      await this.thread.terminate();
+      return;
+    }
     // Ask first so the thread closes its store connection; terminate if it does not go in time.
     const exited = new Promise<void>((resolve) => this.thread.once('exit', () => resolve()));
     this.thread.postMessage('stop');

@@ -2,7 +2,7 @@ import type { Worker, WorkerEvent } from '../engine/worker.js';
 import type { NewFreeze, Store } from '../store/contract.js';
 import type { ErrorKind, HangReport } from '../types.js';
 import { liveness } from './liveness.js';
-import { HANG_OUTCOMES } from './metrics.js';
+import { HANG_OUTCOMES } from './kinds.js';
 
 /**
  * What `vigil.onHang(listener)` and `--webhook URL` receive (the webhook gets it as the JSON body). `type` tells the

@@ -2,10 +2,9 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Worker, WorkerEvent } from '../engine/worker.js';
 import type { NewFreeze, OpsSnapshot, Store } from '../store/contract.js';
+import { HANG_OUTCOMES } from './kinds.js';
 import { liveness } from './liveness.js';
 
-/** Outcomes counted as hangs: the engine ended the attempt from outside because it stopped making progress. */
-export const HANG_OUTCOMES = new Set(['timeout', 'stalled', 'oom']);
 /** Snapshot reads are shared by all gauges of one scrape, and by scrapes closer together than this. */
 const SNAPSHOT_TTL_MS = 1_000;
 const HOST_CHANNEL = 'vigil:executor-host';
