@@ -78,6 +78,37 @@ describe('alerts', () => {
     }
   });
 
+  test('a live worker announces another worker that went lost (SIGKILL), once', async () => {
+    const t = tempDir();
+    dirs.push(t);
+    const vigil = await Vigil.open({ store: t.store, tasks: OPS_TASKS });
+    const heard: OpsAlert[] = [];
+    vigil.onHang((a) => heard.push(a));
+    const doomed = new CliProcess(['worker', '--tasks', OPS_TASKS, '--store', t.store, '--lease', '2s', '--quiet'], { timeoutMs: 60_000 });
+    try {
+      const watcher = await vigil.startWorker({ concurrency: 1, pollMs: 100, leaseMs: 3_000 });
+      await until('the doomed worker registered', 20_000, async () => (await vigil.store.listWorkers()).length === 2);
+      const victim = (await vigil.store.listWorkers()).find((w) => w.workerId !== watcher.workerId)!;
+      doomed.child.kill('SIGKILL');
+      await doomed.done;
+      const killedAt = Date.now();
+      const lost = await until('the worker_lost alert', 20_000, () => heard.find((a) => a.type === 'worker_lost'));
+      const announcedMs = Date.now() - killedAt;
+      assert.equal(lost.type, 'worker_lost');
+      if (lost.type !== 'worker_lost') return;
+      assert.equal(lost.worker.workerId, victim.workerId);
+      assert.equal(lost.workerId, watcher.workerId);
+      assert.ok(lost.worker.silentMs > 2_000, `silent ${lost.worker.silentMs} ms: past its 2 s lease`);
+      // Announced once, not on every check.
+      await new Promise((r) => setTimeout(r, 4_500));
+      assert.equal(heard.filter((a) => a.type === 'worker_lost').length, 1);
+      console.log(`# worker_lost announced ${announcedMs} ms after the SIGKILL (lease 2 s)`);
+    } finally {
+      doomed.child.kill('SIGKILL');
+      await vigil.close();
+    }
+  });
+
   test('vigil worker --webhook to a server that never answers still stops promptly on SIGTERM', async () => {
     const t = tempDir();
     dirs.push(t);
