@@ -72,7 +72,11 @@ export async function readiness(store: Store, worker?: Worker, tracker?: LoopTra
         : { name: 'claimLoop', ok: false, detail: `the claim loop has not turned for ${idle} ms (over ${LOOP_DEAD_MS} ms): the worker is stuck` },
     );
     const served = new Set(snapshot.workers.find((w) => w.workerId === worker.workerId)?.tasks ?? []);
-    const waiting = snapshot.queues.filter((q) => served.has(q.task) && q.oldestRunnableAt !== null && snapshot.now - q.oldestRunnableAt > BEHIND_MS);
+    // A task with running jobs may be at its concurrency cap: its queue waiting is by design, not the worker being
+    // behind. Only a task that runs nothing at all while its jobs wait and slots are free proves the worker stuck.
+    const waiting = snapshot.queues.filter(
+      (q) => served.has(q.task) && q.running === 0 && q.oldestRunnableAt !== null && snapshot.now - q.oldestRunnableAt > BEHIND_MS,
+    );
     const behind = worker.slots.free > 0 ? waiting : [];
     checks.push(
       behind.length === 0
