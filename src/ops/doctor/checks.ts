@@ -115,13 +115,15 @@ export function evaluate(s: OpsSnapshot, o: CheckOptions): Pick<DoctorReport, 'c
     liveWorkers: served.get(q.task) ?? 0,
   }));
   const unserved = queues.filter((q) => q.queued > 0 && q.liveWorkers === 0);
+  // Workers of an older Vigil did not record what they serve: with one of those live, "nobody serves it" is unknown.
+  const legacyLive = liveRecords.filter((w) => w.leaseMs === null || w.leaseMs === undefined).length;
   checks.push(
     unserved.length === 0
       ? { id: 'unserved-tasks', status: 'ok', summary: 'every queued job has a live worker for its task', action: null, details: [] }
       : {
           id: 'unserved-tasks',
-          status: 'fail',
-          summary: `${plural(unserved.reduce((n, q) => n + q.queued, 0), 'queued job')} of ${plural(unserved.length, 'task')} no live worker serves`,
+          status: legacyLive ? 'warn' : 'fail',
+          summary: `${plural(unserved.reduce((n, q) => n + q.queued, 0), 'queued job')} of ${plural(unserved.length, 'task')} no live worker serves${legacyLive ? ` (unless one of the ${legacyLive} live worker(s) of an older Vigil does: they do not list their tasks)` : ''}`,
           action: `start a worker whose tasks module defines ${unserved.map((q) => q.task).join(', ')} (vigil worker --tasks <module>), or cancel the jobs`,
           details: unserved.map((q) => `${q.task}: ${q.queued} queued${q.oldestWaitingMs !== null ? `, oldest waiting ${formatDuration(q.oldestWaitingMs)}` : ''}`),
         },
