@@ -116,7 +116,7 @@ export function evaluate(s: OpsSnapshot, o: CheckOptions): Pick<DoctorReport, 'c
   }));
   const unserved = queues.filter((q) => q.queued > 0 && q.liveWorkers === 0);
   // Workers of an older Vigil did not record what they serve: with one of those live, "nobody serves it" is unknown.
-  const legacyLive = liveRecords.filter((w) => w.leaseMs === null || w.leaseMs === undefined).length;
+  const legacyLive = liveRecords.filter((w) => (w.leaseMs === null || w.leaseMs === undefined) && (w.tasks ?? []).length === 0).length;
   checks.push(
     unserved.length === 0
       ? { id: 'unserved-tasks', status: 'ok', summary: 'every queued job has a live worker for its task', action: null, details: [] }
