@@ -47,3 +47,10 @@ export type {
 } from './types.js';
 export type { Store } from './store/contract.js';
 export type { OpsAlert } from './ops/alerts.js';
+export { VigilMetrics } from './ops/metrics.js';
+export type { MetricsOptions } from './ops/metrics.js';
+export { registerOpsRoutes } from './ops/routes.js';
+export type { OpsRouteDeps } from './ops/routes.js';
+export { WebhookSender } from './ops/webhook.js';
+export type { WebhookOptions } from './ops/webhook.js';
+export type { DoctorReport, DoctorCheck, CheckId, CheckStatus } from './ops/doctor/report.js';
