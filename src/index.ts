@@ -47,10 +47,8 @@ export type {
 } from './types.js';
 export type { Store } from './store/contract.js';
 export type { OpsAlert } from './ops/alerts.js';
-export { VigilMetrics } from './ops/metrics.js';
-export type { MetricsOptions } from './ops/metrics.js';
-export { registerOpsRoutes } from './ops/routes.js';
-export type { OpsRouteDeps } from './ops/routes.js';
+// VigilMetrics and registerOpsRoutes load prom-client: they live at 'vigil/ops' (src/ops/index.ts) so task
+// processes, which import this module for defineTask, never pay for it.
 export { WebhookSender } from './ops/webhook.js';
 export type { WebhookOptions } from './ops/webhook.js';
 export type { DoctorReport, DoctorCheck, CheckId, CheckStatus } from './ops/doctor/report.js';
