@@ -1,11 +1,10 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Worker } from '../engine/worker.js';
 import type { Store } from '../store/contract.js';
 import { openStore } from '../store/open.js';
 import { loadTasks } from '../task/registry.js';
 import { Vigil } from '../vigil.js';
-import { VigilMetrics } from './metrics.js';
-import { registerOpsRoutes } from './routes.js';
+import type { VigilMetrics } from './metrics.js';
 import { WebhookSender } from './webhook.js';
 
 export interface OpsSidecarOptions {
@@ -28,7 +27,8 @@ export interface OpsSidecar {
 const WEBHOOK_FLUSH_MS = 2_000;
 
 export async function startOpsSidecar(options: OpsSidecarOptions): Promise<OpsSidecar> {
-  const metrics = options.metrics ? new VigilMetrics() : null;
+  // prom-client and Fastify load only for --metrics-port.
+  const metrics = options.metrics ? new (await import('./metrics.js')).VigilMetrics() : null;
   // The tasks module is loaded first (as Vigil.open does) so a broken module never touches the store.
   await loadTasks(options.tasks);
   const raw: Store = await openStore(options.storeUrl);
@@ -58,6 +58,7 @@ export async function startOpsSidecar(options: OpsSidecarOptions): Promise<OpsSi
     async attach(worker, server) {
       if (metrics) metrics.observeWorker(worker);
       if (!server) return;
+      const [{ default: Fastify }, { registerOpsRoutes }] = await Promise.all([import('fastify'), import('./routes.js')]);
       app = Fastify({ logger: false });
       registerOpsRoutes(app, { store, worker, metrics: metrics ?? undefined });
       const address = await app.listen({ port: server.port, host: server.host });

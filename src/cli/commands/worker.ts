@@ -4,7 +4,7 @@ import { durationArg, example, intArg, onSignals, storeOption, type StoreOptions
 import { formatDuration } from '../../task/duration.js';
 import { EXIT } from '../exit.js';
 import { logWorkerEvents } from '../worker-log.js';
-import { startOpsSidecar, type OpsSidecar } from '../../ops/sidecar.js';
+import type { OpsSidecar } from '../../ops/sidecar.js';
 import { storeUrlFromEnv } from '../../store/open.js';
 import { installTestHooks } from '../../ops/test-hooks.js';
 
@@ -64,6 +64,8 @@ async function runWorker(opts: WorkerCliOptions): Promise<number> {
     if (!opts.quiet) process.stderr.write(`${new Date().toISOString()} ${text}\n`);
   };
   const storeUrl = storeUrlFromEnv(opts.store);
+  // Loaded here, not at CLI start: every other command would pay for prom-client and Fastify.
+  const { startOpsSidecar } = await import('../../ops/sidecar.js');
   const ops: OpsSidecar = await startOpsSidecar({
     storeUrl,
     tasks: opts.tasks,
