@@ -91,7 +91,8 @@ export class Worker extends EventEmitter {
       reportEveryMs: this.reportEveryMs,
     });
     this.loopDelay.enable();
-    this.watchdog = new Watchdog({ stallMs: Math.max(1_000, Math.min(5_000, this.leaseMs / 3)), ...this.options.watchdog, workerId: this.workerId });
+    const stallMs = this.options.watchdog?.stallMs ?? Math.max(1_000, Math.min(5_000, this.leaseMs / 3));
+    this.watchdog = new Watchdog({ ...this.options.watchdog, stallMs, workerId: this.workerId });
     this.unsubscribe = store.subscribe((event) => {
       if (event.type === 'enqueued') this.poke();
       if (event.type === 'cancelRequested') for (const id of event.jobIds) this.running.get(id)?.sup.cancel();
