@@ -3,6 +3,7 @@
 // the webhook while the loop is still frozen, and with --restart-on-freeze ends the process; a new worker then
 // completes every job that was running.
 import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { Vigil } from '../src/index.js';
 import type { FreezeRecord } from '../src/store/contract.js';
@@ -13,6 +14,23 @@ import { CliProcess, OPS_TASKS, doctor, failing, tempDir } from './helpers/ops.j
 const BLOCKER = 'blockSupervisorLoopForTest';
 const dirs: Array<{ cleanup(): void }> = [];
 after(() => dirs.forEach((d) => d.cleanup()));
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    // A zombie still answers kill(0): read its state instead.
+    return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
 
 async function freezes(vigil: Vigil): Promise<FreezeRecord[]> {
   return (await vigil.store.opsSnapshot({ sinceMs: 0, limit: 10 })).freezes;
@@ -88,11 +106,15 @@ describe('supervisor self-watchdog', () => {
     try {
       await until('all three running', 20_000, async () => (await vigil.store.getMany(jobs.map((j) => j.id))).every((j) => j.state === 'running'));
       const started = Date.now();
+      const hosts = childrenOf(frozen.child.pid!);
+      assert.ok(hosts.length > 0, 'the worker has executor processes');
       const end = await frozen.done;
       const exitMs = Date.now() - started;
       assert.equal(end.signal, 'SIGKILL', `the watchdog ended the process (exit ${end.code}):\n${end.stderr}`);
       assert.ok(exitMs < 10_000, `ended ${exitMs} ms after the jobs started, not after the 20 s freeze`);
       assert.match(end.stderr, /over --restart-on-freeze/);
+      // Nothing the frozen worker started outlives it (G1): no attempt keeps running beside the re-run.
+      await until('its executor processes to be gone', 5_000, () => hosts.every((pid) => !alive(pid)));
       const restart = (await freezes(vigil)).find((f) => f.action === 'restart');
       assert.ok(restart, 'the restart was recorded before the process ended');
       assert.equal(restart.stack[0]?.functionName, BLOCKER);
