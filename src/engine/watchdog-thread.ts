@@ -7,14 +7,14 @@ import type { StackFrame } from '../types.js';
 import type { WatchdogThreadData, WatchdogMessage } from './watchdog.js';
 
 /**
- * The watchdog's side, on its own thread and event loop: it must keep working precisely when the supervisor's loop
- * does not turn. It only reads a shared clock, talks to the main thread through the inspector (V8 interrupts reach a
- * busy loop), writes with writeSync (process.stderr of a thread is relayed by the main thread, the one frozen),
- * and stores through its own store connection.
+ * What the watchdog thread does once it found the supervisor frozen (the watching itself is the small bootstrap in
+ * watchdog.ts, so a worker that never freezes never loads this). It runs on the watchdog's own thread and event
+ * loop: it talks to the main thread through the inspector (V8 interrupts reach a busy loop), writes with writeSync
+ * (process.stderr of a thread is relayed by the main thread, the one frozen), and stores through its own store
+ * connection.
  */
 
 const data = workerData as WatchdogThreadData;
-const stamp = new Float64Array(data.buffer);
 const CAPTURE_BUDGET_MS = 1_500;
 const STORE_BUDGET_MS = 3_000;
 
@@ -26,9 +26,6 @@ const say = (text: string): void => {
   }
 };
 
-let frozenSince = 0;
-let captured = false;
-let restarting = false;
 let store: Promise<Store | null> | null = null;
 
 function openOwnStore(): Promise<Store | null> {
@@ -80,7 +77,8 @@ async function captureMainStack(): Promise<{ stack: StackFrame[]; notes: string[
   }
 }
 
-async function record(action: NewFreeze['action'], blockedMs: number): Promise<void> {
+/** Takes the supervisor's stack, logs it, tells the main thread, stores it and alerts the webhook. */
+export async function record(action: NewFreeze['action'], blockedMs: number): Promise<void> {
   const { stack, notes } = await captureMainStack();
   const freeze: NewFreeze = { workerId: data.workerId, hostname: data.hostname, pid: data.pid, detectedAt: Date.now(), blockedMs, stack, notes, action };
   const top = stack.slice(0, 8).map((f) => `    at ${f.functionName || '(anonymous)'} (${f.file}:${f.line}:${f.column})`);
@@ -121,39 +119,8 @@ async function postAlert(url: string, freeze: NewFreeze): Promise<void> {
   }
 }
 
-async function restart(age: number): Promise<void> {
-  restarting = true;
-  say(`[vigil watchdog] the supervisor has been frozen ${age} ms (over --restart-on-freeze); ending the process so it is restarted — its jobs come back through their leases\n`);
-  await record('restart', age).catch(() => undefined);
-  // SIGKILL: the frozen main thread would never run a SIGTERM handler. Executor processes die with their parent (G1).
-  process.kill(process.pid, 'SIGKILL');
+/** Closes this thread's store connection, if a freeze opened one. */
+export async function close(): Promise<void> {
+  const s = store ? await store : null;
+  await bounded(s?.close() ?? Promise.resolve(), 1_000);
 }
-
-setInterval(() => {
-  if (restarting) return;
-  const age = Date.now() - stamp[0]!;
-  if (data.restartAfterMs !== null && age > data.restartAfterMs) {
-    void restart(age);
-    return;
-  }
-  if (age > data.stallMs && !frozenSince) {
-    frozenSince = stamp[0]!;
-    say(`[vigil watchdog] the supervisor event loop has not turned for ${age} ms (pid ${data.pid}); leases are not being renewed\n`);
-    if (data.capture && !captured) {
-      captured = true;
-      void record('logged', age).catch(() => undefined);
-    }
-  } else if (age <= data.stallMs && frozenSince) {
-    say(`[vigil watchdog] the supervisor event loop is running again after ${stamp[0]! - frozenSince} ms frozen\n`);
-    frozenSince = 0;
-    captured = false;
-  }
-}, Math.max(20, Math.min(250, data.stallMs / 4))).unref();
-
-parentPort?.on('message', () => {
-  void (async () => {
-    const s = store ? await store : null;
-    await bounded(s?.close() ?? Promise.resolve(), 1_000);
-    process.exit(0);
-  })();
-});

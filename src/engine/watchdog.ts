@@ -32,6 +32,10 @@ export interface WatchdogOptions {
 /** What the thread gets (structured-cloned). */
 export interface WatchdogThreadData {
   buffer: SharedArrayBuffer;
+  /** The module that captures and records (watchdog-thread), loaded on the first freeze. */
+  moduleUrl: string;
+  /** From source: tsx's API, registered in the thread before that module loads. */
+  tsxApi: string | null;
   stallMs: number;
   capture: boolean;
   restartAfterMs: number | null;
@@ -56,8 +60,11 @@ export class Watchdog {
     this.stamp[0] = Date.now();
     this.timer = setInterval(() => (this.stamp[0] = Date.now()), beatMs);
     this.timer.unref();
+    const entry = threadModule();
     const data: WatchdogThreadData = {
       buffer: this.stamp.buffer as SharedArrayBuffer,
+      moduleUrl: entry.url,
+      tsxApi: entry.tsxApi,
       stallMs,
       capture: options.capture ?? true,
       restartAfterMs: options.restartAfterMs ?? null,
@@ -67,8 +74,7 @@ export class Watchdog {
       pid: process.pid,
       webhookUrl: options.webhookUrl ?? null,
     };
-    const entry = threadEntry();
-    this.thread = new Worker(entry.filename, { eval: entry.eval, workerData: data, stdout: false, stderr: false });
+    this.thread = new Worker(THREAD, { eval: true, workerData: data, stdout: false, stderr: false });
     this.thread.on('message', (m: WatchdogMessage) => {
       if (m.type === 'freeze') options.onFreeze?.(m.freeze);
       if (m.type === 'storeOpened') this.threadHasStore = true;
@@ -95,14 +101,65 @@ export class Watchdog {
 }
 
 /**
- * The thread's module: from dist a plain .js file; from source (tests, tsx) a .ts file, and module hooks do not reach
- * worker threads in Node 20, so a tiny eval bootstrap registers tsx in the thread first.
+ * The thread's module: from dist a plain .js file; from source (tests, tsx) a .ts file that needs tsx registered in
+ * the thread first (module hooks do not reach worker threads in Node 20).
  */
-function threadEntry(): { filename: string | URL; eval: boolean } {
+function threadModule(): { url: string; tsxApi: string | null } {
   const fromSource = fileURLToPath(import.meta.url).endsWith('.ts');
-  const file = new URL(`./watchdog-thread.${fromSource ? 'ts' : 'js'}`, import.meta.url);
-  if (!fromSource) return { filename: file, eval: false };
-  const api = import.meta.resolve('tsx/esm/api');
-  const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(pathToFileURL(fileURLToPath(file)).href)}); });`;
-  return { filename: code, eval: true };
+  const url = pathToFileURL(fileURLToPath(new URL(`./watchdog-thread.${fromSource ? 'ts' : 'js'}`, import.meta.url))).href;
+  return { url, tsxApi: fromSource ? import.meta.resolve('tsx/esm/api') : null };
 }
+
+/**
+ * The watching, as a tiny eval'd script: every worker runs it, so it loads nothing. The capture module (inspector,
+ * forensics, a store connection) is loaded on the first freeze only, and the stack is taken only if the loop is
+ * still frozen once it is loaded. Dynamic imports: an eval'd thread is CommonJS or ESM depending on the flags.
+ */
+const THREAD = `
+(async () => {
+const { workerData: data, parentPort } = await import('node:worker_threads');
+const { writeSync } = await import('node:fs');
+const say = (text) => { try { writeSync(2, text); } catch {} };
+const stamp = new Float64Array(data.buffer);
+let mod = null;
+const load = () => (mod ??= (data.tsxApi ? import(data.tsxApi).then((m) => m.register()) : Promise.resolve()).then(() => import(data.moduleUrl)));
+const frozenFor = () => Date.now() - stamp[0];
+let frozenSince = 0;
+let captured = false;
+let restarting = false;
+async function capture() {
+  const m = await load();
+  const age = frozenFor();
+  if (age <= data.stallMs) { say('[vigil watchdog] the supervisor ran again before its stack could be taken\\n'); return; }
+  await m.record('logged', age);
+}
+async function restart(age) {
+  restarting = true;
+  say('[vigil watchdog] the supervisor has been frozen ' + age + ' ms (over --restart-on-freeze); ending the process so it is restarted — its jobs come back through their leases\\n');
+  // Bounded: the process ends even if the record cannot be taken or stored.
+  await Promise.race([load().then((m) => m.record('restart', frozenFor())).catch(() => undefined), new Promise((r) => setTimeout(r, 5000))]);
+  // SIGKILL: the frozen main thread would never run a SIGTERM handler. Executor processes die with their parent (G1).
+  process.kill(process.pid, 'SIGKILL');
+}
+setInterval(() => {
+  if (restarting) return;
+  const age = frozenFor();
+  if (data.restartAfterMs !== null && age > data.restartAfterMs) { void restart(age); return; }
+  if (age > data.stallMs && !frozenSince) {
+    frozenSince = stamp[0];
+    say('[vigil watchdog] the supervisor event loop has not turned for ' + age + ' ms (pid ' + data.pid + '); leases are not being renewed\\n');
+    if (data.capture && !captured) {
+      captured = true;
+      capture().catch((err) => say('[vigil watchdog] capture failed: ' + (err && err.message) + '\\n'));
+    }
+  } else if (age <= data.stallMs && frozenSince) {
+    say('[vigil watchdog] the supervisor event loop is running again after ' + (stamp[0] - frozenSince) + ' ms frozen\\n');
+    frozenSince = 0;
+    captured = false;
+  }
+}, Math.max(20, Math.min(250, data.stallMs / 4))).unref();
+parentPort.on('message', () => {
+  (mod ? mod.then((m) => m.close()) : Promise.resolve()).catch(() => undefined).finally(() => process.exit(0));
+});
+})();
+`;
