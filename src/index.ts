@@ -58,3 +58,9 @@ export { defineSchedule } from './schedule/define.js';
 export type { ScheduleOptions, ScheduleDefinition, CatchUp } from './schedule/define.js';
 export { RetryAfterError } from './errors.js';
 export type { KeepOptions } from './task/define.js';
+export type { OpsAlert } from './ops/alerts.js';
+// VigilMetrics and registerOpsRoutes load prom-client: they live at 'vigil/ops' (src/ops/index.ts) so task
+// processes, which import this module for defineTask, never pay for it.
+export { WebhookSender } from './ops/webhook.js';
+export type { WebhookOptions } from './ops/webhook.js';
+export type { DoctorReport, DoctorCheck, CheckId, CheckStatus } from './ops/doctor/report.js';

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { JobNotFoundError, UsageError, VigilError } from './errors.js';
-import type { NewJob, Store } from './store/contract.js';
+import type { NewFreeze, NewJob, Store } from './store/contract.js';
 import { startServer, type ServeOptions, type VigilServer } from './server/server.js';
 import { openStore } from './store/open.js';
 import { DEFAULTS, type TaskDefinition } from './task/define.js';
@@ -16,6 +16,7 @@ import { ThreadExecutor } from './executors/thread-executor.js';
 import { ProcessExecutor } from './executors/process-executor.js';
 import { CommandExecutor } from './executors/command-executor.js';
 import type { Attempt, Job, JobState, Json, LogLine, RetryPolicy } from './types.js';
+import { freezeAlert, watchAlerts, type AlertListener, type OpsAlert } from './ops/alerts.js';
 
 export interface VigilOptions {
   /** A store URL (`sqlite:./vigil.db`, `./jobs.db`, `postgres://…`) or an open Store. */
@@ -59,6 +60,7 @@ const WORKER_KEYS = Object.keys({
   storeRetry: 1,
   onClose: 1,
   keep: 1,
+  watchdog: 1,
 } satisfies Record<keyof StartWorkerOptions, 1>);
 
 export interface SubmitOptions {
@@ -76,6 +78,7 @@ export type StartWorkerOptions = Omit<WorkerOptions, 'store' | 'tasks' | 'tasksM
 /** The TypeScript API: submit and observe jobs, and run workers, against one store. */
 export class Vigil {
   private readonly workers = new Set<Worker>();
+  private readonly alertListeners = new Set<AlertListener>();
   private closed = false;
 
   private constructor(
@@ -275,22 +278,55 @@ export class Vigil {
       process: options.executors?.process ?? new ProcessExecutor(),
       command: options.executors?.command ?? new CommandExecutor(),
     };
-    // The worker tells its owner when it has stopped: the executors made here are closed with it.
+    const watchdog = {
+      ...options.watchdog,
+      onFreeze: (freeze: NewFreeze) => {
+        options.watchdog?.onFreeze?.(freeze);
+        this.emitAlert(freezeAlert(freeze));
+      },
+    };
+    // The worker tells its owner when it has stopped: the executors made here are closed with it, and its alerts
+    // are no longer watched.
     const worker: Worker = new Worker({
       ...options,
+      watchdog,
       store: this.store,
       tasks: this.tasks,
       tasksModule: this.tasksModule,
       executors,
       onClose: async () => {
+        unwatch();
         await Promise.all(Object.values(executors).map((e) => e.close()));
         this.workers.delete(worker);
         await options.onClose?.();
       },
     });
+    const unwatch = watchAlerts(worker, this.store, (alert) => this.emitAlert(alert), { wanted: () => this.alertListeners.size > 0 });
     await worker.start();
     this.workers.add(worker);
     return worker;
+  }
+
+  /**
+   * Alerts from this instance's workers: an attempt that hung (timeout, stalled, oom; with its hang report), another
+   * worker of the store lost, this process's supervisor frozen. Listeners run on the supervisor's loop: keep them
+   * short and never throw (a throwing listener is ignored). Returns a function that removes the listener.
+   */
+  onHang(listener: (alert: OpsAlert) => void): () => void {
+    this.alertListeners.add(listener);
+    return () => {
+      this.alertListeners.delete(listener);
+    };
+  }
+
+  private emitAlert(alert: OpsAlert): void {
+    for (const l of [...this.alertListeners]) {
+      try {
+        l(alert);
+      } catch {
+        // An alert sink's bug must not reach the engine.
+      }
+    }
   }
 
   async close(): Promise<void> {

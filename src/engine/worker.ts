@@ -7,7 +7,7 @@ import type { TaskDefinition } from '../task/define.js';
 import type { TaskMap } from '../task/registry.js';
 import type { Executor } from '../executors/types.js';
 import { ActivityBatcher, fenceKey } from './log-batcher.js';
-import { Watchdog } from './watchdog.js';
+import { Watchdog, type WatchdogOptions } from './watchdog.js';
 import { Slots } from './slots.js';
 import { AttemptSupervisor, DEFAULT_STORE_RETRY, type StoreRetry, type SupervisorEvent } from './supervise.js';
 import { settlesWithin, systemClock, type Clock, type Timer } from '../clock.js';
@@ -45,6 +45,8 @@ export interface WorkerOptions {
   onClose?: () => Promise<void>;
   /** Global retention of finished jobs and logs (docs/retention.md). Default: keep everything. */
   keep?: KeepOptions;
+  /** The supervisor's self-watchdog (G8): freeze threshold, stack capture, restart-on-freeze. */
+  watchdog?: Omit<WatchdogOptions, 'workerId'>;
 }
 
 export type WorkerEvent =
@@ -105,6 +107,11 @@ export class Worker extends EventEmitter {
   }
 
   /** Attempts not over yet (running, being stopped, or with an outcome still to write). */
+  /** Doctor calls a worker lost when it has been silent past its lease: it must report more often than that. */
+  get reportEveryMs(): number {
+    return Math.max(250, Math.min(5_000, this.leaseMs / 3));
+  }
+
   get runningCount(): number {
     let n = 0;
     for (const { sup } of this.running.values()) if (sup.state.phase !== 'done') n++;
@@ -120,9 +127,12 @@ export class Worker extends EventEmitter {
       pid: process.pid,
       concurrency: this.slots.capacity,
       tasks: [...this.options.tasks.values()].map((t) => ({ name: t.options.name, options: taskSummary(t) })),
+      leaseMs: this.leaseMs,
+      reportEveryMs: this.reportEveryMs,
     });
     this.loopDelay.enable();
-    this.watchdog = new Watchdog({ stallMs: Math.max(1_000, Math.min(5_000, this.leaseMs / 3)) });
+    const stallMs = this.options.watchdog?.stallMs ?? Math.max(1_000, Math.min(5_000, this.leaseMs / 3));
+    this.watchdog = new Watchdog({ ...this.options.watchdog, stallMs, workerId: this.workerId });
     this.unsubscribe = store.subscribe((event) => {
       if (event.type === 'enqueued') this.poke();
       if (event.type === 'cancelRequested') for (const id of event.jobIds) for (const r of this.attemptsOf(id)) r.sup.cancel();
@@ -130,7 +140,7 @@ export class Worker extends EventEmitter {
     });
     this.slots.onRelease(() => this.poke());
     this.every(Math.max(100, Math.min(1_000, this.leaseMs / 3)), () => this.renew());
-    this.every(5_000, () => this.reportStats());
+    this.every(this.reportEveryMs, () => this.reportStats());
     // Schedules and retention (src/engine/flow.ts); `vigil run` supervises one job tree and does neither.
     if (this.options.rootJobId === undefined) {
       this.flow = new FlowControl({ store, tasks: this.options.tasks, tasksModule: this.options.tasksModule, keep: this.options.keep, onError: (m, e) => this.emitError(m, e) });

@@ -10,6 +10,7 @@ import type {
   Progress,
   RetryPolicy,
   SerializedError,
+  StackFrame,
 } from '../types.js';
 
 /**
@@ -122,6 +123,16 @@ export interface Store {
   listWorkers(): Promise<WorkerRecord[]>;
   /** Tasks announced by workers seen within `sinceMs` (most recent definition wins). */
   knownTasks(): Promise<TaskRecord[]>;
+
+  /**
+   * Everything `vigil doctor`, `/readyz` and the queue metrics read, in one consistent pass (src/ops): workers with
+   * their lease and tasks, per-task queue depth, running jobs whose lease expired, jobs past their deadline, running
+   * parents whose children have all ended, hang outcomes and supervisor freezes since `sinceMs` (store clock).
+   * Each list holds at most `limit` rows.
+   */
+  opsSnapshot(options: { sinceMs: number; limit: number }): Promise<OpsSnapshot>;
+  /** A supervisor freeze seen by the watchdog (G8), kept so `doctor` can show the frozen stack later. */
+  recordFreeze(freeze: NewFreeze): Promise<void>;
 
   /**
    * State changes, for waking idle loops and waiters without busy polling. SQLite delivers events of this process
@@ -257,6 +268,9 @@ export interface WorkerInfo {
   pid: number;
   concurrency: number;
   tasks: Array<{ name: string; options: Json }>;
+  /** The worker's lease and how often it reports: a worker silent for longer than both (plus a margin) is lost. */
+  leaseMs?: number;
+  reportEveryMs?: number;
 }
 
 export interface WorkerRecord {
@@ -267,6 +281,42 @@ export interface WorkerRecord {
   startedAt: number;
   lastSeenAt: number;
   stats: Json;
+  /** Null for workers registered before these were recorded. */
+  leaseMs?: number | null;
+  reportEveryMs?: number | null;
+  /** Task names this worker serves. */
+  tasks?: string[];
+}
+
+export interface OpsSnapshot {
+  now: number;
+  schemaVersion: number;
+  workers: WorkerRecord[];
+  /** Per task with queued or running jobs: `runnable` are queued with runAt ≤ now; oldest is the oldest runnable. */
+  queues: Array<{ task: string; queued: number; runnable: number; running: number; oldestRunnableAt: number | null }>;
+  expiredLeases: Array<{ id: string; task: string; leaseOwner: string | null; leaseExpiresAt: number }>;
+  pastDeadline: Array<{ id: string; task: string; state: JobState; deadlineAt: number }>;
+  settledParents: Array<{ id: string; task: string; children: number; lastChildFinishedAt: number; lastHeartbeatAt: number | null }>;
+  hangs: Array<{ task: string; kind: ErrorKind; count: number; lastAt: number }>;
+  freezes: FreezeRecord[];
+}
+
+export interface NewFreeze {
+  workerId: string;
+  hostname: string;
+  pid: number;
+  detectedAt: number;
+  /** How long the loop had not turned when the stack was taken. */
+  blockedMs: number;
+  /** The supervisor's JS stack at that moment (empty when it was blocked outside JavaScript). */
+  stack: StackFrame[];
+  notes: string[];
+  /** `restart`: the watchdog ended the process (--restart-on-freeze). */
+  action: 'logged' | 'restart';
+}
+
+export interface FreezeRecord extends NewFreeze {
+  id: string;
 }
 
 export interface TaskRecord {

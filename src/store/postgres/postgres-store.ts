@@ -11,6 +11,7 @@ import type {
   JobDetail,
   JobEvent,
   JobFilter,
+  NewFreeze,
   NewJob,
   NewLogLine,
   PruneLogsRequest,
@@ -20,6 +21,7 @@ import type {
   ScheduleState,
   ScheduleUpsert,
   StatsOptions,
+  OpsSnapshot,
   Store,
   StoreEvent,
   StoreStats,
@@ -35,6 +37,7 @@ import { enqueue } from './enqueue.js';
 import { deliver } from '../deliver.js';
 import { Listener, type ListenStatus } from './listener.js';
 import { migrate } from './migrate.js';
+import * as ops from './ops.js';
 import * as reads from './reads.js';
 import * as serverReads from './server-reads.js';
 import { recoverExpired } from './recover.js';
@@ -222,6 +225,12 @@ export class PostgresStore implements Store {
   }
   async knownTasks(): Promise<TaskRecord[]> {
     return workers.knownTasks(this.q);
+  }
+  async opsSnapshot(options: { sinceMs: number; limit: number }): Promise<OpsSnapshot> {
+    return ops.opsSnapshot(this.q, options.sinceMs, options.limit);
+  }
+  async recordFreeze(freeze: NewFreeze): Promise<void> {
+    return ops.recordFreeze(this.q, freeze);
   }
 
   async syncSchedules(list: ScheduleUpsert[]): Promise<ScheduleState[]> {

@@ -1,6 +1,6 @@
 import type { Json } from '../../types.js';
 import type { TaskRecord, WorkerInfo, WorkerRecord } from '../contract.js';
-import type { Db } from './db.js';
+import type { Db, Row } from './db.js';
 
 /** The worker row and every task it serves, in one statement; the latest announcement of a task wins. */
 export async function registerWorker(db: Db, info: WorkerInfo): Promise<void> {
@@ -10,16 +10,27 @@ export async function registerWorker(db: Db, info: WorkerInfo): Promise<void> {
   await db.query(
     `WITH c AS (SELECT ${S}.now_ms() AS now),
      w AS (
-       INSERT INTO ${S}.workers (worker_id, hostname, pid, concurrency, started_at, last_seen_at, stats)
-       SELECT $1, $2, $3, $4, c.now, c.now, 'null' FROM c
+       INSERT INTO ${S}.workers (worker_id, hostname, pid, concurrency, started_at, last_seen_at, stats, lease_ms, report_every_ms, tasks)
+       SELECT $1, $2, $3, $4, c.now, c.now, 'null', $7, $8, $9 FROM c
        ON CONFLICT (worker_id) DO UPDATE
          SET hostname = EXCLUDED.hostname, pid = EXCLUDED.pid, concurrency = EXCLUDED.concurrency,
-             last_seen_at = EXCLUDED.last_seen_at
+             last_seen_at = EXCLUDED.last_seen_at, lease_ms = EXCLUDED.lease_ms,
+             report_every_ms = EXCLUDED.report_every_ms, tasks = EXCLUDED.tasks
      )
      INSERT INTO ${S}.tasks (name, options, updated_at)
      SELECT t.name, t.options, c.now FROM unnest($5::text[], $6::text[]) AS t(name, options) CROSS JOIN c
      ON CONFLICT (name) DO UPDATE SET options = EXCLUDED.options, updated_at = EXCLUDED.updated_at`,
-    [info.workerId, info.hostname, info.pid, info.concurrency, [...tasks.keys()], [...tasks.values()]],
+    [
+      info.workerId,
+      info.hostname,
+      info.pid,
+      info.concurrency,
+      [...tasks.keys()],
+      [...tasks.values()],
+      info.leaseMs ?? null,
+      info.reportEveryMs ?? null,
+      JSON.stringify([...tasks.keys()]),
+    ],
   );
 }
 
@@ -36,7 +47,11 @@ export async function unregisterWorker(db: Db, workerId: string): Promise<void> 
 
 export async function listWorkers(db: Db): Promise<WorkerRecord[]> {
   const rows = await db.read(`SELECT * FROM ${db.s}.workers ORDER BY started_at, worker_id`);
-  return rows.map((r) => ({
+  return rows.map(workerFromRow);
+}
+
+export function workerFromRow(r: Row): WorkerRecord {
+  return {
     workerId: String(r.worker_id),
     hostname: String(r.hostname),
     pid: Number(r.pid),
@@ -44,7 +59,10 @@ export async function listWorkers(db: Db): Promise<WorkerRecord[]> {
     startedAt: Number(r.started_at),
     lastSeenAt: Number(r.last_seen_at),
     stats: JSON.parse(String(r.stats)) as Json,
-  }));
+    leaseMs: r.lease_ms === null || r.lease_ms === undefined ? null : Number(r.lease_ms),
+    reportEveryMs: r.report_every_ms === null || r.report_every_ms === undefined ? null : Number(r.report_every_ms),
+    tasks: typeof r.tasks === 'string' ? (JSON.parse(r.tasks) as string[]) : [],
+  };
 }
 
 export async function knownTasks(db: Db): Promise<TaskRecord[]> {

@@ -12,7 +12,9 @@ import type {
   JobDetail,
   JobEvent,
   JobFilter,
+  NewFreeze,
   NewJob,
+  OpsSnapshot,
   NewLogLine,
   PruneLogsRequest,
   PruneRequest,
@@ -41,6 +43,7 @@ import * as logs from './logs.js';
 import * as prune from './prune.js';
 import * as schedules from './schedules.js';
 import * as serverReads from './server-reads.js';
+import * as ops from './ops.js';
 import * as workers from './workers.js';
 
 export interface SqliteStoreOptions {
@@ -227,6 +230,14 @@ export class SqliteStore implements Store {
     } catch (err) {
       throw this.wrap(err);
     }
+  }
+
+  opsSnapshot(options: { sinceMs: number; limit: number }): Promise<OpsSnapshot> {
+    return this.read(() => ops.opsSnapshot(this.db, this.clock(), options.sinceMs, options.limit));
+  }
+
+  recordFreeze(freeze: NewFreeze): Promise<void> {
+    return this.write(() => ({ value: ops.recordFreeze(this.db, freeze), events: [] }));
   }
 
   subscribe(listener: (event: StoreEvent) => void): () => void {

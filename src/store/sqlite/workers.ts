@@ -7,11 +7,21 @@ import { stmt } from './statements.js';
 export function registerWorker(db: Db, info: WorkerInfo, now: number): void {
   stmt(
     db,
-    `INSERT INTO workers (worker_id, hostname, pid, concurrency, tasks, started_at, last_seen_at, stats)
-     VALUES (@workerId, @hostname, @pid, @concurrency, @tasks, @now, @now, 'null')
+    `INSERT INTO workers (worker_id, hostname, pid, concurrency, tasks, started_at, last_seen_at, stats, lease_ms, report_every_ms)
+     VALUES (@workerId, @hostname, @pid, @concurrency, @tasks, @now, @now, 'null', @leaseMs, @reportEveryMs)
      ON CONFLICT (worker_id) DO UPDATE SET hostname = excluded.hostname, pid = excluded.pid,
-       concurrency = excluded.concurrency, tasks = excluded.tasks, last_seen_at = excluded.last_seen_at`,
-  ).run({ ...info, tasks: JSON.stringify(info.tasks.map((t) => t.name)), now });
+       concurrency = excluded.concurrency, tasks = excluded.tasks, last_seen_at = excluded.last_seen_at,
+       lease_ms = excluded.lease_ms, report_every_ms = excluded.report_every_ms`,
+  ).run({
+    workerId: info.workerId,
+    hostname: info.hostname,
+    pid: info.pid,
+    concurrency: info.concurrency,
+    tasks: JSON.stringify(info.tasks.map((t) => t.name)),
+    now,
+    leaseMs: info.leaseMs ?? null,
+    reportEveryMs: info.reportEveryMs ?? null,
+  });
   const task = stmt(
     db,
     `INSERT INTO tasks (name, options, worker_id, updated_at) VALUES (?, ?, ?, ?)
@@ -36,6 +46,9 @@ interface WorkerRow {
   started_at: number;
   last_seen_at: number;
   stats: string;
+  tasks: string;
+  lease_ms: number | null;
+  report_every_ms: number | null;
 }
 
 export function listWorkers(db: Db): WorkerRecord[] {
@@ -48,6 +61,9 @@ export function listWorkers(db: Db): WorkerRecord[] {
     startedAt: r.started_at,
     lastSeenAt: r.last_seen_at,
     stats: parseJson<Json>(r.stats),
+    leaseMs: r.lease_ms,
+    reportEveryMs: r.report_every_ms,
+    tasks: parseJson<string[]>(r.tasks) ?? [],
   }));
 }
 

@@ -1,3 +1,0 @@
--- Placeholder on the server branch only: the migration numbered 004 belongs to another branch. DELETE THIS FILE at
--- merge (the real 004_*.sql takes its place).
-SELECT 1;
