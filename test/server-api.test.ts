@@ -341,6 +341,16 @@ describe('job server: queue limits, auth, bind', () => {
       assertError(await call(server.url, 'GET', '/api/events'), 401, 'VIGIL_UNAUTHORIZED');
       assert.equal((await call(server.url, 'GET', '/api/stats', undefined, { authorization: `Bearer ${token}` })).status, 200);
       assert.equal((await call(server.url, 'GET', '/api/openapi.json')).status, 200, 'the API description is public');
+      // Metrics and readiness carry task names, counts and store health: guarded. Liveness says only "alive".
+      assertError(await call(server.url, 'GET', '/readyz'), 401, 'VIGIL_UNAUTHORIZED');
+      const metricsDenied = await fetch(`${server.url}/metrics`);
+      assert.equal(metricsDenied.status, 401);
+      await metricsDenied.body?.cancel();
+      assert.equal((await call(server.url, 'GET', '/healthz')).status, 200, 'a liveness probe needs no token');
+      assert.equal((await call(server.url, 'GET', '/readyz', undefined, { authorization: `Bearer ${token}` })).status, 200);
+      const metrics = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(metrics.status, 200);
+      assert.match(await metrics.text(), /^# HELP /m, 'Prometheus text from the same process as the API');
       assert.ok(logged.length > 0);
       assert.ok(!logged.join('\n').includes(token), 'the token never appears in the server log');
     } finally {

@@ -4,6 +4,7 @@ import { Admission, type QueueLimits } from './admission.js';
 import { registerAuth } from './auth.js';
 import type { ServerContext } from './context.js';
 import { registerDashboard } from './dashboard.js';
+import { registerOpsRoutes } from '../ops/routes.js';
 import { errorBody, HttpError, toHttpError } from './errors.js';
 import { EventFeed } from './event-feed.js';
 import { registerInfoRoutes } from './routes/info.js';
@@ -85,8 +86,8 @@ export async function buildApp(options: AppOptions): Promise<{ app: FastifyInsta
   registerJobRoutes(app, ctx);
   registerLiveRoutes(app, ctx);
   registerInfoRoutes(app, ctx);
-  // TODO(merge, helper "ops"): /metrics, /healthz and /readyz. One line, with the import from '../ops/routes.js':
-  //   registerOpsRoutes(app, { store: options.store, worker: options.worker ?? undefined });
+  // /metrics, /healthz and /readyz: the same routes `vigil worker --metrics-port` serves.
+  registerOpsRoutes(app, { store: options.store, worker: options.worker ?? undefined });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   registerDashboard(app);
 

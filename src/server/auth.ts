@@ -23,13 +23,18 @@ export function checkBind(host: string, token: string | undefined): void {
 // Hashing both sides first gives equal lengths, so the comparison time says nothing about the token.
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
-/** Bearer auth on /api/* (the dashboard's static files carry no data; the dashboard asks for the token). */
+/**
+ * Bearer auth on /api/*, /metrics and /readyz (task names, counts and store health are data too). Left open: the
+ * dashboard's static files (they carry no data; the dashboard asks for the token), the OpenAPI document, and
+ * /healthz (a liveness probe says only "this process answers").
+ */
 export function registerAuth(app: FastifyInstance, token: string | undefined): void {
   if (!token) return;
   const expected = digest(token);
   app.addHook('onRequest', async (request) => {
     const path = request.url.split('?')[0]!;
-    if (!path.startsWith('/api/') || path === '/api/openapi.json') return;
+    const guarded = (path.startsWith('/api/') && path !== '/api/openapi.json') || path === '/metrics' || path === '/readyz';
+    if (!guarded) return;
     const header = request.headers.authorization ?? '';
     const m = /^Bearer\s+(.+)$/i.exec(header);
     if (!m || !timingSafeEqual(digest(m[1]!.trim()), expected)) {
