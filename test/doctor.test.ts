@@ -20,7 +20,10 @@ function fresh(): string {
 
 describe('vigil doctor', () => {
   test('an empty store is healthy: exit 0, every check ok', async () => {
-    const { result, report } = await doctor(fresh());
+    // Created, with nothing in it (doctor only reads: a store that does not exist at all is a usage error, exit 2).
+    const store = fresh();
+    await (await Vigil.open({ store })).close();
+    const { result, report } = await doctor(store);
     assert.equal(result.code, 0, result.stdout);
     assert.equal(report.version, 1);
     assert.equal(report.ok, true);
@@ -185,7 +188,8 @@ describe('vigil doctor', () => {
   });
 
   test('an unreachable store: exit 1 with what to do', async () => {
-    const { result, report } = await doctor('sqlite:/nonexistent-dir/x.db');
+    // Nothing listens on port 1: the database is down, which doctor reports as a finding (not a usage error).
+    const { result, report } = await doctor('postgres://postgres@127.0.0.1:1/test');
     assert.equal(result.code, 1);
     assert.equal(report.store.reachable, false);
     assert.match(report.checks.find((c) => c.id === 'store')!.action!, /reachable/);
@@ -193,6 +197,7 @@ describe('vigil doctor', () => {
 
   test('PostgreSQL: the same snapshot and verdicts', { skip: !process.env.VIGIL_TEST_PG_URL && 'set VIGIL_TEST_PG_URL' }, async () => {
     const url = `${process.env.VIGIL_TEST_PG_URL}${process.env.VIGIL_TEST_PG_URL!.includes('?') ? '&' : '?'}schema=ops_doctor_${process.pid}`;
+    await (await Vigil.open({ store: url })).close();
     const empty = await doctor(url);
     assert.equal(empty.result.code, 0, empty.result.stdout);
     const submitter = await Vigil.open({ store: url, tasks: OPS_TASKS });
