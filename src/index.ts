@@ -53,3 +53,5 @@ export { defineSchedule } from './schedule/define.js';
 export type { ScheduleOptions, ScheduleDefinition, CatchUp } from './schedule/define.js';
 export { RetryAfterError } from './errors.js';
 export type { KeepOptions } from './task/define.js';
+export { explainJob, formatWhy } from './why/explain.js';
+export type { WhyAnswer, WhyCode, ExplainOptions } from './why/explain.js';

@@ -12,6 +12,7 @@ import { registerSubmit } from './commands/submit.js';
 import { registerWorker } from './commands/worker.js';
 import { registerSchedules } from './commands/schedules.js';
 import { registerPrune } from './commands/prune.js';
+import { registerWhy } from './commands/why.js';
 
 /** The `vigil` command tree. A new command is one `registerX(program)` line here and one file in commands/. */
 export function buildProgram(): Command {
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerSchedules(program);
   registerPrune(program);
+  registerWhy(program);
   registerDemo(program);
   return program;
 }

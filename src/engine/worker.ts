@@ -357,7 +357,13 @@ export class Worker extends EventEmitter {
   }
 
   private async reportStats(): Promise<void> {
-    const stats: Json = { running: this.running.size, slotsInUse: this.slots.inUse, eventLoopDelayMs: this.eventLoopDelay() };
+    const stats: Json = {
+      running: this.running.size,
+      slotsInUse: this.slots.inUse,
+      eventLoopDelayMs: this.eventLoopDelay(),
+      // PostgreSQL reads the served tasks from here (vigil why: "no live worker serves task X").
+      tasks: [...this.options.tasks.keys()],
+    };
     await this.options.store.workerHeartbeat(this.workerId, stats).catch(() => undefined);
   }
 
@@ -368,5 +374,5 @@ export class Worker extends EventEmitter {
 
 function taskSummary(t: TaskDefinition): Json {
   const o = t.options;
-  return { kind: o.kind, isolation: o.isolation, timeoutMs: o.timeoutMs, maxAttempts: o.retry.maxAttempts, retry: { ...o.retry }, deadlineMs: o.deadlineMs };
+  return { kind: o.kind, isolation: o.isolation, timeoutMs: o.timeoutMs, maxAttempts: o.retry.maxAttempts, retry: { ...o.retry }, deadlineMs: o.deadlineMs, concurrency: o.concurrency };
 }

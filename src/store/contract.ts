@@ -252,6 +252,8 @@ export interface WorkerRecord {
   startedAt: number;
   lastSeenAt: number;
   stats: Json;
+  /** Names of the tasks it serves (absent in rows written before workers recorded them). */
+  tasks?: string[];
 }
 
 export interface TaskRecord {

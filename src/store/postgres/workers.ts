@@ -11,15 +11,15 @@ export async function registerWorker(db: Db, info: WorkerInfo): Promise<void> {
     `WITH c AS (SELECT ${S}.now_ms() AS now),
      w AS (
        INSERT INTO ${S}.workers (worker_id, hostname, pid, concurrency, started_at, last_seen_at, stats)
-       SELECT $1, $2, $3, $4, c.now, c.now, 'null' FROM c
+       SELECT $1, $2, $3, $4, c.now, c.now, $7 FROM c
        ON CONFLICT (worker_id) DO UPDATE
          SET hostname = EXCLUDED.hostname, pid = EXCLUDED.pid, concurrency = EXCLUDED.concurrency,
-             last_seen_at = EXCLUDED.last_seen_at
+             last_seen_at = EXCLUDED.last_seen_at, stats = EXCLUDED.stats
      )
      INSERT INTO ${S}.tasks (name, options, updated_at)
      SELECT t.name, t.options, c.now FROM unnest($5::text[], $6::text[]) AS t(name, options) CROSS JOIN c
      ON CONFLICT (name) DO UPDATE SET options = EXCLUDED.options, updated_at = EXCLUDED.updated_at`,
-    [info.workerId, info.hostname, info.pid, info.concurrency, [...tasks.keys()], [...tasks.values()]],
+    [info.workerId, info.hostname, info.pid, info.concurrency, [...tasks.keys()], [...tasks.values()], JSON.stringify({ tasks: [...tasks.keys()] })],
   );
 }
 
@@ -44,6 +44,7 @@ export async function listWorkers(db: Db): Promise<WorkerRecord[]> {
     startedAt: Number(r.started_at),
     lastSeenAt: Number(r.last_seen_at),
     stats: JSON.parse(String(r.stats)) as Json,
+    ...tasksOf(JSON.parse(String(r.stats)) as Json),
   }));
 }
 
@@ -54,4 +55,12 @@ export async function knownTasks(db: Db): Promise<TaskRecord[]> {
     options: JSON.parse(String(r.options)) as Json,
     updatedAt: Number(r.updated_at),
   }));
+}
+
+/** PostgreSQL keeps the served task names in the stats document (no column for them): workers write them there. */
+function tasksOf(stats: Json): { tasks?: string[] } {
+  if (stats && typeof stats === 'object' && !Array.isArray(stats) && Array.isArray(stats.tasks)) {
+    return { tasks: stats.tasks.filter((t): t is string => typeof t === 'string') };
+  }
+  return {};
 }

@@ -36,6 +36,7 @@ interface WorkerRow {
   started_at: number;
   last_seen_at: number;
   stats: string;
+  tasks: string | null;
 }
 
 export function listWorkers(db: Db): WorkerRecord[] {
@@ -48,6 +49,7 @@ export function listWorkers(db: Db): WorkerRecord[] {
     startedAt: r.started_at,
     lastSeenAt: r.last_seen_at,
     stats: parseJson<Json>(r.stats),
+    ...(r.tasks ? { tasks: parseJson<string[]>(r.tasks) ?? [] } : {}),
   }));
 }
 
