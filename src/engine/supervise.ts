@@ -269,7 +269,25 @@ export class AttemptSupervisor {
           onError: (error) => this.deps.onEvent?.({ type: 'error', message: `job ${this.jobId}: creating its children failed; retrying with backoff`, error }),
         }),
       all: (request) => this.waitChildren(request),
+      isCurrent: () => this.isCurrent(),
     };
+  }
+
+  /**
+   * ctx.isCurrent(): false once this worker knows the lease is gone; otherwise the store's row decides (running,
+   * this attempt, this worker, lease not expired on the store's clock).
+   */
+  private async isCurrent(): Promise<boolean> {
+    if (this.giveUp.signal.aborted) return false;
+    const job = await this.deps.store.get(this.fence.jobId);
+    const storeNow = this.clock.now() + this.deps.clockOffsetMs();
+    return (
+      !!job &&
+      job.state === 'running' &&
+      job.attempts === this.fence.attempt &&
+      job.leaseOwner === this.fence.workerId &&
+      (job.leaseExpiresAt ?? 0) > storeNow
+    );
   }
 
   /**

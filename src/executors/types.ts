@@ -76,6 +76,11 @@ export interface AttemptChannel {
   processEnded(pid: number): void;
   /** Output was seen (stdout/stderr) — feeds `silence` for command tasks. */
   activity(): void;
+  /**
+   * ctx.isCurrent(): whether this attempt still holds the job in the store (its fence is valid). Executors never
+   * touch the store; the engine answers. Absent (stubs): treated as current.
+   */
+  isCurrent?(): Promise<boolean>;
 }
 
 export interface RunningAttempt {

@@ -146,6 +146,17 @@ export interface ChildRef<O = Json> {
 export interface TaskContext {
   readonly jobId: string;
   readonly attempt: number;
+  /**
+   * A fencing token for side effects: it only grows across the attempts of this job, so an external system that
+   * remembers the highest token it has seen can refuse writes from an older (zombie) attempt.
+   */
+  readonly fence: number;
+  /**
+   * Asks the store whether this attempt still holds the job (its lease is valid and no newer attempt took over).
+   * Check it right before making output visible (e.g. before renaming a temporary file into place): a zombie
+   * attempt whose lease was lost gets false and must not publish. See docs/fencing.md.
+   */
+  isCurrent(): Promise<boolean>;
   readonly task: string;
   /** Fires on timeout, stall, cancellation, deadline or shutdown: stop soon, the attempt is killed after `grace`. */
   readonly signal: AbortSignal;
