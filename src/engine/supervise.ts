@@ -121,6 +121,8 @@ export class AttemptSupervisor {
   /** Aborted when recording must stop trying (the lease is gone, or the worker stops). */
   private readonly giveUp = new AbortController();
   private readonly def: TaskDefinition;
+  /** Descendants the job's deadline caught unfinished (recorded in the parent's error). */
+  private outOfTime: Array<{ jobId: string; parentId: string; key: string; task: string; state: string }> = [];
 
   constructor(private readonly claimed: Claimed, private readonly deps: SupervisorDeps) {
     this.fence = claimed.fence;
@@ -262,7 +264,15 @@ export class AttemptSupervisor {
       processEnded: () => undefined,
       // Spawning is idempotent (children are unique per parent and key): a store outage is waited out.
       spawn: (children) =>
-        untilStored(() => spawnChildren(this.deps.store, this.deps.tasks, fence, children), {
+        untilStored(
+          () =>
+            spawnChildren(
+              this.deps.store,
+              this.deps.tasks,
+              { ...fence, deadlineAt: this.claimed.job.deadlineAt, storeNow: this.clock.now() + this.deps.clockOffsetMs() },
+              children,
+            ),
+          {
           clock: this.clock,
           retry: this.deps.storeRetry ?? DEFAULT_STORE_RETRY,
           signal: this.lifetime.signal,
@@ -353,12 +363,13 @@ export class AttemptSupervisor {
     if (ending.kind !== 'shutdown' && ending.kind !== 'leaseLost') {
       this.deps.onEvent?.({ type: 'enforcing', jobId: this.jobId, attempt: this.fence.attempt, kind: ending.kind, message: ending.message });
     }
+    const captureUntil = this.clock.now() + this.deps.captureBudgetMs;
     const capture = ending.kind === 'timeout' || ending.kind === 'stalled' || ending.kind === 'deadline' ? this.capture(running, ending.kind) : null;
     running.abort(ending.message);
     const grace = ending.kind === 'leaseLost' ? 0 : this.def.options.graceMs;
     const exited = await settlesWithin(this.clock, running.done, grace);
-    // Capture never delays the kill past its own bound.
-    if (capture) await settlesWithin(this.clock, capture, this.deps.captureBudgetMs);
+    // Capture never delays the kill past its own bound, counted from when it started (it runs during the grace).
+    if (capture) await settlesWithin(this.clock, capture, Math.max(0, captureUntil - this.clock.now()));
     if (!exited) await running.kill();
   }
 
@@ -398,6 +409,7 @@ export class AttemptSupervisor {
       this.deps.onEvent?.({ type: 'finished', jobId: this.jobId, attempt: this.fence.attempt, outcome: 'crashed', recorded: false, retrying: false, reason: LOST });
       return;
     }
+    if (ending?.kind === 'deadline') this.outOfTime = await unfinishedDescendants(this.deps.store, this.jobId);
     const finish = this.decide(end, ending);
     this.to('recording');
     const written = await this.write(finish);
@@ -466,6 +478,11 @@ export class AttemptSupervisor {
     let charged = true;
     if (ending) {
       error = { kind: ending.kind as ErrorKind, message: this.describeEnding(ending) };
+      if (ending.kind === 'deadline' && this.outOfTime.length > 0) {
+        // The tree's deadline is one deadline: say which descendants it caught unfinished (they end `deadline` too).
+        error.message += `; ${this.outOfTime.length} descendant job(s) ran out of time with it: ${this.outOfTime.slice(0, 10).map((j) => j.jobId).join(', ')}${this.outOfTime.length > 10 ? ', …' : ''}`;
+        error.details = { outOfTime: this.outOfTime };
+      }
     } else {
       switch (end.type) {
         case 'returned':
@@ -532,6 +549,31 @@ export class AttemptSupervisor {
     this.disarm('heartbeat');
     this.disarm('silence');
   }
+}
+
+/**
+ * Jobs of the subtree not finished (or finished `deadline`) when the root's deadline passed, breadth first, at most
+ * 200 (a store error gives an empty list: the parent's outcome must still be written).
+ */
+async function unfinishedDescendants(store: Store, rootId: string): Promise<Array<{ jobId: string; parentId: string; key: string; task: string; state: string }>> {
+  const out: Array<{ jobId: string; parentId: string; key: string; task: string; state: string }> = [];
+  try {
+    let level = [rootId];
+    while (level.length > 0 && out.length < 200) {
+      const next: string[] = [];
+      for (const id of level) {
+        for (const c of await store.children(id)) {
+          next.push(c.id);
+          const caught = !['succeeded', 'failed', 'cancelled'].includes(c.state) || c.error?.kind === 'deadline';
+          if (caught && out.length < 200) out.push({ jobId: c.id, parentId: id, key: c.childKey ?? '', task: c.task, state: c.state });
+        }
+      }
+      level = next;
+    }
+  } catch {
+    // Best effort: the list is a courtesy; the outcome is what matters.
+  }
+  return out;
 }
 
 const LOST = 'the lease was lost (the store was unreachable for longer than the lease, or this worker froze): the attempt was killed, its outcome discarded, and the job is recovered';
