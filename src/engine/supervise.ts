@@ -235,7 +235,7 @@ export class AttemptSupervisor {
         throw Object.assign(new Error(`task "${job.task}": command(input) must return a non-empty array of strings (got ${JSON.stringify(argv)})`), { retryable: false });
       }
       const stdin = typeof this.def.stdin === 'function' ? this.def.stdin(job.input as never) : this.def.stdin;
-      spec.command = { argv, cwd: this.def.cwd, env: this.def.env, stdin, result: this.def.result };
+      spec.command = { argv, cwd: this.def.cwd, env: this.def.env, stdin, result: this.def.result, pythonStacks: this.def.pythonStacks };
     }
     return spec;
   }

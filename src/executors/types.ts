@@ -29,6 +29,8 @@ export interface CommandSpec {
   stdin: StdinOption;
   /** How the result is read: exit status only, the last stdout line as JSON, or $VIGIL_RESULT_FILE. */
   result: 'exit' | 'last-line' | 'file';
+  /** Arm faulthandler in the program's Python processes for hang reports (default true). */
+  pythonStacks?: boolean;
 }
 
 /** How an attempt's code ended, as far as the executor can tell. The engine turns this into an outcome. */

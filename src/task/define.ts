@@ -73,6 +73,11 @@ export interface CommandTaskOptions<I> extends CommonOptions {
    * as JSON), or 'file' (the JSON the program wrote to the path in $VIGIL_RESULT_FILE).
    */
   result?: 'exit' | 'last-line' | 'file';
+  /**
+   * Python stacks in hang reports (default true): a `sitecustomize` on PYTHONPATH arms faulthandler in the
+   * program's Python processes so a hang report shows the file and line of each thread. false turns it off.
+   */
+  pythonStacks?: boolean;
 }
 
 export interface ResolvedOptions {
@@ -113,6 +118,7 @@ export interface CommandTask<I = Json> {
   readonly env: Record<string, string> | undefined;
   stdin: StdinOption | ((input: I) => StdinOption);
   readonly result: 'exit' | 'last-line' | 'file';
+  readonly pythonStacks: boolean;
   readonly __types?: { input: I; output: Json };
 }
 
@@ -176,7 +182,7 @@ export interface TaskContext {
 
 const COMMON_KEYS = ['name', 'timeout', 'grace', 'heartbeat', 'deadline', 'retries', 'memoryMb', 'concurrency', 'rateLimit', 'keep'];
 const FUNCTION_KEYS = new Set([...COMMON_KEYS, 'isolation', 'run']);
-const COMMAND_KEYS = new Set([...COMMON_KEYS, 'command', 'cwd', 'env', 'stdin', 'silence', 'result']);
+const COMMAND_KEYS = new Set([...COMMON_KEYS, 'command', 'cwd', 'env', 'stdin', 'silence', 'result', 'pythonStacks']);
 
 /**
  * The longest timeout, deadline, heartbeat, grace or retry delay a task may declare. Timers of any length work
@@ -224,6 +230,9 @@ export function defineTask(options: FunctionTaskOptions<unknown, unknown> | Comm
       throw new TaskDefinitionError(name, 'result', `must be 'exit', 'last-line' or 'file' (got ${JSON.stringify(o.result)})`);
     }
     if (o.stdin !== undefined) checkStdin(name, o.stdin);
+    if (o.pythonStacks !== undefined && typeof o.pythonStacks !== 'boolean') {
+      throw new TaskDefinitionError(name, 'pythonStacks', `must be true or false (got ${JSON.stringify(o.pythonStacks)})`);
+    }
     return Object.freeze({
       __vigilTask: true as const,
       options: resolved,
@@ -232,6 +241,7 @@ export function defineTask(options: FunctionTaskOptions<unknown, unknown> | Comm
       env: o.env,
       stdin: o.stdin ?? 'closed',
       result: o.result ?? 'exit',
+      pythonStacks: o.pythonStacks ?? true,
       rateKey: rateKeyOf(options),
     });
   }
