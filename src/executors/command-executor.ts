@@ -124,7 +124,10 @@ class CommandAttempt implements RunningAttempt {
   abort(_reason: string): void {
     if (this.aborted || this.ended) return;
     this.aborted = true;
-    this.program?.terminate();
+    // SIGTERM kills a Python program at once, before it handles the SIGUSR2 that asked for its stack: while a capture
+    // is asking, the terminate waits for it (it is bounded by the capture budget; the kill after grace is not).
+    if (this.capturing) void this.capturing.finally(() => this.program?.terminate());
+    else this.program?.terminate();
   }
 
   kill(): Promise<void> {
