@@ -1,5 +1,6 @@
 import type { Claimed, AttemptFinish, Fence, Store } from '../store/contract.js';
-import type { TaskDefinition } from '../task/define.js';
+import type { AutoTimeout, TaskDefinition } from '../task/define.js';
+import type { LearnedTimeout } from './adaptive-timeout.js';
 import { formatDuration } from '../task/duration.js';
 import type { TaskMap } from '../task/registry.js';
 import { serializeError } from '../task/serialize.js';
@@ -28,6 +29,8 @@ export interface SupervisorDeps {
   /** Backoff between tries of a store write that must not be lost (the outcome, a parent's wait). */
   storeRetry?: StoreRetry;
   onEvent?(event: SupervisorEvent): void;
+  /** Adaptive timeouts: the learned timeout of a task with `timeout: { auto: true, … }`. */
+  learnTimeout?(task: string, auto: AutoTimeout): Promise<LearnedTimeout>;
 }
 
 /** First delay, doubling up to maxMs, for as long as it takes. */
@@ -153,6 +156,16 @@ export class AttemptSupervisor {
     if (after) await after;
     const job = this.claimed.job;
     const opts = this.def.options;
+    let timeoutMs = opts.timeoutMs;
+    let learned: LearnedTimeout | null = null;
+    if (opts.autoTimeout && this.deps.learnTimeout) {
+      // A store error here must not fail the attempt: the maximum is a safe timeout.
+      learned = await this.deps.learnTimeout(job.task, opts.autoTimeout).catch(() => null);
+      if (learned) {
+        timeoutMs = learned.ms;
+        this.deps.batcher.log(this.fence, 'system', `timeout ${formatDuration(timeoutMs)}, ${learned.note}`, this.clock.now());
+      }
+    }
     let end: AttemptEnd;
     if (this.ending) {
       // Cancelled, shut down or lost while it waited to start: it never runs.
@@ -160,7 +173,7 @@ export class AttemptSupervisor {
     } else {
       const now = this.clock.now();
       const deadlineLocal = job.deadlineAt === null ? Infinity : job.deadlineAt - this.deps.clockOffsetMs();
-      const timeoutAt = now + opts.timeoutMs;
+      const timeoutAt = now + timeoutMs;
       const endsAt = Math.min(timeoutAt, deadlineLocal);
       this.deps.onEvent?.({ type: 'started', jobId: job.id, attempt: this.fence.attempt, task: job.task });
       try {
@@ -170,7 +183,7 @@ export class AttemptSupervisor {
         this.to('running');
         this.at(endsAt, () =>
           endsAt === timeoutAt
-            ? this.enforce({ kind: 'timeout', message: `attempt ${this.fence.attempt} exceeded its timeout of ${formatDuration(opts.timeoutMs)}` })
+            ? this.enforce({ kind: 'timeout', message: `attempt ${this.fence.attempt} exceeded its timeout of ${formatDuration(timeoutMs)}${learned ? ` (${learned.note})` : ''}` })
             : this.enforce({ kind: 'deadline', message: `the job's deadline passed during attempt ${this.fence.attempt}` }),
         );
         this.armHeartbeat();

@@ -14,10 +14,31 @@ export interface RetryOptions {
   jitter?: number;
 }
 
+export interface AutoTimeoutOptions {
+  auto: true;
+  min: Duration;
+  max: Duration;
+  /** Succeeded runs needed before the learned value is used (default 20). */
+  after?: number;
+  /** Multiplier on the p99 of recent durations (default 3). */
+  factor?: number;
+}
+
+/** A learned timeout, resolved: the bounds and the rule. */
+export interface AutoTimeout {
+  minMs: number;
+  maxMs: number;
+  after: number;
+  factor: number;
+}
+
 interface CommonOptions {
   name: string;
-  /** Per attempt. Always set: defaults to 30m. */
-  timeout?: Duration;
+  /**
+   * Per attempt. Always set: defaults to 30m. `{ auto: true, min, max }` learns it from the task's recent succeeded
+   * runs (p99 × factor, bounded by min and max) once `after` runs succeeded; until then it is `max`.
+   */
+  timeout?: Duration | AutoTimeoutOptions;
   /** Abort → kill. Defaults to 5s. */
   grace?: Duration;
   /** A task that declares it must call ctx.heartbeat() at least this often, or it is `stalled`. */
@@ -84,7 +105,9 @@ export interface ResolvedOptions {
   name: string;
   kind: 'function' | 'command';
   isolation: Isolation;
+  /** The timeout; for a learned one (autoTimeout), its upper bound, used until enough runs succeeded. */
   timeoutMs: number;
+  autoTimeout: AutoTimeout | null;
   graceMs: number;
   heartbeatMs: number | null;
   silenceMs: number | null;
@@ -256,6 +279,20 @@ function checkStdin(name: string, stdin: unknown): void {
   throw new TaskDefinitionError(name, 'stdin', `must be 'closed', 'open', { text } or a function of the input (got ${JSON.stringify(stdin)})`);
 }
 
+function resolveTimeout(name: string, t: Duration | AutoTimeoutOptions | undefined): { timeoutMs: number; autoTimeout: AutoTimeout | null } {
+  if (t === undefined) return { timeoutMs: DEFAULTS.timeoutMs, autoTimeout: null };
+  if (typeof t !== 'object' || t === null) return { timeoutMs: duration(name, 'timeout', t, { positive: true }), autoTimeout: null };
+  if (t.auto !== true) throw new TaskDefinitionError(name, 'timeout', 'must be a duration or { auto: true, min, max }');
+  const minMs = duration(name, 'timeout.min', t.min, { positive: true });
+  const maxMs = duration(name, 'timeout.max', t.max, { positive: true });
+  if (minMs > maxMs) throw new TaskDefinitionError(name, 'timeout', `min (${t.min}) must not be greater than max (${t.max})`);
+  const after = t.after ?? 20;
+  if (!Number.isInteger(after) || after < 1) throw new TaskDefinitionError(name, 'timeout.after', `must be an integer ≥ 1 (got ${JSON.stringify(t.after)})`);
+  const factor = t.factor ?? 3;
+  if (typeof factor !== 'number' || !(factor >= 1)) throw new TaskDefinitionError(name, 'timeout.factor', `must be a number ≥ 1 (got ${JSON.stringify(t.factor)})`);
+  return { timeoutMs: maxMs, autoTimeout: { minMs, maxMs, after, factor } };
+}
+
 function duration(name: string, option: string, value: unknown, { positive }: { positive: boolean }): number {
   let ms: number;
   try {
@@ -291,7 +328,7 @@ function resolveCommon(name: string, o: FunctionTaskOptions<unknown, unknown> | 
     name,
     kind: isCommand ? 'command' : 'function',
     isolation,
-    timeoutMs: o.timeout === undefined ? DEFAULTS.timeoutMs : duration(name, 'timeout', o.timeout, { positive: true }),
+    ...resolveTimeout(name, o.timeout),
     graceMs: o.grace === undefined ? DEFAULTS.graceMs : duration(name, 'grace', o.grace, { positive: false }),
     heartbeatMs: optionalDuration(name, 'heartbeat', o.heartbeat),
     silenceMs: isCommand ? optionalDuration(name, 'silence', (o as CommandTaskOptions<unknown>).silence) : null,
