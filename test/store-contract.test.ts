@@ -732,6 +732,7 @@ for (const factory of storeFactories()) {
       await store.workerHeartbeat(w, { running: 2, loopDelayMs: 1.5 });
       workers = (await store.listWorkers()).filter((x) => x.workerId === w);
       assert.deepEqual(workers[0]!.stats, { running: 2, loopDelayMs: 1.5 });
+      assert.deepEqual(workers[0]!.tasks, [t1], 'the tasks it serves (vigil why), kept across heartbeats');
       let known = (await store.knownTasks()).find((t) => t.name === t1);
       assert.deepEqual(known?.options, { timeoutMs: 1000 });
       await store.registerWorker({ workerId: `${w}-2`, hostname: 'host-b', pid: 5, concurrency: 1, tasks: [{ name: t1, options: { timeoutMs: 2000 } }] });

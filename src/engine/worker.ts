@@ -361,13 +361,7 @@ export class Worker extends EventEmitter {
   }
 
   private async reportStats(): Promise<void> {
-    const stats: Json = {
-      running: this.running.size,
-      slotsInUse: this.slots.inUse,
-      eventLoopDelayMs: this.eventLoopDelay(),
-      // PostgreSQL reads the served tasks from here (vigil why: "no live worker serves task X").
-      tasks: [...this.options.tasks.keys()],
-    };
+    const stats: Json = { running: this.running.size, slotsInUse: this.slots.inUse, eventLoopDelayMs: this.eventLoopDelay() };
     await this.options.store.workerHeartbeat(this.workerId, stats).catch(() => undefined);
   }
 

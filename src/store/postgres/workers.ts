@@ -24,7 +24,13 @@ export async function registerWorker(db: Db, info: WorkerInfo): Promise<void> {
 }
 
 export async function workerHeartbeat(db: Db, workerId: string, stats: Json): Promise<void> {
-  await db.query(`UPDATE ${db.s}.workers SET last_seen_at = ${db.s}.now_ms(), stats = $2 WHERE worker_id = $1`, [
+  // The served task names live in the stats document (PostgreSQL has no column for them): a heartbeat keeps them.
+  await db.query(
+    `UPDATE ${db.s}.workers SET last_seen_at = ${db.s}.now_ms(),
+       stats = CASE WHEN jsonb_typeof($2::jsonb) = 'object' AND (stats::jsonb -> 'tasks') IS NOT NULL
+                    THEN ($2::jsonb || jsonb_build_object('tasks', stats::jsonb -> 'tasks'))::text ELSE $2::text END
+     WHERE worker_id = $1`,
+    [
     workerId,
     JSON.stringify(stats ?? null),
   ]);
@@ -43,8 +49,7 @@ export async function listWorkers(db: Db): Promise<WorkerRecord[]> {
     concurrency: Number(r.concurrency),
     startedAt: Number(r.started_at),
     lastSeenAt: Number(r.last_seen_at),
-    stats: JSON.parse(String(r.stats)) as Json,
-    ...tasksOf(JSON.parse(String(r.stats)) as Json),
+    ...splitStats(JSON.parse(String(r.stats)) as Json),
   }));
 }
 
@@ -57,10 +62,12 @@ export async function knownTasks(db: Db): Promise<TaskRecord[]> {
   }));
 }
 
-/** PostgreSQL keeps the served task names in the stats document (no column for them): workers write them there. */
-function tasksOf(stats: Json): { tasks?: string[] } {
-  if (stats && typeof stats === 'object' && !Array.isArray(stats) && Array.isArray(stats.tasks)) {
-    return { tasks: stats.tasks.filter((t): t is string => typeof t === 'string') };
+/** The stats document as the worker wrote it, and the served task names registerWorker keeps in it. */
+function splitStats(doc: Json): { stats: Json; tasks?: string[] } {
+  if (doc && typeof doc === 'object' && !Array.isArray(doc) && Array.isArray(doc.tasks)) {
+    const { tasks, ...stats } = doc;
+    const names = (tasks as Json[]).filter((t): t is string => typeof t === 'string');
+    return { stats: Object.keys(stats).length === 0 ? null : stats, tasks: names };
   }
-  return {};
+  return { stats: doc };
 }
