@@ -3,6 +3,7 @@
 // root's error lists the descendants that ran out of time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { childPids, cpuTicks, openTestVigil, startWorker, until } from './helpers/engine.js';
 import { assertNoLeaks, snapshot } from './helpers/leaks.js';
@@ -68,5 +69,6 @@ test('a tree with a 2 s deadline whose grandchildren spin: all of it ends `deadl
   } finally {
     await t.cleanup();
   }
-  await assertNoLeaks(before, 'the tree-deadline worker');
+  const described = childPids().map((p) => { try { return `${p}: ${readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ')}`; } catch { return `${p}: gone`; } });
+  await assertNoLeaks(before, `the tree-deadline worker (children at cleanup: ${described.join('; ')})`);
 });
