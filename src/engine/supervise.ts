@@ -12,6 +12,7 @@ import { untilStored } from './store-retry.js';
 import type { ActivityBatcher } from './log-batcher.js';
 import type { Slots } from './slots.js';
 import { retryAfterOf } from './flow.js';
+import { unfinishedDescendants, type OutOfTime } from './tree-deadline.js';
 
 export interface SupervisorDeps {
   store: Store;
@@ -125,7 +126,7 @@ export class AttemptSupervisor {
   private readonly giveUp = new AbortController();
   private readonly def: TaskDefinition;
   /** Descendants the job's deadline caught unfinished (recorded in the parent's error). */
-  private outOfTime: Array<{ jobId: string; parentId: string; key: string; task: string; state: string }> = [];
+  private outOfTime: OutOfTime[] = [];
 
   constructor(private readonly claimed: Claimed, private readonly deps: SupervisorDeps) {
     this.fence = claimed.fence;
@@ -277,15 +278,7 @@ export class AttemptSupervisor {
       processEnded: () => undefined,
       // Spawning is idempotent (children are unique per parent and key): a store outage is waited out.
       spawn: (children) =>
-        untilStored(
-          () =>
-            spawnChildren(
-              this.deps.store,
-              this.deps.tasks,
-              { ...fence, deadlineAt: this.claimed.job.deadlineAt, storeNow: this.clock.now() + this.deps.clockOffsetMs() },
-              children,
-            ),
-          {
+        untilStored(() => spawnChildren(this.deps.store, this.deps.tasks, this.parentFacts(), children), {
           clock: this.clock,
           retry: this.deps.storeRetry ?? DEFAULT_STORE_RETRY,
           signal: this.lifetime.signal,
@@ -294,6 +287,11 @@ export class AttemptSupervisor {
       all: (request) => this.waitChildren(request),
       isCurrent: () => this.isCurrent(),
     };
+  }
+
+  /** What children inherit: the parent's deadline bounds them (converted to a remaining time on the store's clock). */
+  private parentFacts(): Parameters<typeof spawnChildren>[2] {
+    return { ...this.fence, deadlineAt: this.claimed.job.deadlineAt, storeNow: this.clock.now() + this.deps.clockOffsetMs() };
   }
 
   /**
@@ -562,31 +560,6 @@ export class AttemptSupervisor {
     this.disarm('heartbeat');
     this.disarm('silence');
   }
-}
-
-/**
- * Jobs of the subtree not finished (or finished `deadline`) when the root's deadline passed, breadth first, at most
- * 200 (a store error gives an empty list: the parent's outcome must still be written).
- */
-async function unfinishedDescendants(store: Store, rootId: string): Promise<Array<{ jobId: string; parentId: string; key: string; task: string; state: string }>> {
-  const out: Array<{ jobId: string; parentId: string; key: string; task: string; state: string }> = [];
-  try {
-    let level = [rootId];
-    while (level.length > 0 && out.length < 200) {
-      const next: string[] = [];
-      for (const id of level) {
-        for (const c of await store.children(id)) {
-          next.push(c.id);
-          const caught = !['succeeded', 'failed', 'cancelled'].includes(c.state) || c.error?.kind === 'deadline';
-          if (caught && out.length < 200) out.push({ jobId: c.id, parentId: id, key: c.childKey ?? '', task: c.task, state: c.state });
-        }
-      }
-      level = next;
-    }
-  } catch {
-    // Best effort: the list is a courtesy; the outcome is what matters.
-  }
-  return out;
 }
 
 const LOST = 'the lease was lost (the store was unreachable for longer than the lease, or this worker froze): the attempt was killed, its outcome discarded, and the job is recovered';
