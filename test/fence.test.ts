@@ -60,3 +60,18 @@ test("a lease lost while writing output: the replacing attempt's output remains,
   }
   await assertNoLeaks(before, 'both workers');
 });
+
+test('ctx.fence is the attempt number and isCurrent() is true for a live attempt, in a thread and in a process', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-fence-'));
+  const v = await Vigil.open({ store: `sqlite:${join(dir, 'vigil.db')}`, tasks: TASKS });
+  try {
+    await v.startWorker({ concurrency: 2, pollMs: 50 });
+    for (const task of ['whoAmI', 'whoAmI.process']) {
+      const done = await v.wait((await v.submit(task, null)).id, { timeout: '30s' });
+      assert.deepEqual(done.result, { fence: 1, current: true }, task);
+    }
+  } finally {
+    await v.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
