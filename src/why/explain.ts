@@ -29,6 +29,7 @@ export type WhyCode =
   | 'queued-behind'
   | 'ready'
   | 'deadline-passed'
+  | 'cancel-requested'
   | 'cycle'
   | 'depth-limit';
 
@@ -117,6 +118,9 @@ async function explainRunning(store: Store, job: Job, f: Facts, o: ExplainOption
         ? `its lease expired at ${iso(expires)}; ${anyLive ? 'a live worker recovers it on its next sweep (within a second or so)' : 'the next worker to start recovers it (no live worker now)'}`
         : `its lease expires at ${iso(expires)}, when it is recovered and run again`;
     return { ...base, code: 'lease-lost', until: expires, summary: `job ${job.id} attempt ${job.attempts} is held by a lost ${who}; ${when}` };
+  }
+  if (job.cancelRequested) {
+    return { ...base, code: 'cancel-requested', summary: `job ${job.id} was asked to cancel; worker ${job.leaseOwner} aborts and kills attempt ${job.attempts} on its next lease renewal` };
   }
   const kids = await store.children(job.id);
   const open = kids.filter((k) => !TERMINAL_STATES.includes(k.state));
