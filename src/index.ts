@@ -64,3 +64,5 @@ export type { OpsAlert } from './ops/alerts.js';
 export { WebhookSender } from './ops/webhook.js';
 export type { WebhookOptions } from './ops/webhook.js';
 export type { DoctorReport, DoctorCheck, CheckId, CheckStatus } from './ops/doctor/report.js';
+export { explainJob, formatWhy } from './why/explain.js';
+export type { WhyAnswer, WhyCode, ExplainOptions } from './why/explain.js';

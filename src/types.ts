@@ -126,6 +126,17 @@ export interface ProcessSnapshot {
   blockedOn?: string;
   rssKb?: number;
   threads?: Array<{ tid: number; name?: string; state?: string; wchan?: string; syscall?: string }>;
+  /** A Python process of a command task: the Python stack of each of its threads (faulthandler). */
+  pythonStack?: PythonThreadStack[];
+}
+
+/** One Python thread's stack, innermost frame first (column is always 0). */
+export interface PythonThreadStack {
+  /** The thread's id as faulthandler prints it (0x…). */
+  thread: string;
+  /** The thread that was running Python when the signal arrived. */
+  current: boolean;
+  frames: StackFrame[];
 }
 
 /** DESIGN §5. */

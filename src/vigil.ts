@@ -17,6 +17,7 @@ import { ProcessExecutor } from './executors/process-executor.js';
 import { CommandExecutor } from './executors/command-executor.js';
 import type { Attempt, Job, JobState, Json, LogLine, RetryPolicy } from './types.js';
 import { freezeAlert, watchAlerts, type AlertListener, type OpsAlert } from './ops/alerts.js';
+import { explainJob, type ExplainOptions, type WhyAnswer } from './why/explain.js';
 
 export interface VigilOptions {
   /** A store URL (`sqlite:./vigil.db`, `./jobs.db`, `postgres://…`) or an open Store. */
@@ -264,6 +265,15 @@ export class Vigil {
 
   logs(id: string, options?: { afterSeq?: number; limit?: number; attempt?: number; tail?: boolean }): Promise<LogLine[]> {
     return this.store.logs(id, options);
+  }
+
+  /**
+   * Why the job is not running or not finished: one cause (queued behind N jobs, a concurrency cap held by jobs
+   * X, Y, no live worker, a retry backoff, a rate limit or pause, a lost lease), or for a parent the same answer
+   * for each unfinished child, down the wait-for graph.
+   */
+  why(id: string, options: Omit<ExplainOptions, 'tasks'> = {}): Promise<WhyAnswer> {
+    return explainJob(this.store, id, { ...options, tasks: this.tasks });
   }
 
   /** A worker in this process. Its task code runs in executor threads and processes, never here. */

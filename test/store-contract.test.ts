@@ -719,6 +719,19 @@ for (const factory of storeFactories()) {
       assert.equal(after.failed - before.failed, 0);
     });
 
+    it("a child's deadline is never later than its parent's (one deadline bounds a tree)", async () => {
+      const task = taskName('treedl');
+      const parent = await enqueueOne(store, task, { deadlineMs: 60_000 });
+      const [late, none, early] = await store.enqueue([
+        job(task, { parentId: parent.id, childKey: 'late', deadlineMs: 3_600_000 }),
+        job(task, { parentId: parent.id, childKey: 'none' }),
+        job(task, { parentId: parent.id, childKey: 'early', deadlineMs: 1_000 }),
+      ]);
+      assert.equal(late!.job.deadlineAt, parent.deadlineAt);
+      assert.equal(none!.job.deadlineAt, parent.deadlineAt);
+      assert.ok(early!.job.deadlineAt! < parent.deadlineAt!, 'an earlier own deadline stays');
+    });
+
     it('workers and tasks registry', async () => {
       const w = `worker-${RUN}`;
       const t1 = taskName('reg');
@@ -732,6 +745,7 @@ for (const factory of storeFactories()) {
       await store.workerHeartbeat(w, { running: 2, loopDelayMs: 1.5 });
       workers = (await store.listWorkers()).filter((x) => x.workerId === w);
       assert.deepEqual(workers[0]!.stats, { running: 2, loopDelayMs: 1.5 });
+      assert.deepEqual(workers[0]!.tasks, [t1], 'the tasks it serves (vigil why), kept across heartbeats');
       let known = (await store.knownTasks()).find((t) => t.name === t1);
       assert.deepEqual(known?.options, { timeoutMs: 1000 });
       await store.registerWorker({ workerId: `${w}-2`, hostname: 'host-b', pid: 5, concurrency: 1, tasks: [{ name: t1, options: { timeoutMs: 2000 } }] });

@@ -13,6 +13,8 @@ import { registerSubmit } from './commands/submit.js';
 import { registerWorker } from './commands/worker.js';
 import { registerSchedules } from './commands/schedules.js';
 import { registerPrune } from './commands/prune.js';
+import { registerWhy } from './commands/why.js';
+import { registerReplay } from './commands/replay.js';
 
 /** The `vigil` command tree. A new command is one `registerX(program)` line here and one file in commands/. */
 export function buildProgram(): Command {
@@ -40,6 +42,8 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerSchedules(program);
   registerPrune(program);
+  registerWhy(program);
+  registerReplay(program);
   registerDemo(program);
   return program;
 }

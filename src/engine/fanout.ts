@@ -17,16 +17,19 @@ export const FAILFAST_CANCEL_REASON = 'a sibling failed under the failFast polic
 export async function spawnChildren(
   store: Store,
   tasks: TaskMap,
-  parent: { jobId: string; attempt: number },
+  parent: { jobId: string; attempt: number; deadlineAt?: number | null; storeNow?: number },
   requests: SpawnRequest[],
 ): Promise<SpawnedChild[]> {
+  // One deadline bounds a whole tree: a child's is the earlier of its own and its parent's (issue #14).
+  const inherited = parent.deadlineAt != null && parent.storeNow !== undefined ? Math.max(1, parent.deadlineAt - parent.storeNow) : null;
   const jobs = requests.map((r) => {
     const def = requireTask(tasks, r.task);
+    const own = def.options.deadlineMs;
     return {
       task: r.task,
       input: r.input,
       retry: def.options.retry,
-      deadlineMs: def.options.deadlineMs,
+      deadlineMs: own === null ? inherited : inherited === null ? own : Math.min(own, inherited),
       parentId: parent.jobId,
       childKey: r.key,
     };

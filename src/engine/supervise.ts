@@ -1,5 +1,6 @@
 import type { Claimed, AttemptFinish, Fence, Store } from '../store/contract.js';
-import type { TaskDefinition } from '../task/define.js';
+import type { AutoTimeout, TaskDefinition } from '../task/define.js';
+import type { LearnedTimeout } from './adaptive-timeout.js';
 import { formatDuration } from '../task/duration.js';
 import type { TaskMap } from '../task/registry.js';
 import { serializeError } from '../task/serialize.js';
@@ -11,6 +12,7 @@ import { untilStored } from './store-retry.js';
 import type { ActivityBatcher } from './log-batcher.js';
 import type { Slots } from './slots.js';
 import { retryAfterOf } from './flow.js';
+import { unfinishedDescendants, type OutOfTime } from './tree-deadline.js';
 
 export interface SupervisorDeps {
   store: Store;
@@ -30,6 +32,8 @@ export interface SupervisorDeps {
   onEvent?(event: SupervisorEvent): void;
   /** The tasks module failed to load in the executor: no attempt of `task` can run in this worker. */
   onTaskUnusable?(task: string, message: string): void;
+  /** Adaptive timeouts: the learned timeout of a task with `timeout: { auto: true, … }`. */
+  learnTimeout?(task: string, auto: AutoTimeout): Promise<LearnedTimeout>;
 }
 
 /** First delay, doubling up to maxMs, for as long as it takes. */
@@ -125,6 +129,8 @@ export class AttemptSupervisor {
   /** Aborted when recording must stop trying (the lease is gone, or the worker stops). */
   private readonly giveUp = new AbortController();
   private readonly def: TaskDefinition;
+  /** Descendants the job's deadline caught unfinished (recorded in the parent's error). */
+  private outOfTime: OutOfTime[] = [];
 
   constructor(private readonly claimed: Claimed, private readonly deps: SupervisorDeps) {
     this.fence = claimed.fence;
@@ -155,6 +161,16 @@ export class AttemptSupervisor {
     if (after) await after;
     const job = this.claimed.job;
     const opts = this.def.options;
+    let timeoutMs = opts.timeoutMs;
+    let learned: LearnedTimeout | null = null;
+    if (opts.autoTimeout && this.deps.learnTimeout) {
+      // A store error here must not fail the attempt: the maximum is a safe timeout.
+      learned = await this.deps.learnTimeout(job.task, opts.autoTimeout).catch(() => null);
+      if (learned) {
+        timeoutMs = learned.ms;
+        this.deps.batcher.log(this.fence, 'system', `timeout ${formatDuration(timeoutMs)}, ${learned.note}`, this.clock.now());
+      }
+    }
     let end: AttemptEnd;
     if (this.ending) {
       // Cancelled, shut down or lost while it waited to start: it never runs.
@@ -162,7 +178,7 @@ export class AttemptSupervisor {
     } else {
       const now = this.clock.now();
       const deadlineLocal = job.deadlineAt === null ? Infinity : job.deadlineAt - this.deps.clockOffsetMs();
-      const timeoutAt = now + opts.timeoutMs;
+      const timeoutAt = now + timeoutMs;
       const endsAt = Math.min(timeoutAt, deadlineLocal);
       this.deps.onEvent?.({ type: 'started', jobId: job.id, attempt: this.fence.attempt, task: job.task });
       try {
@@ -172,7 +188,7 @@ export class AttemptSupervisor {
         this.to('running');
         this.at(endsAt, () =>
           endsAt === timeoutAt
-            ? this.enforce({ kind: 'timeout', message: `attempt ${this.fence.attempt} exceeded its timeout of ${formatDuration(opts.timeoutMs)}` })
+            ? this.enforce({ kind: 'timeout', message: `attempt ${this.fence.attempt} exceeded its timeout of ${formatDuration(timeoutMs)}${learned ? ` (${learned.note})` : ''}` })
             : this.enforce({ kind: 'deadline', message: `the job's deadline passed during attempt ${this.fence.attempt}` }),
         );
         this.armHeartbeat();
@@ -244,7 +260,7 @@ export class AttemptSupervisor {
         throw Object.assign(new Error(`task "${job.task}": command(input) must return a non-empty array of strings (got ${JSON.stringify(argv)})`), { retryable: false });
       }
       const stdin = typeof this.def.stdin === 'function' ? this.def.stdin(job.input as never) : this.def.stdin;
-      spec.command = { argv, cwd: this.def.cwd, env: this.def.env, stdin, result: this.def.result };
+      spec.command = { argv, cwd: this.def.cwd, env: this.def.env, stdin, result: this.def.result, pythonStacks: this.def.pythonStacks };
     }
     return spec;
   }
@@ -273,14 +289,37 @@ export class AttemptSupervisor {
       processEnded: () => undefined,
       // Spawning is idempotent (children are unique per parent and key): a store outage is waited out.
       spawn: (children) =>
-        untilStored(() => spawnChildren(this.deps.store, this.deps.tasks, fence, children), {
+        untilStored(() => spawnChildren(this.deps.store, this.deps.tasks, this.parentFacts(), children), {
           clock: this.clock,
           retry: this.deps.storeRetry ?? DEFAULT_STORE_RETRY,
           signal: this.lifetime.signal,
           onError: (error) => this.deps.onEvent?.({ type: 'error', message: `job ${this.jobId}: creating its children failed; retrying with backoff`, error }),
         }),
       all: (request) => this.waitChildren(request),
+      isCurrent: () => this.isCurrent(),
     };
+  }
+
+  /** What children inherit: the parent's deadline bounds them (converted to a remaining time on the store's clock). */
+  private parentFacts(): Parameters<typeof spawnChildren>[2] {
+    return { ...this.fence, deadlineAt: this.claimed.job.deadlineAt, storeNow: this.clock.now() + this.deps.clockOffsetMs() };
+  }
+
+  /**
+   * ctx.isCurrent(): false once this worker knows the lease is gone; otherwise the store's row decides (running,
+   * this attempt, this worker, lease not expired on the store's clock).
+   */
+  private async isCurrent(): Promise<boolean> {
+    if (this.giveUp.signal.aborted) return false;
+    const job = await this.deps.store.get(this.fence.jobId);
+    const storeNow = this.clock.now() + this.deps.clockOffsetMs();
+    return (
+      !!job &&
+      job.state === 'running' &&
+      job.attempts === this.fence.attempt &&
+      job.leaseOwner === this.fence.workerId &&
+      (job.leaseExpiresAt ?? 0) > storeNow
+    );
   }
 
   /**
@@ -350,14 +389,15 @@ export class AttemptSupervisor {
     // failFast cancels: nobody asked where they were, and pausing many threads at once only adds risk and delay.
     const manualCancel = ending.kind === 'cancelled' && ending.message !== FAILFAST_CANCEL_REASON;
     const captures = ending.kind === 'timeout' || ending.kind === 'stalled' || ending.kind === 'deadline' || manualCancel;
+    const captureUntil = this.clock.now() + this.deps.captureBudgetMs;
     const capture = captures ? this.capture(running, ending.kind as ErrorKind) : null;
     const abortedAt = this.clock.now();
     running.abort(ending.message);
     const grace = ending.kind === 'leaseLost' ? 0 : this.def.options.graceMs;
     const exited = await settlesWithin(this.clock, running.done, grace);
     this.stopped = { exited, afterMs: this.clock.now() - abortedAt };
-    // Capture never delays the kill past its own bound.
-    if (capture) await settlesWithin(this.clock, capture, this.deps.captureBudgetMs);
+    // Capture never delays the kill past its own bound, counted from when it started (it runs during the grace).
+    if (capture) await settlesWithin(this.clock, capture, Math.max(0, captureUntil - this.clock.now()));
     if (!exited) await running.kill();
   }
 
@@ -399,6 +439,7 @@ export class AttemptSupervisor {
       this.deps.onEvent?.({ type: 'finished', jobId: this.jobId, attempt: this.fence.attempt, outcome: 'crashed', recorded: false, retrying: false, reason: LOST });
       return;
     }
+    if (ending?.kind === 'deadline') this.outOfTime = await unfinishedDescendants(this.deps.store, this.jobId);
     const finish = this.decide(end, ending);
     this.to('recording');
     const written = await this.write(finish);
@@ -469,6 +510,11 @@ export class AttemptSupervisor {
       error = { kind: ending.kind as ErrorKind, message: this.describeEnding(ending) };
       // Cancelling is the user's decision, not a failure of the attempt: it does not use up the retry budget.
       if (ending.kind === 'cancelled') charged = false;
+      if (ending.kind === 'deadline' && this.outOfTime.length > 0) {
+        // The tree's deadline is one deadline: say which descendants it caught unfinished (they end `deadline` too).
+        error.message += `; ${this.outOfTime.length} descendant job(s) ran out of time with it: ${this.outOfTime.slice(0, 10).map((j) => j.jobId).join(', ')}${this.outOfTime.length > 10 ? ', …' : ''}`;
+        error.details = { outOfTime: this.outOfTime };
+      }
     } else {
       switch (end.type) {
         case 'returned':

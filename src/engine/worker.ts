@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { TimeoutLearner } from './adaptive-timeout.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -95,6 +96,7 @@ export class Worker extends EventEmitter {
   private storeDownSince: number | null = null;
   private watchdog: Watchdog | null = null;
   private flow: FlowControl | null = null;
+  private readonly learner: TimeoutLearner;
 
   constructor(private readonly options: WorkerOptions) {
     super();
@@ -103,6 +105,7 @@ export class Worker extends EventEmitter {
     this.leaseMs = options.leaseMs ?? 30_000;
     this.pollMs = options.pollMs ?? (options.store.crossProcessEvents ? 5_000 : 500);
     this.clock = options.clock ?? systemClock;
+    this.learner = new TimeoutLearner(options.store, () => this.clock.now());
     this.batcher = new ActivityBatcher(options.store, { onError: (error) => this.emitError('could not write logs/heartbeats', error) });
   }
 
@@ -321,6 +324,7 @@ export class Worker extends EventEmitter {
   private makeSupervisor(claimed: Claimed): AttemptSupervisor {
     const { executors } = this.options;
     return new AttemptSupervisor(claimed, {
+      learnTimeout: (task, auto) => this.learner.timeoutFor(task, auto),
       store: this.options.store,
       tasks: this.options.tasks,
       tasksModule: this.options.tasksModule,
@@ -416,5 +420,5 @@ export class Worker extends EventEmitter {
 
 function taskSummary(t: TaskDefinition): Json {
   const o = t.options;
-  return { kind: o.kind, isolation: o.isolation, timeoutMs: o.timeoutMs, maxAttempts: o.retry.maxAttempts, retry: { ...o.retry }, deadlineMs: o.deadlineMs };
+  return { kind: o.kind, isolation: o.isolation, timeoutMs: o.timeoutMs, maxAttempts: o.retry.maxAttempts, retry: { ...o.retry }, deadlineMs: o.deadlineMs, concurrency: o.concurrency };
 }

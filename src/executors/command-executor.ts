@@ -1,5 +1,6 @@
 import { parseProgressLine } from '../task/progress-line.js';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { PythonStacks } from '../forensics/python-stack.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VigilError } from '../errors.js';
@@ -75,6 +76,8 @@ class CommandAttempt implements RunningAttempt {
   private killing: Promise<void> | null = null;
   private ended = false;
   private resultDir: string | null = null;
+  private python: PythonStacks | null = null;
+  private capturing: Promise<unknown> | null = null;
 
   constructor(
     private readonly spec: AttemptSpec,
@@ -85,6 +88,10 @@ class CommandAttempt implements RunningAttempt {
   ) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     const env: Record<string, string> = { ...command.env, VIGIL_JOB_ID: spec.jobId, VIGIL_ATTEMPT: String(spec.attempt) };
+    if (command.pythonStacks !== false) {
+      this.python = new PythonStacks();
+      Object.assign(env, this.python.env(command.env ?? {}));
+    }
     if (command.result === 'file') {
       this.resultDir = mkdtempSync(join(tmpdir(), 'vigil-result-'));
       env.VIGIL_RESULT_FILE = join(this.resultDir, 'result.json');
@@ -123,7 +130,10 @@ class CommandAttempt implements RunningAttempt {
   abort(_reason: string): void {
     if (this.aborted || this.ended) return;
     this.aborted = true;
-    this.program?.terminate();
+    // SIGTERM kills a Python program at once, before it handles the SIGUSR2 that asked for its stack: while a capture
+    // is asking, the terminate waits for it (it is bounded by the capture budget; the kill after grace is not).
+    if (this.capturing) void this.capturing.finally(() => this.program?.terminate());
+    else this.program?.terminate();
   }
 
   kill(): Promise<void> {
@@ -148,6 +158,20 @@ class CommandAttempt implements RunningAttempt {
     if (pids.length === 0) return { processes: [], notes: ['the program had already exited'] };
     try {
       const where = snapshotTree(pids);
+      if (this.python) {
+        // The abort (SIGTERM) follows at once and may end the program: its stack files must outlive it.
+        const python = this.python;
+        const capturing = python.capture(pids, Math.max(0, budgetMs - (Date.now() - started)));
+        this.capturing = capturing;
+        const stacks = await capturing.finally(() => {
+          this.capturing = null;
+          if (this.ended) python.dispose();
+        });
+        for (const p of where.processes ?? []) {
+          const stack = stacks.get(p.pid);
+          if (stack) p.pythonStack = stack;
+        }
+      }
       if (Date.now() - started > budgetMs) where.notes.push(`the capture took ${Date.now() - started} ms, over its ${budgetMs} ms budget`);
       return where;
     } catch (err) {
@@ -200,6 +224,7 @@ class CommandAttempt implements RunningAttempt {
     if (this.ended) return;
     this.ended = true;
     if (this.resultDir) rmSync(this.resultDir, { recursive: true, force: true });
+    if (!this.capturing) this.python?.dispose();
     this.resolveDone(end);
   }
 }

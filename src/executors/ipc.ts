@@ -45,6 +45,8 @@ export type RunnerOutbound =
   | { type: 'all'; key: string; id: number; request: AllRequest }
   | { type: 'exec-started'; key: string; pid: number }
   | { type: 'exec-ended'; key: string; pid: number }
+  /** ctx.isCurrent(): does this attempt still hold the job? Answered by the engine, which asks the store. */
+  | { type: 'is-current'; key: string; id: number }
   | { type: 'end'; key: string; end: AttemptEnd }
   | DiagnoseReply;
 

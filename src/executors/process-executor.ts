@@ -26,6 +26,8 @@ export interface ProcessExecutorOptions {
   killBoundMs?: number;
   /** How often the tree's RSS is sampled when memoryMb is set (default 250 ms). */
   memorySampleMs?: number;
+  /** Extra Node flags for attempt processes (`vigil replay --inspect` adds --inspect-brk). */
+  execArgv?: string[];
 }
 
 /**
@@ -63,18 +65,20 @@ const TREE_SAMPLE_MS = 1_000;
 export class ProcessExecutor implements Executor {
   private readonly killBoundMs: number;
   private readonly memorySampleMs: number;
+  private readonly execArgv: string[];
   private readonly attempts = new Map<string, ProcessAttempt>();
   private closed = false;
 
   constructor(options: ProcessExecutorOptions = {}) {
     this.killBoundMs = positiveInt('ProcessExecutor', options.killBoundMs, 'killBoundMs', 500);
     this.memorySampleMs = positiveInt('ProcessExecutor', options.memorySampleMs, 'memorySampleMs', 250);
+    this.execArgv = options.execArgv ?? [];
   }
 
   start(spec: AttemptSpec, channel: AttemptChannel): RunningAttempt {
     if (this.closed) throw new VigilError('VIGIL_CLOSED', 'the process executor is closed; start a new worker to run attempts');
     if (this.attempts.has(spec.key)) throw new VigilError('VIGIL_INTERNAL', `attempt ${spec.key} is already running in this executor (internal error)`);
-    const attempt = new ProcessAttempt(spec, channel, this.killBoundMs, this.memorySampleMs);
+    const attempt = new ProcessAttempt(spec, channel, this.killBoundMs, this.memorySampleMs, this.execArgv);
     this.attempts.set(spec.key, attempt);
     void attempt.done.then(() => this.attempts.delete(spec.key));
     return attempt;
@@ -132,10 +136,11 @@ class ProcessAttempt extends AttemptBase {
     channel: AttemptChannel,
     private readonly killBoundMs: number,
     memorySampleMs: number,
+    extraExecArgv: string[] = [],
   ) {
     super(spec, channel);
     this.child = fork(entryPath('process-entry'), this.inspectorSocket ? [this.inspectorSocket] : [], {
-      execArgv: attemptExecArgv(),
+      execArgv: [...attemptExecArgv(), ...extraExecArgv],
       detached: true,
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -27,6 +27,8 @@ export function relay(
       return answer(message.id, () => channel.spawn(message.children));
     case 'all':
       return answer(message.id, () => channel.all(message.request));
+    case 'is-current':
+      return answer(message.id, () => (channel.isCurrent ? channel.isCurrent() : Promise.resolve(true)));
     case 'exec-started':
       execPids.add(message.pid);
       return channel.processStarted(message.pid);

@@ -168,6 +168,8 @@ class AttemptRun {
     return {
       jobId: spec.jobId,
       attempt: spec.attempt,
+      fence: spec.attempt,
+      isCurrent: () => this.request<boolean>((id) => ({ type: 'is-current', key, id })),
       task: spec.task,
       signal: this.controller.signal,
       heartbeat: (details?: Json) => heartbeats.push(details === undefined ? undefined : jsonClone(details, 'ctx.heartbeat(details)')),

@@ -29,6 +29,8 @@ export interface CommandSpec {
   stdin: StdinOption;
   /** How the result is read: exit status only, the last stdout line as JSON, or $VIGIL_RESULT_FILE. */
   result: 'exit' | 'last-line' | 'file';
+  /** Arm faulthandler in the program's Python processes for hang reports (default true). */
+  pythonStacks?: boolean;
 }
 
 /** How an attempt's code ended, as far as the executor can tell. The engine turns this into an outcome. */
@@ -76,6 +78,11 @@ export interface AttemptChannel {
   processEnded(pid: number): void;
   /** Output was seen (stdout/stderr) — feeds `silence` for command tasks. */
   activity(): void;
+  /**
+   * ctx.isCurrent(): whether this attempt still holds the job in the store (its fence is valid). Executors never
+   * touch the store; the engine answers. Absent (stubs): treated as current.
+   */
+  isCurrent?(): Promise<boolean>;
 }
 
 export interface RunningAttempt {

@@ -67,6 +67,10 @@ function processTable(processes: ProcessSnapshot[]): string[] {
       out.push(`      thread ${t.tid}${t.name ? ` (${t.name})` : ''}: ${t.state ?? '?'} ${t.wchan ?? '-'} ${t.syscall}${blocked ? ` — ${blocked}` : ''}`);
     }
     if (threads.length > 1) out.push(`      (${threads.length} threads${telling.length < threads.length - 1 ? '; the others idle in futex/epoll waits' : ''})`);
+    for (const t of p.pythonStack ?? []) {
+      out.push(`      Python thread ${t.thread}${t.current ? ' (current)' : ''}, innermost first:`);
+      for (const f of t.frames.slice(0, 20)) out.push(`        File "${f.file}", line ${f.line}, in ${f.functionName}`);
+    }
   }
   return out;
 }

@@ -191,7 +191,10 @@ export interface NewJob {
   priority?: number;
   /** Run no earlier than now + delayMs. */
   delayMs?: number;
-  /** The job fails with kind `deadline` once now + deadlineMs passes. */
+  /**
+   * The job fails with kind `deadline` once now + deadlineMs passes. A child's deadline is never later than its
+   * parent's: the store caps it (one deadline bounds a whole job tree).
+   */
   deadlineMs?: number | null;
   parentId?: string | null;
   childKey?: string | null;

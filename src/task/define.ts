@@ -15,10 +15,31 @@ export interface RetryOptions {
   jitter?: number;
 }
 
+export interface AutoTimeoutOptions {
+  auto: true;
+  min: Duration;
+  max: Duration;
+  /** Succeeded runs needed before the learned value is used (default 20). */
+  after?: number;
+  /** Multiplier on the p99 of recent durations (default 3). */
+  factor?: number;
+}
+
+/** A learned timeout, resolved: the bounds and the rule. */
+export interface AutoTimeout {
+  minMs: number;
+  maxMs: number;
+  after: number;
+  factor: number;
+}
+
 interface CommonOptions {
   name: string;
-  /** Per attempt. Always set: defaults to 30m. */
-  timeout?: Duration;
+  /**
+   * Per attempt. Always set: defaults to 30m. `{ auto: true, min, max }` learns it from the task's recent succeeded
+   * runs (p99 × factor, bounded by min and max) once `after` runs succeeded; until then it is `max`.
+   */
+  timeout?: Duration | AutoTimeoutOptions;
   /** Abort → kill. Defaults to 5s. */
   grace?: Duration;
   /** A task that declares it must call ctx.heartbeat() at least this often, or it is `stalled`. */
@@ -79,13 +100,20 @@ export interface CommandTaskOptions<I> extends CommonOptions {
    * as JSON), or 'file' (the JSON the program wrote to the path in $VIGIL_RESULT_FILE).
    */
   result?: 'exit' | 'last-line' | 'file';
+  /**
+   * Python stacks in hang reports (default true): a `sitecustomize` on PYTHONPATH arms faulthandler in the
+   * program's Python processes so a hang report shows the file and line of each thread. false turns it off.
+   */
+  pythonStacks?: boolean;
 }
 
 export interface ResolvedOptions {
   name: string;
   kind: 'function' | 'command';
   isolation: Isolation;
+  /** The timeout; for a learned one (autoTimeout), its upper bound, used until enough runs succeeded. */
   timeoutMs: number;
+  autoTimeout: AutoTimeout | null;
   graceMs: number;
   heartbeatMs: number | null;
   silenceMs: number | null;
@@ -123,6 +151,7 @@ export interface CommandTask<I = Json> {
   readonly result: 'exit' | 'last-line' | 'file';
   /** The `input` schema, checked at submit when the tasks module is loaded. */
   readonly inputSchema?: StandardSchemaV1 | undefined;
+  readonly pythonStacks: boolean;
   readonly __types?: { input: I; output: Json };
 }
 
@@ -156,6 +185,17 @@ export interface ChildRef<O = Json> {
 export interface TaskContext {
   readonly jobId: string;
   readonly attempt: number;
+  /**
+   * A fencing token for side effects: it only grows across the attempts of this job, so an external system that
+   * remembers the highest token it has seen can refuse writes from an older (zombie) attempt.
+   */
+  readonly fence: number;
+  /**
+   * Asks the store whether this attempt still holds the job (its lease is valid and no newer attempt took over).
+   * Check it right before making output visible (e.g. before renaming a temporary file into place): a zombie
+   * attempt whose lease was lost gets false and must not publish. See docs/fencing.md.
+   */
+  isCurrent(): Promise<boolean>;
   readonly task: string;
   /** Fires on timeout, stall, cancellation, deadline or shutdown: stop soon, the attempt is killed after `grace`. */
   readonly signal: AbortSignal;
@@ -175,7 +215,7 @@ export interface TaskContext {
 
 const COMMON_KEYS = ['name', 'input', 'timeout', 'grace', 'heartbeat', 'deadline', 'retries', 'memoryMb', 'concurrency', 'rateLimit', 'keep'];
 const FUNCTION_KEYS = new Set([...COMMON_KEYS, 'isolation', 'run']);
-const COMMAND_KEYS = new Set([...COMMON_KEYS, 'command', 'cwd', 'env', 'stdin', 'silence', 'result']);
+const COMMAND_KEYS = new Set([...COMMON_KEYS, 'command', 'cwd', 'env', 'stdin', 'silence', 'result', 'pythonStacks']);
 
 /**
  * The longest timeout, deadline, heartbeat, grace or retry delay a task may declare. Timers of any length work
@@ -229,6 +269,9 @@ export function defineTask(options: FunctionTaskOptions<unknown, unknown> | Comm
       throw new TaskDefinitionError(name, 'result', `must be 'exit', 'last-line' or 'file' (got ${JSON.stringify(o.result)})`);
     }
     if (o.stdin !== undefined) checkStdin(name, o.stdin);
+    if (o.pythonStacks !== undefined && typeof o.pythonStacks !== 'boolean') {
+      throw new TaskDefinitionError(name, 'pythonStacks', `must be true or false (got ${JSON.stringify(o.pythonStacks)})`);
+    }
     return Object.freeze({
       __vigilTask: true as const,
       options: resolved,
@@ -237,6 +280,7 @@ export function defineTask(options: FunctionTaskOptions<unknown, unknown> | Comm
       env: o.env,
       stdin: o.stdin ?? 'closed',
       result: o.result ?? 'exit',
+      pythonStacks: o.pythonStacks ?? true,
       rateKey: rateKeyOf(options),
       inputSchema,
     });
@@ -259,6 +303,20 @@ function checkStdin(name: string, stdin: unknown): void {
   if (typeof stdin === 'function' || stdin === 'closed' || stdin === 'open') return;
   if (stdin && typeof stdin === 'object' && typeof (stdin as { text?: unknown }).text === 'string') return;
   throw new TaskDefinitionError(name, 'stdin', `must be 'closed', 'open', { text } or a function of the input (got ${JSON.stringify(stdin)})`);
+}
+
+function resolveTimeout(name: string, t: Duration | AutoTimeoutOptions | undefined): { timeoutMs: number; autoTimeout: AutoTimeout | null } {
+  if (t === undefined) return { timeoutMs: DEFAULTS.timeoutMs, autoTimeout: null };
+  if (typeof t !== 'object' || t === null) return { timeoutMs: duration(name, 'timeout', t, { positive: true }), autoTimeout: null };
+  if (t.auto !== true) throw new TaskDefinitionError(name, 'timeout', 'must be a duration or { auto: true, min, max }');
+  const minMs = duration(name, 'timeout.min', t.min, { positive: true });
+  const maxMs = duration(name, 'timeout.max', t.max, { positive: true });
+  if (minMs > maxMs) throw new TaskDefinitionError(name, 'timeout', `min (${t.min}) must not be greater than max (${t.max})`);
+  const after = t.after ?? 20;
+  if (!Number.isInteger(after) || after < 1) throw new TaskDefinitionError(name, 'timeout.after', `must be an integer ≥ 1 (got ${JSON.stringify(t.after)})`);
+  const factor = t.factor ?? 3;
+  if (typeof factor !== 'number' || !(factor >= 1)) throw new TaskDefinitionError(name, 'timeout.factor', `must be a number ≥ 1 (got ${JSON.stringify(t.factor)})`);
+  return { timeoutMs: maxMs, autoTimeout: { minMs, maxMs, after, factor } };
 }
 
 function duration(name: string, option: string, value: unknown, { positive }: { positive: boolean }): number {
@@ -296,7 +354,7 @@ function resolveCommon(name: string, o: FunctionTaskOptions<unknown, unknown> | 
     name,
     kind: isCommand ? 'command' : 'function',
     isolation,
-    timeoutMs: o.timeout === undefined ? DEFAULTS.timeoutMs : duration(name, 'timeout', o.timeout, { positive: true }),
+    ...resolveTimeout(name, o.timeout),
     graceMs: o.grace === undefined ? DEFAULTS.graceMs : duration(name, 'grace', o.grace, { positive: false }),
     heartbeatMs: optionalDuration(name, 'heartbeat', o.heartbeat),
     silenceMs: isCommand ? optionalDuration(name, 'silence', (o as CommandTaskOptions<unknown>).silence) : null,

@@ -29,8 +29,15 @@ export function registerInspect(program: Command): void {
         parts.push(`children  ${children.length}: ${[...byState].map(([s, n]) => `${n} ${s}`).join(', ')} (vigil jobs --parent ${id})`);
       }
       if (attempts.length === 0) parts.push('no attempts yet');
+      // A learned timeout (timeout: { auto: true }) says where its value came from in a system log line per attempt.
+      const learned = new Map<number, string>();
+      if (attempts.length > 0) {
+        for (const l of await vigil.logs(id, { limit: 20_000 })) if (l.stream === 'system' && l.line.startsWith('timeout ') && !learned.has(l.attempt)) learned.set(l.attempt, l.line);
+      }
       for (const a of attempts) {
         parts.push(`\n${formatAttempt(a)}`);
+        const timeout = learned.get(a.attempt);
+        if (timeout) parts.push(`    ${timeout}`);
         if (a.error?.stack) parts.push(indent(a.error.stack));
         if (a.hangReport) parts.push(`\n${indent(formatHangReport(a.hangReport))}`);
       }

@@ -36,7 +36,10 @@ export async function enqueue(db: Db, jobs: NewJob[]): Promise<EnqueueResult[]> 
        INSERT INTO ${S}.jobs (task, state, input, retry, max_attempts, priority, run_at, created_at, updated_at,
                               deadline_ms, deadline_at, parent_id, child_key, idempotency_key)
        SELECT i.task, 'queued', i.input, i.retry, i.max_attempts, i.priority, c.now + i.delay_ms, c.now, c.now,
-              i.deadline_ms, c.now + i.deadline_ms, i.parent_id, i.child_key, i.idempotency_key
+              i.deadline_ms,
+              -- One deadline bounds a tree: a child's is never later than its parent's (LEAST skips NULLs).
+              LEAST(c.now + i.deadline_ms, (SELECT p.deadline_at FROM ${S}.jobs p WHERE p.id = i.parent_id)),
+              i.parent_id, i.child_key, i.idempotency_key
          FROM input i CROSS JOIN c
         ORDER BY i.ord
        ON CONFLICT DO NOTHING

@@ -24,6 +24,7 @@ export function enqueue(db: Db, jobs: NewJob[], now: number): OpResult<EnqueueRe
   const insert = stmt(db, INSERT_JOB);
   const out: EnqueueResult[] = [];
   const tasks = new Set<string>();
+  const parentDeadlines = new Map<string, number | null>();
   for (const [i, j] of jobs.entries()) {
     checkNewJob(j, i);
     const parentId = j.parentId ?? null;
@@ -48,12 +49,25 @@ export function enqueue(db: Db, jobs: NewJob[], now: number): OpResult<EnqueueRe
       runAt: now + Math.max(0, j.delayMs ?? 0),
       now,
       deadlineMs,
-      deadlineAt: deadlineMs === null ? null : now + deadlineMs,
+      deadlineAt: earliest(deadlineMs === null ? null : now + deadlineMs, parentId === null ? null : parentDeadline(db, parentId, parentDeadlines)),
     }) as JobRow;
     out.push({ job: rowToJob(row), created: true });
     tasks.add(j.task);
   }
   return { value: out, events: tasks.size ? [{ type: 'enqueued', tasks: [...tasks] }] : [] };
+}
+
+/** One deadline bounds a tree: a child's is never later than its parent's (read once per parent per batch). */
+function parentDeadline(db: Db, parentId: string, cache: Map<string, number | null>): number | null {
+  if (!cache.has(parentId)) {
+    const row = stmt(db, 'SELECT deadline_at FROM jobs WHERE id = ?').get(Number(parentId)) as { deadline_at: number | null } | undefined;
+    cache.set(parentId, row?.deadline_at ?? null);
+  }
+  return cache.get(parentId) ?? null;
+}
+
+function earliest(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
 }
 
 export function get(db: Db, jobId: string): JobRow | undefined {
