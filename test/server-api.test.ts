@@ -89,6 +89,18 @@ describe(`job server API: ${factory.name}`, { skip: factory.skip || undefined },
     assert.deepEqual(again.body.input, 1);
   });
 
+  it('GET /api/jobs/:id/why: the same answer as vigil.why(), from the job server', async () => {
+    // Delayed an hour: the answer is the wait for its run time, and nothing else has to happen for it.
+    const a = await call<Job>(base, 'POST', '/api/jobs', { task: 'echo', input: 'later', delay: '1h' });
+    const why = await call<{ jobId: string; state: string; code: string; summary: string }>(base, 'GET', `/api/jobs/${a.body.id}/why`);
+    assert.equal(why.status, 200);
+    assert.equal(why.body.jobId, a.body.id);
+    assert.equal(why.body.state, 'queued');
+    assert.deepEqual({ code: why.body.code, summary: why.body.summary }, await vigil.why(a.body.id).then((w) => ({ code: w.code, summary: w.summary })));
+    assert.ok(why.body.summary.length > 10, 'the answer is said in words');
+    await call(base, 'POST', `/api/jobs/${a.body.id}/cancel`);
+  });
+
   it('POST /api/jobs: an array, and a delay', async () => {
     const a = await call<Job[]>(base, 'POST', '/api/jobs', [{ task: 'echo', input: 'a' }, { task: 'echo', input: 'b', delay: '1h' }]);
     assert.equal(a.status, 201);
@@ -132,6 +144,7 @@ describe(`job server API: ${factory.name}`, { skip: factory.skip || undefined },
       ['POST', '/api/jobs/999999/cancel'],
       ['POST', '/api/jobs/999999/retry'],
       ['GET', '/api/events?job=999999'],
+      ['GET', '/api/jobs/999999/why'],
     ] as const) {
       assertError(await call(base, method, path), 404, 'VIGIL_JOB_NOT_FOUND');
     }
@@ -288,7 +301,7 @@ describe(`job server API: ${factory.name}`, { skip: factory.skip || undefined },
     const doc = await call<{ openapi: string; paths: Record<string, Record<string, { parameters?: Array<{ name: string; schema: { enum?: string[] } }> }>> }>(base, 'GET', '/api/openapi.json');
     assert.equal(doc.status, 200);
     assert.match(doc.body.openapi, /^3\./);
-    for (const p of ['/api/jobs', '/api/jobs/{id}', '/api/jobs/{id}/logs', '/api/jobs/{id}/cancel', '/api/jobs/{id}/retry', '/api/workers', '/api/stats', '/api/events']) {
+    for (const p of ['/api/jobs', '/api/jobs/{id}', '/api/jobs/{id}/why', '/api/jobs/{id}/logs', '/api/jobs/{id}/cancel', '/api/jobs/{id}/retry', '/api/workers', '/api/stats', '/api/events']) {
       assert.ok(doc.body.paths[p], `documents ${p}`);
     }
     const state = doc.body.paths['/api/jobs']!.get!.parameters!.find((x) => x.name === 'state');

@@ -73,7 +73,27 @@ export const attemptSchema = {
   },
 } as const;
 
-export const sharedSchemas = [errorSchema, jobSchema, attemptSchema];
+/** A WhyAnswer (src/why/explain.ts); children repeat the same shape down the wait-for graph. */
+const whyAnswerSchema = {
+  $id: 'WhyAnswer',
+  type: 'object',
+  properties: {
+    jobId: { type: 'string' },
+    task: { type: 'string' },
+    state: { type: 'string' },
+    code: { type: 'string' },
+    summary: { type: 'string' },
+    until: { type: 'integer' },
+    jobs: { type: 'array', items: { type: 'string' } },
+    children: {
+      type: 'object',
+      properties: { done: { type: 'integer' }, total: { type: 'integer' }, waiting: { type: 'array', items: { $ref: 'WhyAnswer#' } } },
+    },
+    deadEnd: { type: 'object', properties: { jobId: { type: 'string' }, code: { type: 'string' }, summary: { type: 'string' } } },
+  },
+} as const;
+
+export const sharedSchemas: ReadonlyArray<{ $id: string }> = [errorSchema, jobSchema, attemptSchema, whyAnswerSchema];
 
 const ref = (id: string): { $ref: string } => ({ $ref: `${id}#` });
 const errors = (...statuses: number[]): Record<number, { $ref: string }> =>
@@ -277,4 +297,11 @@ export const eventsSchema = {
     },
   },
   response: { ...errors(400, 404) },
+} as const;
+
+
+export const whySchema = {
+  summary: 'Why a job is not running or not finished: one cause, or for a parent the same answer per unfinished child',
+  params: jobIdParams,
+  response: { 200: ref('WhyAnswer'), ...errors(400, 404) },
 } as const;

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { JobNotFoundError } from '../../errors.js';
 import type { Job, JobState, Json } from '../../types.js';
 import type { ServerContext } from '../context.js';
-import { controlSchema, getJobSchema, listSchema, submitSchema } from '../schemas.js';
+import { controlSchema, getJobSchema, listSchema, submitSchema, whySchema } from '../schemas.js';
 
 interface NewJobBody {
   task: string;
@@ -50,6 +50,8 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ServerContext): voi
     for (const c of detail.children) counts[c.state]++;
     return { job: detail.job, attempts: detail.attempts, children: { counts, jobs: detail.children } };
   });
+
+  app.get<{ Params: { id: string } }>('/api/jobs/:id/why', { schema: whySchema }, async (request) => ctx.vigil.why(request.params.id));
 
   app.post<{ Params: { id: string } }>(
     '/api/jobs/:id/cancel',
