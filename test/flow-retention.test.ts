@@ -10,6 +10,7 @@ import type { TaskMap } from '../src/task/registry.js';
 import { storeFactories, type StoreLocation } from './helpers/stores.js';
 import { assertResponsive, describeRun, fileSize, retentionRun, seedFinishedJobs } from './helpers/retention.js';
 import { runCli } from './helpers/cli.js';
+import { openStore } from '../src/store/open.js';
 
 const RETRY = { maxAttempts: 1, backoffMs: 0, factor: 1, maxDelayMs: 0, jitter: 0 };
 
@@ -95,8 +96,8 @@ describe('retention on SQLite: the supervisor stays responsive and the file shri
 
   it('vigil prune --dry-run changes nothing; vigil prune deletes, --vacuum shrinks the file', { timeout: 120_000 }, async () => {
     const path = join(dir, 'cli.db');
-    const init = await runCli(['jobs', '--store', `sqlite:${path}`]);
-    assert.equal(init.code, 0, init.output);
+    // Created by a writer (read-only commands such as `jobs` never create a store).
+    await (await openStore(`sqlite:${path}`)).close();
     seedFinishedJobs(path, 1_000);
     const before = fileSize(path);
     const dry = await runCli(['prune', '--older-than', '1d', '--dry-run', '--json', '--store', `sqlite:${path}`]);

@@ -112,7 +112,7 @@ export class Worker extends EventEmitter {
   /** Attempts not over yet (running, being stopped, or with an outcome still to write). */
   /** Doctor calls a worker lost when it has been silent past its lease: it must report more often than that. */
   get reportEveryMs(): number {
-    return Math.max(250, Math.min(5_000, this.leaseMs / 3));
+    return Math.round(Math.max(250, Math.min(5_000, this.leaseMs / 3)));
   }
 
   get runningCount(): number {

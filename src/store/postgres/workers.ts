@@ -27,8 +27,9 @@ export async function registerWorker(db: Db, info: WorkerInfo): Promise<void> {
       info.concurrency,
       [...tasks.keys()],
       [...tasks.values()],
-      info.leaseMs ?? null,
-      info.reportEveryMs ?? null,
+      // Integer columns: a lease of 2 s reports every 666.7 ms.
+      info.leaseMs == null ? null : Math.round(info.leaseMs),
+      info.reportEveryMs == null ? null : Math.round(info.reportEveryMs),
       JSON.stringify([...tasks.keys()]),
     ],
   );
