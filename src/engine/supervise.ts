@@ -1,3 +1,4 @@
+import { startedProcesses } from '../executors/roots.js';
 import type { Claimed, AttemptFinish, Fence, Store } from '../store/contract.js';
 import type { TaskDefinition } from '../task/define.js';
 import { formatDuration } from '../task/duration.js';
@@ -258,7 +259,7 @@ export class AttemptSupervisor {
         this.deps.onEvent?.({ type: 'progress', jobId: fence.jobId, progress: p });
       },
       activity: () => this.armSilence(),
-      processStarted: () => undefined,
+      processStarted: (pid) => startedProcesses.add(pid),
       processEnded: () => undefined,
       // Spawning is idempotent (children are unique per parent and key): a store outage is waited out.
       spawn: (children) =>

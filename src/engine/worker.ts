@@ -1,3 +1,4 @@
+import { ProcessLedger } from './process-ledger.js';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -80,6 +81,7 @@ export class Worker extends EventEmitter {
   private pendingWake = false;
   private clockOffset = 0;
   private readonly repeating: Timer[] = [];
+  private ledger: ProcessLedger | null = null;
   private unsubscribe: (() => void) | null = null;
   private lastRecovery = -Infinity;
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
@@ -114,6 +116,14 @@ export class Worker extends EventEmitter {
       concurrency: this.slots.capacity,
       tasks: [...this.options.tasks.values()].map((t) => ({ name: t.options.name, options: taskSummary(t) })),
     });
+    // Survivors of crashed workers on this machine are killed before this one starts anything (DESIGN G1).
+    this.ledger = new ProcessLedger({
+      store,
+      workerId: this.workerId,
+      onReaped: (count, from, what) => this.emitError(`killed ${count} process(es) left running by crashed worker ${from}: ${what}`, null),
+      onError: (m, e) => this.emitError(m, e),
+    });
+    await this.ledger.start();
     this.loopDelay.enable();
     this.watchdog = new Watchdog({ stallMs: Math.max(1_000, Math.min(5_000, this.leaseMs / 3)) });
     this.unsubscribe = store.subscribe((event) => {
@@ -183,6 +193,7 @@ export class Worker extends EventEmitter {
     this.loopDelay.disable();
     await this.watchdog?.stop();
     await this.batcher.close();
+    await this.ledger?.close();
     await this.options.store.unregisterWorker(this.workerId).catch(() => undefined);
     await this.options.onClose?.();
   }

@@ -23,6 +23,7 @@ import type {
   TaskRecord,
   WorkerInfo,
   WorkerRecord,
+  ProcessRootsRecord,
 } from '../contract.js';
 import { rowToJob } from '../rows.js';
 import { deliver } from '../deliver.js';
@@ -156,6 +157,14 @@ export class SqliteStore implements Store {
 
   unregisterWorker(workerId: string): Promise<void> {
     return this.write(() => ({ value: workers.unregisterWorker(this.db, workerId), events: [] }));
+  }
+
+  saveProcessRoots(record: ProcessRootsRecord): Promise<void> {
+    return this.write((now) => ({ value: workers.saveProcessRoots(this.db, record, now), events: [] }));
+  }
+
+  listProcessRoots(host: string): Promise<ProcessRootsRecord[]> {
+    return this.read(() => workers.listProcessRoots(this.db, host));
   }
 
   listWorkers(): Promise<WorkerRecord[]> {
