@@ -1,3 +1,4 @@
+import { Checkpointer } from './checkpointer.js';
 import { EventEmitter } from 'node:events';
 import { resolve } from 'node:path';
 import { VigilError, errorMessage } from '../../errors.js';
@@ -57,9 +58,11 @@ export class SqliteStore implements Store {
   readonly description: string;
   private readonly events = new EventEmitter();
   private closed = false;
+  private readonly checkpointer: Checkpointer;
 
   private constructor(private readonly db: Db, readonly path: string, private readonly clock: () => number) {
     this.description = `sqlite:${path}`;
+    this.checkpointer = new Checkpointer(db, path);
     // Many waiters (one per awaited job) may subscribe; that is not a leak.
     this.events.setMaxListeners(0);
   }
@@ -223,6 +226,7 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.events.removeAllListeners();
+    this.checkpointer.close();
     this.db.close();
   }
 

@@ -13,3 +13,7 @@ CREATE TABLE process_roots (
   updated_at  INTEGER NOT NULL
 );
 CREATE INDEX process_roots_host ON process_roots (host);
+
+-- The next run time of a worker's tasks in O(tasks × log n): walking jobs_run_at stopped at the first job of one of
+-- these tasks only after every earlier queued job of every OTHER task (100,000 of them: 60-220 ms of the loop).
+CREATE INDEX jobs_task_run_at ON jobs (state, task, run_at);
