@@ -40,6 +40,8 @@ export interface ChaosFigures {
   states: Record<string, number>;
   outcomes: Record<string, number>;
   ms: number;
+  /** Most processes of the run seen alive at once (workers, hosts, programs). */
+  seenTagged: number;
 }
 
 const KINDS = ['ok', 'ok', 'throws', 'hang', 'busy', 'fan', 'cmd', 'exec', 'ok'] as const;
@@ -78,6 +80,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosFigures> {
   };
   let workerKills = 0;
   let hostKills = 0;
+  // The leftover check finds processes by their environment: it must see the run's own processes while they run.
+  let seenTagged = 0;
   try {
     for (let i = 0; i < 3; i++) spawnWorker(i);
     const roots: Job[] = [];
@@ -102,6 +106,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosFigures> {
         rootIds.push((await vigil.submit(`c-${kind}`, kind === 'ok' ? { n, ms: 100 } : kind === 'fan' ? { n, kids: 3 } : kind === 'hang' || kind === 'busy' ? {} : { n })).id);
       }
       await new Promise((r) => setTimeout(r, o.pauseMs[0] + random() * (o.pauseMs[1] - o.pauseMs[0])));
+      seenTagged = Math.max(seenTagged, pidsWithEnv('VIGIL_CHAOS_TAG', tag).length);
       if (workerKills + hostKills >= o.kills) continue;
       const i = Math.floor(random() * workers.length);
       const w = workers[i]!;
@@ -132,6 +137,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosFigures> {
     workers[0]!.kill('SIGTERM');
     await until('the last worker to exit', 30_000, () => workers[0]!.exitCode !== null || workers[0]!.signalCode !== null);
     await until(`no process started by the run to be left (pids ${pidsWithEnv('VIGIL_CHAOS_TAG', tag).map((p) => `${p} ${cmdline(p)}`).join('; ')})`, 5_000, () => pidsWithEnv('VIGIL_CHAOS_TAG', tag).length === 0);
+
+    if (seenTagged < 3) throw new Error(`the run's processes were not found by their environment (saw ${seenTagged}): the leftover check would prove nothing`);
 
     // Invariants from the store.
     const all: Job[] = [];
@@ -178,6 +185,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosFigures> {
       states,
       outcomes,
       ms: Date.now() - started,
+      seenTagged,
     };
   } finally {
     for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
