@@ -25,18 +25,32 @@ function alive(pid: number): boolean {
   }
 }
 
-test('supervisor SIGKILLed during a command task: once a worker starts again on the host, no program is left', async () => {
+test('supervisor SIGKILLed during a command task: its guardian kills the program and its background job at once', async () => {
+  const t = await openTestVigil({ tasks: TASKS });
+  cleanups.push(() => t.cleanup());
+  const a = ['sleep', String(base + 7)];
+  const b = ['sleep', String(base + 8)];
+  const cli = cliWorker(TASKS, t.storeUrl, ['--quiet']);
+  cleanups.push(() => void cli.kill('SIGKILL'));
+  await t.vigil.submit('cmd-sleep', { a: base + 7, b: base + 8 });
+  await until(`both programs to run (worker said: ${cli.output()})`, 20_000, () => pidsRunning(a).length === 1 && pidsRunning(b).length === 1);
+  cli.kill('SIGKILL');
+  await waitGone('the programs of the dead supervisor', 3_000, () => [...pidsRunning(a), ...pidsRunning(b)]);
+});
+
+test('the whole process group of a worker SIGKILLed (guardian included): once a worker starts again on the host, no program is left', async () => {
   const t = await openTestVigil({ tasks: TASKS });
   cleanups.push(() => t.cleanup());
   const a = ['sleep', String(base + 1)];
   const b = ['sleep', String(base + 2)];
-  const cli = cliWorker(TASKS, t.storeUrl, ['--quiet']);
+  const cli = cliWorker(TASKS, t.storeUrl, ['--quiet'], {}, true);
   cleanups.push(() => void cli.kill('SIGKILL'));
   await t.vigil.submit('cmd-sleep', { a: base + 1, b: base + 2 });
   await until(`both programs to run (worker said: ${cli.output()})`, 20_000, () => pidsRunning(a).length === 1 && pidsRunning(b).length === 1);
   // The ledger write is debounced (100 ms): give it its moment, as a supervisor killed later would have.
   await until('the roots to be recorded', 5_000, async () => (await t.vigil.store.listProcessRoots((await import('../src/executors/roots.js')).selfIdentity().host)).some((r) => r.roots.length >= 1));
-  cli.kill('SIGKILL');
+  // As a service manager or a terminal kills a group: the supervisor and its guardian at the same instant.
+  process.kill(-cli.pid!, 'SIGKILL');
   await until('the supervisor to be dead', 5_000, () => cli.exitCode !== null || cli.signalCode !== null);
   // What a dead supervisor leaves: the background job at least (its group leader may also survive).
   assert.equal(pidsRunning(a).length, 1, 'the background sleep outlived the supervisor (if not, this test proves nothing)');

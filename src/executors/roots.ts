@@ -2,6 +2,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { ProcessRoot, ProcessRootsRecord } from '../store/contract.js';
 import { hostEvents } from './events.js';
+import { guardGroup, releaseGroup } from './guardian.js';
 import { HAS_PROC, readAllStats, readProcStat, type ProcStat } from './proc-scan.js';
 
 /**
@@ -26,6 +27,8 @@ class StartedProcesses {
     const stat = readProcStat(pid);
     if (!stat) return;
     this.roots.set(pid, { pid, start: stat.startTime, pgid: stat.pgid });
+    // Only groups the root leads (detached spawns): never this process's own group.
+    if (stat.pgid === pid) guardGroup(pid);
     for (const l of this.listeners) l();
   }
 
@@ -34,7 +37,10 @@ class StartedProcesses {
     const out: ProcessRoot[] = [];
     for (const root of [...this.roots.values()]) {
       if (readProcStat(root.pid)?.startTime === root.start) out.push(root);
-      else this.roots.delete(root.pid);
+      else {
+        this.roots.delete(root.pid);
+        if (root.pgid === root.pid) releaseGroup(root.pid);
+      }
     }
     return out;
   }

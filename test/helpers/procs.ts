@@ -62,10 +62,11 @@ export function descendants(root: number): number[] {
 }
 
 /** A `vigil worker` process (the CLI from source) on `store`. */
-export function cliWorker(tasks: string, store: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): ChildProcess & { output: () => string } {
+export function cliWorker(tasks: string, store: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}, detached = false): ChildProcess & { output: () => string } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker', '--tasks', tasks, '--store', store, ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
+    detached,
   });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
