@@ -62,3 +62,31 @@ test('vigil doctor on an unreachable PostgreSQL (wrong port): a clear failure, n
   assert.match(out, /127\.0\.0\.1:1/);
   assert.notEqual(r.status, 0, out);
 });
+
+test('PostgreSQL refusing logins during a run: worker errors and API errors never show the password', { skip: process.env.VIGIL_TEST_PG_URL ? false : 'VIGIL_TEST_PG_URL not set' }, async () => {
+  const { pgOutage } = await import('./helpers/pg-outage.js');
+  const { Vigil } = await import('../src/index.js');
+  const { ENGINE_TASKS, until } = await import('./helpers/engine.js');
+  const outage = await pgOutage(process.env.VIGIL_TEST_PG_URL!);
+  const url = new URL(outage.url);
+  url.password = 's3cret-D';
+  const vigil = await Vigil.open({ store: url.toString(), tasks: ENGINE_TASKS });
+  const texts: string[] = [];
+  const worker = await vigil.startWorker({ concurrency: 1, pollMs: 50, storeRetry: { firstMs: 20, maxMs: 100 } });
+  worker.on('event', (e: { type: string; message?: string; error?: unknown }) => {
+    if (e.type === 'error') texts.push(`${e.message} ${e.error instanceof Error ? `${e.error.message} ${String(e.error.cause ?? '')}` : String(e.error)}`);
+  });
+  try {
+    await outage.down();
+    const err = await vigil.submit('noop', {}).then(() => null, (e: unknown) => e as Error);
+    if (err) texts.push(`${err.message} ${String((err as { cause?: unknown }).cause ?? '')}`);
+    await until('the worker to report the outage', 10_000, () => texts.length >= 2);
+    for (const t of texts) assert.ok(!t.includes('s3cret'), t);
+    assert.ok(texts.some((t) => t.includes('postgres://')), `the errors name the store: ${texts.join(' | ')}`);
+  } finally {
+    await outage.up();
+    await worker.stop({ drainMs: 0 });
+    await vigil.close();
+    await outage.cleanup();
+  }
+});

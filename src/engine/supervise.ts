@@ -260,7 +260,7 @@ export class AttemptSupervisor {
       },
       activity: () => this.armSilence(),
       processStarted: (pid) => startedProcesses.add(pid),
-      processEnded: () => undefined,
+      processEnded: (pid) => startedProcesses.remove(pid),
       // Spawning is idempotent (children are unique per parent and key): a store outage is waited out.
       spawn: (children) =>
         untilStored(() => spawnChildren(this.deps.store, this.deps.tasks, fence, children), {

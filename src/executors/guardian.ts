@@ -25,6 +25,10 @@ for p in $pgs; do kill -9 "-$p" 2>/dev/null; done
 
 let guardian: ChildProcess | null = null;
 let failed = false;
+const guarded = new Set<number>();
+let idleTimer: NodeJS.Timeout | null = null;
+/** A guardian with nothing to guard goes away after this long (no child process outlives the work). */
+const IDLE_MS = 500;
 
 function ensure(): ChildProcess | null {
   if (guardian || failed || process.platform === 'win32') return guardian;
@@ -36,7 +40,10 @@ function ensure(): ChildProcess | null {
     });
     child.on('exit', () => {
       // Killed from outside: start another with the next group (groups listed before are the backstop's).
-      if (guardian === child) guardian = null;
+      if (guardian === child) {
+        guardian = null;
+        guarded.clear();
+      }
     });
     child.stdin!.on('error', () => undefined);
     // Neither the guardian nor its pipe keeps this process alive.
@@ -50,11 +57,28 @@ function ensure(): ChildProcess | null {
 }
 
 export function guardGroup(pgid: number): void {
-  if (pgid > 1) ensure()?.stdin!.write(`+${pgid}\n`);
+  if (!(pgid > 1)) return;
+  if (idleTimer) clearTimeout(idleTimer);
+  idleTimer = null;
+  const g = ensure();
+  if (!g) return;
+  guarded.add(pgid);
+  g.stdin!.write(`+${pgid}\n`);
 }
 
 export function releaseGroup(pgid: number): void {
-  if (pgid > 1 && guardian) guardian.stdin!.write(`-${pgid}\n`);
+  if (!guarded.delete(pgid) || !guardian) return;
+  guardian.stdin!.write(`-${pgid}\n`);
+  if (guarded.size === 0 && !idleTimer) {
+    idleTimer = setTimeout(() => {
+      idleTimer = null;
+      if (guarded.size > 0 || !guardian) return;
+      // End of input with nothing listed: the guardian exits without killing anything.
+      guardian.stdin!.end();
+      guardian = null;
+    }, IDLE_MS);
+    idleTimer.unref();
+  }
 }
 
 /** The guardian's pid (tests). */

@@ -1,3 +1,4 @@
+import { startedProcesses } from './roots.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import type { HangReport } from '../types.js';
 import { Lifecycle } from './attempt-base.js';
@@ -189,6 +190,7 @@ export class HostProcess {
     const state = this.life.state;
     if (!this.life.to({ name: 'gone' })) return;
     killGroup(this.pid);
+    startedProcesses.remove(this.pid);
     const closing = state.name === 'killing' && state.closing;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.onGone();

@@ -32,6 +32,15 @@ class StartedProcesses {
     for (const l of this.listeners) l();
   }
 
+  /** The root ended (its group was killed with it). */
+  remove(pid: number): void {
+    const root = this.roots.get(pid);
+    if (!root) return;
+    this.roots.delete(pid);
+    if (root.pgid === root.pid) releaseGroup(root.pid);
+    for (const l of this.listeners) l();
+  }
+
   /** The roots still running (the others are forgotten). */
   live(): ProcessRoot[] {
     const out: ProcessRoot[] = [];
