@@ -90,3 +90,25 @@ test('PostgreSQL refusing logins during a run: worker errors and API errors neve
     await outage.cleanup();
   }
 });
+
+test('per-job limits: a result over 8 MiB fails the job (not retried) with a clear error; so does a child input over 1 MiB', async () => {
+  const { openTestVigil, startWorker } = await import('./helpers/engine.js');
+  const { resolve } = await import('node:path');
+  const t = await openTestVigil({ tasks: resolve('test/fixtures/limits-tasks.ts') });
+  try {
+    const w = await startWorker(t.vigil);
+    const big = await t.vigil.wait((await t.vigil.submit('big-result', { mb: 9 })).id, { timeout: '60s' });
+    assert.equal(big.state, 'failed');
+    assert.equal(big.attempts, 1, 'an over-limit result is not retried');
+    assert.match(big.error?.message ?? '', /result of task "big-result" is \d+ bytes of JSON, over the limit of 8388608/);
+    const fine = await t.vigil.wait((await t.vigil.submit('big-result', { mb: 1 })).id, { timeout: '60s' });
+    assert.equal(fine.state, 'succeeded');
+    const parent = await t.vigil.wait((await t.vigil.submit('big-child', { mb: 2 })).id, { timeout: '60s' });
+    assert.equal(parent.state, 'failed');
+    assert.match(parent.error?.message ?? '', /input of child task "small-child" is \d+ bytes of JSON, over the limit/);
+    assert.deepEqual(await t.vigil.store.children(parent.id), [], 'no child was created');
+    await w.stop({ drainMs: 0 });
+  } finally {
+    await t.cleanup();
+  }
+});

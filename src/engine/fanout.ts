@@ -1,3 +1,4 @@
+import { checkChildInput } from './limits.js';
 import type { Store } from '../store/contract.js';
 import { requireTask, type TaskMap } from '../task/registry.js';
 import type { AllRequest, SpawnRequest, SpawnedChild } from '../executors/types.js';
@@ -19,6 +20,7 @@ export async function spawnChildren(
 ): Promise<SpawnedChild[]> {
   const jobs = requests.map((r) => {
     const def = requireTask(tasks, r.task);
+    checkChildInput(r.task, r.input);
     return {
       task: r.task,
       input: r.input,

@@ -1,3 +1,4 @@
+import { MAX_RESULT_BYTES, overLimit, resultTooLarge } from './limits.js';
 import { startedProcesses } from '../executors/roots.js';
 import type { Claimed, AttemptFinish, Fence, Store } from '../store/contract.js';
 import type { TaskDefinition } from '../task/define.js';
@@ -451,8 +452,12 @@ export class AttemptSupervisor {
       error = { kind: ending.kind as ErrorKind, message: this.describeEnding(ending) };
     } else {
       switch (end.type) {
-        case 'returned':
-          return { outcome: 'succeeded', result: end.value as Json };
+        case 'returned': {
+          const bytes = overLimit(end.value, MAX_RESULT_BYTES);
+          if (bytes === null) return { outcome: 'succeeded', result: end.value as Json };
+          error = resultTooLarge(this.def.options.name, bytes);
+          break;
+        }
         case 'threw':
           error = end.error;
           break;
