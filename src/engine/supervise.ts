@@ -1,5 +1,4 @@
 import { MAX_RESULT_BYTES, overLimit, resultTooLarge } from './limits.js';
-import { startedProcesses } from '../executors/roots.js';
 import type { Claimed, AttemptFinish, Fence, Store } from '../store/contract.js';
 import type { TaskDefinition } from '../task/define.js';
 import { formatDuration } from '../task/duration.js';
@@ -260,8 +259,8 @@ export class AttemptSupervisor {
         this.deps.onEvent?.({ type: 'progress', jobId: fence.jobId, progress: p });
       },
       activity: () => this.armSilence(),
-      processStarted: (pid) => startedProcesses.add(pid),
-      processEnded: (pid) => startedProcesses.remove(pid),
+      processStarted: () => undefined,
+      processEnded: () => undefined,
       // Spawning is idempotent (children are unique per parent and key): a store outage is waited out.
       spawn: (children) =>
         untilStored(() => spawnChildren(this.deps.store, this.deps.tasks, fence, children), {

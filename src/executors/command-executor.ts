@@ -1,3 +1,4 @@
+import { startedProcesses } from './roots.js';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,6 +103,7 @@ class CommandAttempt implements RunningAttempt {
       (program) => {
         this.program = program;
         channel.processStarted(program.pid);
+        startedProcesses.add(program.pid);
         if (this.killRequested) void program.kill();
         else if (this.aborted) program.terminate();
         void program.exited.then((exit) => this.onExit(program, exit));
@@ -156,6 +158,7 @@ class CommandAttempt implements RunningAttempt {
 
   private async onExit(program: Program, exit: ProgramExit): Promise<void> {
     this.channel.processEnded(program.pid);
+    startedProcesses.remove(program.pid);
     this.finish(await this.endOf(exit));
   }
 

@@ -1,3 +1,4 @@
+import { startedProcesses } from './roots.js';
 import type { RunnerOutbound } from './ipc.js';
 import type { AttemptChannel } from './types.js';
 
@@ -29,9 +30,11 @@ export function relay(
       return answer(message.id, () => channel.all(message.request));
     case 'exec-started':
       execPids.add(message.pid);
+      startedProcesses.add(message.pid);
       return channel.processStarted(message.pid);
     case 'exec-ended':
       execPids.delete(message.pid);
+      startedProcesses.remove(message.pid);
       return channel.processEnded(message.pid);
   }
 }
