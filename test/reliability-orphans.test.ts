@@ -13,7 +13,9 @@ const TASKS = resolve('test/fixtures/orphan-tasks.ts');
 const base = 7100 + Math.floor(Math.random() * 800);
 const cleanups: Array<() => Promise<void> | void> = [];
 after(async () => {
-  for (const c of cleanups.reverse()) await c();
+  for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => undefined);
+  // A failed test must not leave its programs running on the machine.
+  for (let i = 1; i <= 8; i++) for (const pid of pidsRunning(['sleep', String(base + i)])) process.kill(pid, 'SIGKILL');
 });
 
 function alive(pid: number): boolean {

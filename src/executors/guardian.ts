@@ -24,19 +24,23 @@ for p in $pgs; do kill -9 "-$p" 2>/dev/null; done
 `;
 
 let guardian: ChildProcess | null = null;
-let failed = false;
+/** When the last guardian could not be started: tried again a second later, not at every group. */
+let failedAt = -Infinity;
 const guarded = new Set<number>();
 let idleTimer: NodeJS.Timeout | null = null;
 /** A guardian with nothing to guard goes away after this long (no child process outlives the work). */
 const IDLE_MS = 500;
 
 function ensure(): ChildProcess | null {
-  if (guardian || failed || process.platform === 'win32') return guardian;
+  if (guardian || Date.now() - failedAt < 1_000 || process.platform === 'win32') return guardian;
   try {
     const child = spawn('/bin/sh', ['-c', SCRIPT], { stdio: ['pipe', 'ignore', 'ignore'] });
     child.on('error', () => {
-      failed = true;
-      guardian = null;
+      failedAt = Date.now();
+      if (guardian === child) {
+        guardian = null;
+        guarded.clear();
+      }
     });
     child.on('exit', () => {
       // Killed from outside: start another with the next group (groups listed before are the backstop's).
@@ -51,7 +55,7 @@ function ensure(): ChildProcess | null {
     (child.stdin as unknown as { unref?(): void }).unref?.();
     guardian = child;
   } catch {
-    failed = true;
+    failedAt = Date.now();
   }
   return guardian;
 }

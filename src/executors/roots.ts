@@ -1,4 +1,4 @@
-import { readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { ProcessRoot, ProcessRootsRecord } from '../store/contract.js';
 import { hostEvents } from './events.js';
@@ -45,7 +45,9 @@ class StartedProcesses {
   live(): ProcessRoot[] {
     const out: ProcessRoot[] = [];
     for (const root of [...this.roots.values()]) {
-      if (readProcStat(root.pid)?.startTime === root.start) out.push(root);
+      const stat = readProcStat(root.pid);
+      // A failed read of a process that still exists (fd pressure) must not make the guardian forget its group.
+      if (stat ? stat.startTime === root.start : existsSync(`/proc/${root.pid}`)) out.push(root);
       else {
         this.roots.delete(root.pid);
         if (root.pgid === root.pid) releaseGroup(root.pid);
