@@ -48,6 +48,8 @@ export function pointAt(text: string, offset: number): string {
  * Offset of the first character that makes `text` invalid JSON (text.length when it ends too early). V8's own
  * messages do not always carry a position, so this walks the grammar itself.
  */
+const NUMBER = /-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
+
 export function errorOffset(text: string): number {
   let i = 0;
   const fail = (): never => {
@@ -77,7 +79,9 @@ export function errorOffset(text: string): number {
     i++;
   };
   const number = (): void => {
-    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
+    // Sticky, not a slice per number: a huge input full of numbers stays linear.
+    NUMBER.lastIndex = i;
+    const m = NUMBER.exec(text);
     if (!m) fail();
     i += m![0].length;
   };
@@ -125,6 +129,9 @@ export function errorOffset(text: string): number {
     if (i < text.length) fail();
   } catch (at) {
     if (typeof at === 'number') return Math.min(at, text.length);
+    // Nested deeper than this walk's stack (JSON.parse itself has no such limit): such text is almost always cut
+    // short, so the end is where it broke.
+    if (at instanceof RangeError) return text.length;
     throw at;
   }
   return text.length;

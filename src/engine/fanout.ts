@@ -1,3 +1,4 @@
+import { checkChildInput } from './limits.js';
 import type { Store } from '../store/contract.js';
 import { requireTask, type TaskMap } from '../task/registry.js';
 import type { AllRequest, SpawnRequest, SpawnedChild } from '../executors/types.js';
@@ -24,6 +25,7 @@ export async function spawnChildren(
   const inherited = parent.deadlineAt != null && parent.storeNow !== undefined ? Math.max(1, parent.deadlineAt - parent.storeNow) : null;
   const jobs = requests.map((r) => {
     const def = requireTask(tasks, r.task);
+    checkChildInput(r.task, r.input);
     const own = def.options.deadlineMs;
     return {
       task: r.task,

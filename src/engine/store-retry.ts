@@ -17,6 +17,8 @@ export async function untilStored<T>(call: () => Promise<T>, options: RetryOptio
     try {
       return await call();
     } catch (error) {
+      // A request the store will never accept (too large, unknown task) is the task's error, not an outage.
+      if ((error as { retryable?: unknown } | null)?.retryable === false) throw error;
       options.onError(error);
       if (options.signal?.aborted) throw error;
       const pause = sleep(options.clock, Math.min(options.retry.maxMs, options.retry.firstMs * 2 ** Math.min(i, 30)));

@@ -1,3 +1,4 @@
+import { MAX_RESULT_BYTES, overLimit, resultTooLarge } from './limits.js';
 import type { Claimed, AttemptFinish, Fence, Store } from '../store/contract.js';
 import type { AutoTimeout, TaskDefinition } from '../task/define.js';
 import type { LearnedTimeout } from './adaptive-timeout.js';
@@ -517,8 +518,12 @@ export class AttemptSupervisor {
       }
     } else {
       switch (end.type) {
-        case 'returned':
-          return { outcome: 'succeeded', result: end.value as Json };
+        case 'returned': {
+          const bytes = overLimit(end.value, MAX_RESULT_BYTES);
+          if (bytes === null) return { outcome: 'succeeded', result: end.value as Json };
+          error = resultTooLarge(this.def.options.name, bytes);
+          break;
+        }
         case 'threw':
           error = end.error;
           // The tasks module would not load in the executor (a missing model file, a native module): no job of this

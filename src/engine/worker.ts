@@ -1,3 +1,4 @@
+import { ProcessLedger } from './process-ledger.js';
 import { EventEmitter } from 'node:events';
 import { TimeoutLearner } from './adaptive-timeout.js';
 import { hostname } from 'node:os';
@@ -90,6 +91,7 @@ export class Worker extends EventEmitter {
   private readonly repeating: Timer[] = [];
   /** Tasks whose module failed to load in an executor: not claimed again until the worker restarts. */
   private readonly unusable = new Set<string>();
+  private ledger: ProcessLedger | null = null;
   private unsubscribe: (() => void) | null = null;
   private lastRecovery = -Infinity;
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
@@ -133,6 +135,14 @@ export class Worker extends EventEmitter {
       leaseMs: this.leaseMs,
       reportEveryMs: this.reportEveryMs,
     });
+    // Survivors of crashed workers on this machine are killed before this one starts anything (DESIGN G1).
+    this.ledger = new ProcessLedger({
+      store,
+      workerId: this.workerId,
+      onReaped: (count, from, what) => this.emitError(`killed ${count} process(es) left running by crashed worker ${from}: ${what}`, null),
+      onError: (m, e) => this.emitError(m, e),
+    });
+    await this.ledger.start();
     this.loopDelay.enable();
     const stallMs = this.options.watchdog?.stallMs ?? Math.max(1_000, Math.min(5_000, this.leaseMs / 3));
     this.watchdog = new Watchdog({ ...this.options.watchdog, stallMs, workerId: this.workerId });
@@ -205,6 +215,7 @@ export class Worker extends EventEmitter {
     this.loopDelay.disable();
     await this.watchdog?.stop();
     await this.batcher.close();
+    await this.ledger?.close();
     await this.options.store.unregisterWorker(this.workerId).catch(() => undefined);
     await this.options.onClose?.();
   }

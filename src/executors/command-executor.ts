@@ -1,4 +1,5 @@
 import { parseProgressLine } from '../task/progress-line.js';
+import { startedProcesses } from './roots.js';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { PythonStacks } from '../forensics/python-stack.js';
 import { tmpdir } from 'node:os';
@@ -115,6 +116,7 @@ class CommandAttempt implements RunningAttempt {
       (program) => {
         this.program = program;
         channel.processStarted(program.pid);
+        startedProcesses.add(program.pid);
         if (this.killRequested) void program.kill();
         else if (this.aborted) program.terminate();
         void program.exited.then((exit) => this.onExit(program, exit));
@@ -186,6 +188,7 @@ class CommandAttempt implements RunningAttempt {
 
   private async onExit(program: Program, exit: ProgramExit): Promise<void> {
     this.channel.processEnded(program.pid);
+    startedProcesses.remove(program.pid);
     this.finish(await this.endOf(exit));
   }
 

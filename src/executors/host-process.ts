@@ -1,9 +1,10 @@
+import { startedProcesses } from './roots.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import type { HangReport } from '../types.js';
 import { Lifecycle } from './attempt-base.js';
 import { hostEvents } from './events.js';
 import type { HostInbound, HostOutbound } from './ipc.js';
-import { settlesWithin } from './kill.js';
+import { killGroup, settlesWithin } from './kill.js';
 import { textLines, LineSplitter } from './line-splitter.js';
 import { entryPath, forkExecArgv } from './node-entry.js';
 import type { ThreadAttempt } from './thread-attempt.js';
@@ -56,6 +57,9 @@ export class HostProcess {
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
     this.child = fork(entryPath('thread-host'), [String(threadsPerHost)], {
       execArgv: forkExecArgv(),
+      // Its own process group: programs its tasks start with plain child_process stay in it, so killing the group
+      // when the host is gone kills them too, even after they were re-parented (DESIGN G1).
+      detached: true,
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
@@ -185,6 +189,8 @@ export class HostProcess {
   private onExit(how: string): void {
     const state = this.life.state;
     if (!this.life.to({ name: 'gone' })) return;
+    killGroup(this.pid);
+    startedProcesses.remove(this.pid);
     const closing = state.name === 'killing' && state.closing;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.onGone();

@@ -1,3 +1,4 @@
+import { startedProcesses } from './roots.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -260,6 +261,7 @@ class ProcessAttempt extends AttemptBase {
     if (this.inspectorSocket) rmSync(this.inspectorSocket, { force: true });
     // Whatever the attempt left behind (background programs in its group) dies with it.
     this.killTree();
+    startedProcesses.remove(this.pid);
     await settlesWithin(this.outputClosed, OUTPUT_DRAIN_MS);
     this.child.stdout?.destroy();
     this.child.stderr?.destroy();

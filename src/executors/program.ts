@@ -23,7 +23,7 @@ export type OutputStream = 'stdout' | 'stderr';
 export interface ProgramSpec {
   argv: string[];
   cwd?: string;
-  /** Added to the inherited environment (VIGIL_TOKEN is never passed on). */
+  /** Added to the inherited environment (Vigil's own secrets are not passed on: programEnv). */
   env?: Record<string, string>;
   stdin: StdinOption;
   /** A line of output, decoded and made safe. `system` lines are Vigil's own notes (budget, leftovers). */
@@ -77,8 +77,7 @@ export async function startProgram(spec: ProgramSpec): Promise<Program> {
     throw new ProgramStartError('VIGIL_INVALID_TASK_OPTION', `an argument of ${argv[0]} contains a NUL byte, which no program can receive`, argv[0]!);
   }
   if (spec.cwd !== undefined) checkCwd(spec.cwd, argv[0]!);
-  const env: NodeJS.ProcessEnv = { ...process.env, ...spec.env };
-  delete env.VIGIL_TOKEN;
+  const env = programEnv(process.env, spec.env);
   const stdinMode = spec.stdin === 'closed' ? 'ignore' : 'pipe';
   let child: ChildProcess;
   try {
@@ -92,6 +91,28 @@ export async function startProgram(spec: ProgramSpec): Promise<Program> {
     throw startError(argv[0]!, spec.cwd, env, err);
   }
   return new Program(child, spec);
+}
+
+/**
+ * The environment of a program: the worker's, without Vigil's own secrets — the API token, the store password
+ * (PGPASSWORD, and VIGIL_STORE when its URL carries one) — which a task's program has no business reading (a
+ * third-party tool, a script that dumps its environment into a log). A task that needs them passes them in `env`.
+ */
+export function programEnv(base: NodeJS.ProcessEnv, extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base };
+  delete env.VIGIL_TOKEN;
+  delete env.PGPASSWORD;
+  if (env.VIGIL_STORE !== undefined && hasPassword(env.VIGIL_STORE)) delete env.VIGIL_STORE;
+  return { ...env, ...extra };
+}
+
+function hasPassword(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.password !== '' || u.searchParams.has('password');
+  } catch {
+    return /:\/\/[^/@]*:[^/@]*@|[?&]password=/i.test(url);
+  }
 }
 
 export class Program {

@@ -1,3 +1,4 @@
+import { startedProcesses } from './roots.js';
 import type { RunnerOutbound } from './ipc.js';
 import type { AttemptChannel } from './types.js';
 
@@ -31,9 +32,11 @@ export function relay(
       return answer(message.id, () => (channel.isCurrent ? channel.isCurrent() : Promise.resolve(true)));
     case 'exec-started':
       execPids.add(message.pid);
+      startedProcesses.add(message.pid);
       return channel.processStarted(message.pid);
     case 'exec-ended':
       execPids.delete(message.pid);
+      startedProcesses.remove(message.pid);
       return channel.processEnded(message.pid);
   }
 }

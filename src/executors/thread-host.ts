@@ -54,6 +54,8 @@ process.on('disconnect', () => {
   // The supervisor is gone: nothing may outlive it. process.exit() can hang behind a thread blocked in a syscall,
   // so the host kills its own process after the programs its tasks started.
   for (const slot of slots) killSpawned(slot);
+  // The host leads its own group (host-process.ts): programs started with plain child_process die with it.
+  killGroup(process.pid);
   process.kill(process.pid, 'SIGKILL');
 });
 

@@ -120,6 +120,12 @@ export interface Store {
   registerWorker(info: WorkerInfo): Promise<void>;
   workerHeartbeat(workerId: string, stats: Json): Promise<void>;
   unregisterWorker(workerId: string): Promise<void>;
+  /**
+   * The processes a worker's process has started (migration 007): replaces the worker's record; an empty `roots`
+   * deletes it. Read back by the next worker on the same host to reap survivors of a SIGKILLed one.
+   */
+  saveProcessRoots(record: ProcessRootsRecord): Promise<void>;
+  listProcessRoots(host: string): Promise<ProcessRootsRecord[]>;
   listWorkers(): Promise<WorkerRecord[]>;
   /** Tasks announced by workers seen within `sinceMs` (most recent definition wins). */
   knownTasks(): Promise<TaskRecord[]>;
@@ -274,6 +280,23 @@ export interface WorkerInfo {
   /** The worker's lease and how often it reports: a worker silent for longer than both (plus a margin) is lost. */
   leaseMs?: number;
   reportEveryMs?: number;
+}
+
+/** One started process: with its start time (clock ticks after boot) it can never be confused with a recycled pid. */
+export interface ProcessRoot {
+  pid: number;
+  start: number;
+  pgid: number;
+}
+
+export interface ProcessRootsRecord {
+  workerId: string;
+  /** Machine and pid namespace. */
+  host: string;
+  bootId: string;
+  ownerPid: number;
+  ownerStart: number;
+  roots: ProcessRoot[];
 }
 
 export interface WorkerRecord {

@@ -17,7 +17,9 @@ export interface Db {
 }
 
 // SQLSTATE classes and codes that mean "the database went away", not "the query is wrong".
-const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '53400', '08000', '08001', '08003', '08004', '08006', '08007']);
+// 28000/28P01 (login refused, wrong password): a role disabled or a password rotated meanwhile is an outage to ride
+// out and to report with the store's name, not an internal error.
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '53400', '08000', '08001', '08003', '08004', '08006', '08007', '28000', '28P01']);
 const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
 /**
  * node-postgres raises some connection failures with no code at all, only a message: these are the texts it uses

@@ -28,6 +28,7 @@ import type {
   TaskRecord,
   WorkerInfo,
   WorkerRecord,
+  ProcessRootsRecord,
 } from '../contract.js';
 import * as att from './attempts.js';
 import { claim, nextRunAt } from './claim.js';
@@ -219,6 +220,12 @@ export class PostgresStore implements Store {
   }
   async unregisterWorker(workerId: string): Promise<void> {
     return workers.unregisterWorker(this.q, workerId);
+  }
+  async saveProcessRoots(record: ProcessRootsRecord): Promise<void> {
+    return workers.saveProcessRoots(this.q, record);
+  }
+  async listProcessRoots(host: string): Promise<ProcessRootsRecord[]> {
+    return workers.listProcessRoots(this.q, host);
   }
   async listWorkers(): Promise<WorkerRecord[]> {
     return workers.listWorkers(this.q);

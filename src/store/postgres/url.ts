@@ -34,12 +34,14 @@ export function parsePostgresUrl(url: string): PostgresLocation {
   const connectionString = parsed.toString();
   const shown = new URL(parsed.toString());
   if (shown.password) shown.password = '***';
+  // libpq-style ?password=… is honoured by the driver: never shown either.
+  if (shown.searchParams.has('password')) shown.searchParams.set('password', '***');
   shown.searchParams.set('schema', schema);
   return { connectionString, schema, description: shown.toString() };
 }
 
 function redact(url: string): string {
-  return url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@');
+  return url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@').replace(/([?&]password=)[^&#]*/gi, '$1***');
 }
 
 export function quoteIdent(name: string): string {

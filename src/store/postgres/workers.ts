@@ -1,5 +1,5 @@
 import type { Json } from '../../types.js';
-import type { TaskRecord, WorkerInfo, WorkerRecord } from '../contract.js';
+import type { ProcessRootsRecord, TaskRecord, WorkerInfo, WorkerRecord } from '../contract.js';
 import type { Db, Row } from './db.js';
 
 /** The worker row and every task it serves, in one statement; the latest announcement of a task wins. */
@@ -72,5 +72,31 @@ export async function knownTasks(db: Db): Promise<TaskRecord[]> {
     name: String(r.name),
     options: JSON.parse(String(r.options)) as Json,
     updatedAt: Number(r.updated_at),
+  }));
+}
+
+export async function saveProcessRoots(db: Db, r: ProcessRootsRecord): Promise<void> {
+  if (r.roots.length === 0) {
+    await db.query(`DELETE FROM ${db.s}.process_roots WHERE worker_id = $1`, [r.workerId]);
+    return;
+  }
+  await db.query(
+    `INSERT INTO ${db.s}.process_roots (worker_id, host, boot_id, owner_pid, owner_start, roots, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, ${db.s}.now_ms())
+     ON CONFLICT (worker_id) DO UPDATE SET host = EXCLUDED.host, boot_id = EXCLUDED.boot_id, owner_pid = EXCLUDED.owner_pid,
+       owner_start = EXCLUDED.owner_start, roots = EXCLUDED.roots, updated_at = EXCLUDED.updated_at`,
+    [r.workerId, r.host, r.bootId, r.ownerPid, r.ownerStart, JSON.stringify(r.roots)],
+  );
+}
+
+export async function listProcessRoots(db: Db, host: string): Promise<ProcessRootsRecord[]> {
+  const rows = await db.read(`SELECT * FROM ${db.s}.process_roots WHERE host = $1 ORDER BY worker_id`, [host]);
+  return rows.map((r) => ({
+    workerId: String(r.worker_id),
+    host: String(r.host),
+    bootId: String(r.boot_id),
+    ownerPid: Number(r.owner_pid),
+    ownerStart: Number(r.owner_start),
+    roots: JSON.parse(String(r.roots)) as ProcessRootsRecord['roots'],
   }));
 }

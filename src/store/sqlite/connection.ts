@@ -116,9 +116,10 @@ function migrate(db: Db, path: string): void {
       (db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((r) => r.version),
     );
     const newest = Math.max(0, ...applied);
-    if (newest > migrations.length) {
+    const known = Math.max(0, ...migrations.map((m) => m.version));
+    if (newest > known) {
       throw new StoreUnavailableError(
-        `the SQLite store ${path} has schema version ${newest}, newer than this Vigil knows (${migrations.length}): upgrade Vigil, or use another store`,
+        `the SQLite store ${path} has schema version ${newest}, newer than this Vigil knows (${known}): upgrade Vigil, or use another store`,
       );
     }
     const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');

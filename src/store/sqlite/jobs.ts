@@ -125,13 +125,15 @@ export function counts(db: Db): Record<JobState, number> {
 
 export function nextRunAt(db: Db, tasks: string[]): number | null {
   if (tasks.length === 0) return null;
-  // Walks queued jobs in run_at order and stops at the first one of these tasks (not a MIN over the whole queue).
-  const r = stmt(
-    db,
-    `SELECT run_at AS t FROM jobs INDEXED BY jobs_run_at WHERE state = 'queued' AND task IN (SELECT value FROM json_each(?))
-     ORDER BY run_at LIMIT 1`,
-  ).get(JSON.stringify(tasks)) as { t: number } | undefined;
-  return r ? r.t : null;
+  // One index probe per task (jobs_task_run_at, migration 007): neither a MIN over the queue nor a walk past the
+  // queued jobs of other tasks.
+  const first = stmt(db, `SELECT run_at AS t FROM jobs INDEXED BY jobs_task_run_at WHERE state = 'queued' AND task = ? ORDER BY run_at LIMIT 1`);
+  let next: number | null = null;
+  for (const task of tasks) {
+    const r = first.get(task) as { t: number } | undefined;
+    if (r && (next === null || r.t < next)) next = r.t;
+  }
+  return next;
 }
 
 export function finishedEvent(row: JobRow): StoreEvent {

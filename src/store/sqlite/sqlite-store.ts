@@ -1,3 +1,4 @@
+import { Checkpointer } from './checkpointer.js';
 import { EventEmitter } from 'node:events';
 import { resolve } from 'node:path';
 import { VigilError, errorMessage } from '../../errors.js';
@@ -29,6 +30,7 @@ import type {
   TaskRecord,
   WorkerInfo,
   WorkerRecord,
+  ProcessRootsRecord,
 } from '../contract.js';
 import { rowToJob } from '../rows.js';
 import { deliver } from '../deliver.js';
@@ -64,9 +66,11 @@ export class SqliteStore implements Store {
   readonly description: string;
   private readonly events = new EventEmitter();
   private closed = false;
+  private readonly checkpointer: Checkpointer;
 
   private constructor(private readonly db: Db, readonly path: string, private readonly clock: () => number) {
     this.description = `sqlite:${path}`;
+    this.checkpointer = new Checkpointer(db, path);
     // Many waiters (one per awaited job) may subscribe; that is not a leak.
     this.events.setMaxListeners(0);
   }
@@ -186,6 +190,14 @@ export class SqliteStore implements Store {
     return this.write(() => ({ value: workers.unregisterWorker(this.db, workerId), events: [] }));
   }
 
+  saveProcessRoots(record: ProcessRootsRecord): Promise<void> {
+    return this.write((now) => ({ value: workers.saveProcessRoots(this.db, record, now), events: [] }));
+  }
+
+  listProcessRoots(host: string): Promise<ProcessRootsRecord[]> {
+    return this.read(() => workers.listProcessRoots(this.db, host));
+  }
+
   listWorkers(): Promise<WorkerRecord[]> {
     return this.read(() => workers.listWorkers(this.db));
   }
@@ -250,6 +262,7 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.events.removeAllListeners();
+    this.checkpointer.close();
     this.db.close();
   }
 

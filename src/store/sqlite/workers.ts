@@ -1,5 +1,5 @@
 import type { Json } from '../../types.js';
-import type { TaskRecord, WorkerInfo, WorkerRecord } from '../contract.js';
+import type { ProcessRootsRecord, TaskRecord, WorkerInfo, WorkerRecord } from '../contract.js';
 import { parseJson } from '../rows.js';
 import type { Db } from './connection.js';
 import { stmt } from './statements.js';
@@ -74,4 +74,31 @@ export function knownTasks(db: Db): TaskRecord[] {
     options: r.options,
     updatedAt: r.updated_at,
   }));
+}
+
+export function saveProcessRoots(db: Db, r: ProcessRootsRecord, now: number): void {
+  if (r.roots.length === 0) {
+    stmt(db, 'DELETE FROM process_roots WHERE worker_id = ?').run(r.workerId);
+    return;
+  }
+  stmt(
+    db,
+    `INSERT INTO process_roots (worker_id, host, boot_id, owner_pid, owner_start, roots, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (worker_id) DO UPDATE SET host = excluded.host, boot_id = excluded.boot_id, owner_pid = excluded.owner_pid,
+       owner_start = excluded.owner_start, roots = excluded.roots, updated_at = excluded.updated_at`,
+  ).run(r.workerId, r.host, r.bootId, r.ownerPid, r.ownerStart, JSON.stringify(r.roots), now);
+}
+
+interface ProcessRootsRow {
+  worker_id: string;
+  host: string;
+  boot_id: string;
+  owner_pid: number;
+  owner_start: number;
+  roots: string;
+}
+
+export function listProcessRoots(db: Db, host: string): ProcessRootsRecord[] {
+  const rows = stmt(db, 'SELECT * FROM process_roots WHERE host = ? ORDER BY worker_id').all(host) as ProcessRootsRow[];
+  return rows.map((r) => ({ workerId: r.worker_id, host: r.host, bootId: r.boot_id, ownerPid: r.owner_pid, ownerStart: r.owner_start, roots: parseJson(r.roots) ?? [] }));
 }

@@ -1,0 +1,91 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/**
+ * A guardian of this process's process groups: a tiny `sh` that holds the read end of a pipe from this process and
+ * is told each group as it starts (`+PGID`) and ends (`-PGID`). When this process dies — even by SIGKILL, which no
+ * handler sees — the pipe reaches end-of-file and the guardian SIGKILLs every group still listed: command programs,
+ * ctx.exec programs, executor hosts and attempt processes with everything they started in their groups. Node can not
+ * call prctl(PR_SET_PDEATHSIG), and a death signal would reach only the direct child anyway, not its group.
+ *
+ * The guardian stays in this process's own group (a kill of the whole group takes it along; then the store's record
+ * of started processes, roots.ts, is the backstop) and ignores SIGINT/SIGTERM/SIGHUP (a Ctrl-C must not take it
+ * before the worker has finished draining).
+ */
+
+const SCRIPT = `trap '' INT TERM HUP
+pgs=''
+while IFS= read -r line; do
+  case "$line" in
+    +*) pgs="$pgs \${line#+}" ;;
+    -*) n=''; for p in $pgs; do [ "$p" = "\${line#-}" ] || n="$n $p"; done; pgs=$n ;;
+  esac
+done
+for p in $pgs; do kill -9 "-$p" 2>/dev/null; done
+`;
+
+let guardian: ChildProcess | null = null;
+/** When the last guardian could not be started: tried again a second later, not at every group. */
+let failedAt = -Infinity;
+const guarded = new Set<number>();
+let idleTimer: NodeJS.Timeout | null = null;
+/** A guardian with nothing to guard goes away after this long (no child process outlives the work). */
+const IDLE_MS = 500;
+
+function ensure(): ChildProcess | null {
+  if (guardian || Date.now() - failedAt < 1_000 || process.platform === 'win32') return guardian;
+  try {
+    const child = spawn('/bin/sh', ['-c', SCRIPT], { stdio: ['pipe', 'ignore', 'ignore'] });
+    child.on('error', () => {
+      failedAt = Date.now();
+      if (guardian === child) {
+        guardian = null;
+        guarded.clear();
+      }
+    });
+    child.on('exit', () => {
+      // Killed from outside: start another with the next group (groups listed before are the backstop's).
+      if (guardian === child) {
+        guardian = null;
+        guarded.clear();
+      }
+    });
+    child.stdin!.on('error', () => undefined);
+    // Neither the guardian nor its pipe keeps this process alive.
+    child.unref();
+    (child.stdin as unknown as { unref?(): void }).unref?.();
+    guardian = child;
+  } catch {
+    failedAt = Date.now();
+  }
+  return guardian;
+}
+
+export function guardGroup(pgid: number): void {
+  if (!(pgid > 1)) return;
+  if (idleTimer) clearTimeout(idleTimer);
+  idleTimer = null;
+  const g = ensure();
+  if (!g) return;
+  guarded.add(pgid);
+  g.stdin!.write(`+${pgid}\n`);
+}
+
+export function releaseGroup(pgid: number): void {
+  if (!guarded.delete(pgid) || !guardian) return;
+  guardian.stdin!.write(`-${pgid}\n`);
+  if (guarded.size === 0 && !idleTimer) {
+    idleTimer = setTimeout(() => {
+      idleTimer = null;
+      if (guarded.size > 0 || !guardian) return;
+      // End of input with nothing listed: the guardian exits without killing anything.
+      guardian.stdin!.end();
+      guardian = null;
+    }, IDLE_MS);
+    idleTimer.unref();
+  }
+}
+
+/** The guardian's pid (tests). */
+export function guardianPid(): number | null {
+  return guardian?.pid ?? null;
+}

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import { after, test } from 'node:test';
+import { openTestVigil, startWorker, until } from './helpers/engine.js';
+import { cliWorker, pidsRunning, waitGone } from './helpers/procs.js';
+
+/**
+ * DESIGN G1 when the supervisor or an executor host is SIGKILLed (issue #13): nothing an attempt started survives.
+ * The programs are real (`sleep` with numbers no other test uses), the kills are real SIGKILLs.
+ */
+
+const TASKS = resolve('test/fixtures/orphan-tasks.ts');
+const base = 7100 + Math.floor(Math.random() * 800);
+const cleanups: Array<() => Promise<void> | void> = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => undefined);
+  // A failed test must not leave its programs running on the machine.
+  for (let i = 1; i <= 8; i++) for (const pid of pidsRunning(['sleep', String(base + i)])) process.kill(pid, 'SIGKILL');
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('supervisor SIGKILLed during a command task: its guardian kills the program and its background job at once', async () => {
+  const t = await openTestVigil({ tasks: TASKS });
+  cleanups.push(() => t.cleanup());
+  const a = ['sleep', String(base + 7)];
+  const b = ['sleep', String(base + 8)];
+  const cli = cliWorker(TASKS, t.storeUrl, ['--quiet']);
+  cleanups.push(() => void cli.kill('SIGKILL'));
+  await t.vigil.submit('cmd-sleep', { a: base + 7, b: base + 8 });
+  await until(`both programs to run (worker said: ${cli.output()})`, 20_000, () => pidsRunning(a).length === 1 && pidsRunning(b).length === 1);
+  cli.kill('SIGKILL');
+  await waitGone('the programs of the dead supervisor', 3_000, () => [...pidsRunning(a), ...pidsRunning(b)]);
+});
+
+test('the whole process group of a worker SIGKILLed (guardian included): once a worker starts again on the host, no program is left', async () => {
+  const t = await openTestVigil({ tasks: TASKS });
+  cleanups.push(() => t.cleanup());
+  const a = ['sleep', String(base + 1)];
+  const b = ['sleep', String(base + 2)];
+  const cli = cliWorker(TASKS, t.storeUrl, ['--quiet'], {}, true);
+  cleanups.push(() => void cli.kill('SIGKILL'));
+  await t.vigil.submit('cmd-sleep', { a: base + 1, b: base + 2 });
+  await until(`both programs to run (worker said: ${cli.output()})`, 20_000, () => pidsRunning(a).length === 1 && pidsRunning(b).length === 1);
+  // The ledger write is debounced (100 ms): give it its moment, as a supervisor killed later would have.
+  await until('the roots to be recorded', 5_000, async () => (await t.vigil.store.listProcessRoots((await import('../src/executors/roots.js')).selfIdentity().host)).some((r) => r.roots.length >= 1));
+  // As a service manager or a terminal kills a group: the supervisor and its guardian at the same instant.
+  process.kill(-cli.pid!, 'SIGKILL');
+  await until('the supervisor to be dead', 5_000, () => cli.exitCode !== null || cli.signalCode !== null);
+  // What a dead supervisor leaves: the background job at least (its group leader may also survive).
+  assert.equal(pidsRunning(a).length, 1, 'the background sleep outlived the supervisor (if not, this test proves nothing)');
+  const w = await startWorker(t.vigil);
+  cleanups.push(() => w.stop({ drainMs: 0 }));
+  await waitGone('the programs of the dead supervisor', 5_000, () => [...pidsRunning(a), ...pidsRunning(b)]);
+});
+
+test('an executor host SIGKILLed from outside: the program its thread task started with plain spawn dies too', async () => {
+  const t = await openTestVigil({ tasks: TASKS });
+  cleanups.push(() => t.cleanup());
+  const w = await startWorker(t.vigil);
+  cleanups.push(() => w.stop({ drainMs: 0 }));
+  const argv = ['sleep', String(base + 3)];
+  const job = await t.vigil.submit('thread-spawn', { seconds: base + 3 });
+  const [pid] = await until('the program to run', 20_000, () => (pidsRunning(argv).length === 1 ? pidsRunning(argv) : null));
+  const hostPid = Number((await import('node:fs')).readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.split(' ')[1]);
+  assert.ok(alive(hostPid));
+  process.kill(hostPid, 'SIGKILL');
+  await waitGone('the program of the killed host', 3_000, () => pidsRunning(argv));
+  const done = await t.vigil.wait(job.id, { timeout: '20s' });
+  assert.equal(done.state, 'failed');
+});
+
+test('supervisor SIGKILLed during thread and process tasks that spawned programs: they die with it, no restart needed', async () => {
+  const t = await openTestVigil({ tasks: TASKS });
+  cleanups.push(() => t.cleanup());
+  const cli = cliWorker(TASKS, t.storeUrl, ['--quiet']);
+  cleanups.push(() => void cli.kill('SIGKILL'));
+  const inThread = ['sleep', String(base + 4)];
+  const inProcess = ['sleep', String(base + 5)];
+  const viaExec = ['sleep', String(base + 6)];
+  await t.vigil.submit('thread-spawn', { seconds: base + 4 });
+  await t.vigil.submit('process-spawn', { seconds: base + 5 });
+  await t.vigil.submit('exec-sleep', { seconds: base + 6 });
+  await until(`the programs to run (worker said: ${cli.output()})`, 30_000, () => [inThread, inProcess, viaExec].every((argv) => pidsRunning(argv).length === 1));
+  cli.kill('SIGKILL');
+  await waitGone('the programs of the dead supervisor', 3_000, () => [...pidsRunning(inThread), ...pidsRunning(inProcess), ...pidsRunning(viaExec)]);
+});
