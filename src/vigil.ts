@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { JobNotFoundError, UsageError, VigilError } from './errors.js';
 import type { NewFreeze, NewJob, Store } from './store/contract.js';
-import { startServer, type ServeOptions, type VigilServer } from './server/server.js';
+import type { ServeOptions, VigilServer } from './server/server.js';
 import { openStore } from './store/open.js';
 import { DEFAULTS, type TaskDefinition } from './task/define.js';
 import { formatDuration, parseDuration, type Duration } from './task/duration.js';
@@ -156,6 +156,8 @@ export class Vigil {
    */
   async serve(options: ServeOptions = {}): Promise<VigilServer> {
     this.checkOpen();
+    // Loaded on first use: task threads import this module for defineTask and must not pay for Fastify and pino.
+    const { startServer } = await import('./server/server.js');
     const worker = options.worker === false ? null : await this.startWorker(options.worker === true || options.worker === undefined ? {} : options.worker);
     try {
       return await startServer({ ...options, vigil: this, store: this.store, worker });
