@@ -6,6 +6,8 @@
  */
 export class Slots {
   private used = 0;
+  /** Of `used`, the slots held for the claim in flight (one at a time): not running anything yet. */
+  private claiming = 0;
   private readonly resumers: Array<() => void> = [];
   private readonly listeners = new Set<() => void>();
 
@@ -20,15 +22,28 @@ export class Slots {
     return this.used;
   }
 
+  /**
+   * Slots not running an attempt, for observers (metrics, readiness): unlike `free`, a claim in flight does not
+   * make its reserved slots look busy.
+   */
+  get idle(): number {
+    return Math.max(0, this.capacity - (this.used - this.claiming) - this.resumers.length);
+  }
+
   /** Holds `n` free slots for a claim in flight; give back the ones the claim did not fill with `unreserve`. */
   reserve(n: number): void {
     if (n > this.free) throw new Error(`cannot reserve ${n} slots: only ${this.free} free`);
     this.used += n;
+    this.claiming += n;
   }
 
-  /** Returns reserved slots that no claimed job took. Resuming parents get them; new work is not announced. */
+  /**
+   * The claim is over: returns the reserved slots that no claimed job took (the others now hold attempts).
+   * Resuming parents get them; new work is not announced.
+   */
   unreserve(n: number): void {
     this.used -= n;
+    this.claiming = 0;
     this.serveResumers();
   }
 

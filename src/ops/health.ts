@@ -77,14 +77,14 @@ export async function readiness(store: Store, worker?: Worker, tracker?: LoopTra
     const waiting = snapshot.queues.filter(
       (q) => served.has(q.task) && q.running === 0 && q.oldestRunnableAt !== null && snapshot.now - q.oldestRunnableAt > BEHIND_MS,
     );
-    const behind = worker.slots.free > 0 ? waiting : [];
+    const behind = worker.slots.idle > 0 ? waiting : [];
     checks.push(
       behind.length === 0
-        ? { name: 'backlog', ok: true, detail: worker.slots.free > 0 ? 'no runnable job waits while slots are free' : 'all slots busy' }
+        ? { name: 'backlog', ok: true, detail: worker.slots.idle > 0 ? 'no runnable job waits while slots are free' : 'all slots busy' }
         : {
             name: 'backlog',
             ok: false,
-            detail: `${worker.slots.free} slot(s) free yet ${behind.map((q) => `${q.task} has waited ${Math.round((snapshot.now - q.oldestRunnableAt!) / 1000)} s`).join(', ')}: the worker is not claiming`,
+            detail: `${worker.slots.idle} slot(s) free yet ${behind.map((q) => `${q.task} has waited ${Math.round((snapshot.now - q.oldestRunnableAt!) / 1000)} s`).join(', ')}: the worker is not claiming`,
           },
     );
   }

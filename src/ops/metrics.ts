@@ -84,7 +84,7 @@ export class VigilMetrics {
       help: 'Free concurrency slots of the workers in this process.',
       registers,
       collect() {
-        this.set([...self.workers].reduce((n, w) => n + w.slots.free, 0));
+        this.set([...self.workers].reduce((n, w) => n + w.slots.idle, 0));
       },
     });
     new Gauge({
