@@ -35,10 +35,13 @@ interface Answer {
 // ---- arbitraries -------------------------------------------------------------------------------------------------
 
 const enc = (s: string): string => encodeURIComponent(s);
+/** Ids of jobs stored before the run (filled in `before`), so cancel/retry/why/logs also meet real jobs. */
+const realIds: string[] = [];
 /** Path segments and query values: mostly encoded random text, sometimes raw escapes that decode badly. */
 const segment = fc.oneof(
   { weight: 4, arbitrary: fc.string({ maxLength: 40 }).map(enc) },
   { weight: 2, arbitrary: fc.uuid() },
+  { weight: 3, arbitrary: fc.nat().map((i) => realIds[i % Math.max(1, realIds.length)] ?? '1') },
   { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 20 }).map(enc) },
   {
     weight: 2,
@@ -288,6 +291,9 @@ for (const factory of storeFactories()) {
       const stream = { write: (line: string) => void (logText += line) };
       server = await vigil.serve({ port: 0, logger: { level: 'trace', stream }, worker: false, token: TOKEN, bodyLimitBytes: BODY_LIMIT });
       port = Number(new URL(server.url).port);
+      realIds.length = 0;
+      for (const task of ['echo', 'sleepy', 'hostile']) realIds.push((await vigil.submit(task, null)).id);
+      await vigil.cancel(realIds[2]!);
     });
     after(async () => {
       agent.destroy();
@@ -319,7 +325,7 @@ for (const factory of storeFactories()) {
       const health = await send(agent, port, { method: 'GET', path: '/healthz', query: '', headers: {}, authorized: false, body: null });
       assert.equal(health.status, 200);
       const stored = await vigil.store.list({ limit: 1_000_000 });
-      assert.deepEqual(new Set(stored.map((j) => j.id)), tally.accepted, 'the store holds exactly the accepted jobs');
+      assert.deepEqual(new Set(stored.map((j) => j.id)), new Set([...realIds, ...tally.accepted]), 'the store holds exactly the accepted jobs');
       assert.ok(logText.length > 0 && !logText.includes(TOKEN), `the token never appears in the server's log (${logText.length} bytes read)`);
     });
 
