@@ -136,6 +136,26 @@ describe('dashboard in Chromium', { skip }, () => {
     }
   });
 
+  it("a parent waiting on a child behind a held cap: the why panel shows the child's answer and links the holder", async () => {
+    const holder = await submit('gate', { ms: 600_000 });
+    const parent = await submit('gateParent', { ms: 10 });
+    try {
+      await until('the holder runs', 20_000, async () => (await stateOf(holder.id)) === 'running');
+      const page = await open(`#/jobs/${parent.id}`);
+      const top = page.locator(`[data-why] .why-node[data-why-job="${parent.id}"]`);
+      await top.waitFor({ timeout: 20_000 });
+      const leaf = page.locator('[data-why] .why-node .why-node[data-why-code="concurrency-cap"]');
+      await leaf.waitFor({ timeout: 20_000 });
+      assert.equal(await top.getAttribute('data-why-code'), 'waiting-children');
+      assert.match((await top.locator('summary').first().textContent()) ?? '', /0 of 1 children done/);
+      assert.equal(await leaf.locator(`.why-jobs a[href="#/jobs/${holder.id}"]`).count(), 1, 'the holder is a link');
+      await page.close();
+    } finally {
+      await vigil.cancel(parent.id);
+      await vigil.cancel(holder.id);
+    }
+  });
+
   it('the page ran under the strict CSP without a violation', () => {
     assert.deepEqual(cspViolations, []);
   });
