@@ -256,7 +256,8 @@ function check(r: FuzzRequest, a: Answer, tally: Tally): void {
     if (a.status < 400) assert.ok(isPublic, `data without the token: ${what}`);
     // 401, or the router's own refusal of a URL it can not route (bad %-escape, a segment over its length limit),
     // which runs before any hook and reaches no handler; or Node's parser refusing headers over its size limit.
-    if (routePath.startsWith('/api/') && routePath !== '/api/openapi.json') assert.ok([401, 400, 414, 431].includes(a.status), `the token is required: ${what}`);
+    const guarded = (routePath.startsWith('/api/') && routePath !== '/api/openapi.json') || routePath === '/metrics' || routePath === '/readyz';
+    if (guarded) assert.ok([401, 400, 414, 431].includes(a.status), `the token is required: ${what}`);
   }
   if (a.status >= 400 && r.method !== 'HEAD') {
     assert.match(a.contentType, /^application\/json/, `an error is JSON: ${what}`);
