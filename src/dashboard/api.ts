@@ -216,3 +216,17 @@ export function ago(ms: number | null): string {
 export function time(ms: number | null): string {
   return ms === null ? '—' : new Date(ms).toLocaleTimeString();
 }
+
+/** GET /api/jobs/:id/why (src/why/explain.ts's WhyAnswer): why a job is not running or not finished. */
+export interface WhyAnswer {
+  jobId: string;
+  task: string;
+  state: JobState;
+  code: string;
+  summary: string;
+  /** Until when the cause holds (store clock, epoch ms). */
+  until?: number;
+  jobs?: string[];
+  children?: { done: number; total: number; waiting: WhyAnswer[] };
+  deadEnd?: { jobId: string; code: string; summary: string };
+}

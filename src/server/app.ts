@@ -1,11 +1,11 @@
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { Admission, type QueueLimits } from './admission.js';
 import { registerAuth } from './auth.js';
 import type { ServerContext } from './context.js';
 import { registerDashboard } from './dashboard.js';
 import { registerOpsRoutes } from '../ops/routes.js';
-import { errorBody, HttpError, toHttpError } from './errors.js';
+import { clientErrorResponse, errorBody, HttpError, toHttpError } from './errors.js';
 import { EventFeed } from './event-feed.js';
 import { registerInfoRoutes } from './routes/info.js';
 import { registerJobRoutes } from './routes/jobs.js';
@@ -37,6 +37,16 @@ export async function buildApp(options: AppOptions): Promise<{ app: FastifyInsta
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, useDefaults: true, allErrors: false } },
     return503OnClosing: true,
+    // A URL the router can not decode (a bad %-escape) is refused before any hook: give it the one error shape.
+    frameworkErrors: (err, _request, reply: FastifyReply) => {
+      const e = toHttpError(err);
+      void reply.code(e.status).headers(e.headers).send(errorBody(e));
+    },
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      if (socket.writable) socket.end(clientErrorResponse(err));
+      else socket.destroy(err);
+    },
   });
   for (const s of sharedSchemas) app.addSchema(s);
   // JSON only: a text/plain body would otherwise reach validation as a string and get a confusing 400.

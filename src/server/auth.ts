@@ -26,7 +26,8 @@ const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 /**
  * Bearer auth on /api/*, /metrics and /readyz (task names, counts and store health are data too). Left open: the
  * dashboard's static files (they carry no data; the dashboard asks for the token), the OpenAPI document, and
- * /healthz (a liveness probe says only "this process answers").
+ * /healthz (a liveness probe says only "this process answers"). The reasons are in SECURITY.md;
+ * test/server-fuzz.test.ts checks that no other path answers data without the token.
  */
 export function registerAuth(app: FastifyInstance, token: string | undefined): void {
   if (!token) return;

@@ -1,6 +1,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import { errorBody, HttpError } from './errors.js';
 
 /**
  * The dashboard's files, bundled at build time (scripts/build-dashboard.mjs) into dist/dashboard. Found from this
@@ -57,7 +58,8 @@ export function registerDashboard(app: FastifyInstance): void {
   app.get<{ Params: { file: string } }>('/assets/:file', { schema: { hide: true } }, async (request, reply) => {
     const body = assets.get(request.params.file);
     if (!body) {
-      reply.code(404).headers(securityHeaders).type('text/plain').send('not found');
+      const e = new HttpError(404, 'VIGIL_ROUTE_NOT_FOUND', `no dashboard asset ${JSON.stringify(request.params.file).slice(0, 200)} (the dashboard is served at /)`);
+      reply.code(404).headers(securityHeaders).send(errorBody(e));
       return;
     }
     reply.headers(securityHeaders).type(FILES[request.params.file]!).header('cache-control', 'no-cache').send(body);

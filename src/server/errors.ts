@@ -64,11 +64,33 @@ export function toHttpError(err: unknown): HttpError {
       return new HttpError(415, 'VIGIL_UNSUPPORTED_MEDIA_TYPE', `${message} (send JSON with "Content-Type: application/json")`, {}, { cause: err });
     case 400:
       return new HttpError(400, 'VIGIL_INVALID_INPUT', message, {}, { cause: err });
+    case 414:
+      // The router refuses a path segment over its length limit (an id is never that long).
+      return new HttpError(414, 'VIGIL_INVALID_INPUT', `${message} (a job id is a short string; check the URL)`, {}, { cause: err });
     default:
+      // Any other refusal of the request itself stays the client's error: never a 500 for what the caller sent.
+      if (f.statusCode !== undefined && f.statusCode >= 400 && f.statusCode < 500) {
+        return new HttpError(f.statusCode, 'VIGIL_INVALID_INPUT', message, {}, { cause: err });
+      }
       return new HttpError(500, 'VIGIL_INTERNAL', `internal error: ${message}`, {}, { cause: err });
   }
 }
 
 export function errorBody(e: HttpError): ErrorBody {
   return { error: { code: e.code, message: e.message, status: e.status } };
+}
+
+/**
+ * Requests Node's HTTP parser refuses (bad framing, a lying Content-Length, oversized headers, a request that never
+ * finishes) never reach a route: answer them with the same error shape, then close, as Node itself would.
+ */
+export function clientErrorResponse(err: { code?: string }): string {
+  const [status, reason, message] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'Request Timeout', 'the request was not received in time; send it again']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', 'the request headers are too large; send fewer or shorter headers']
+        : [400, 'Bad Request', `malformed HTTP request (${err.code ?? 'parse error'}): check Content-Length, Transfer-Encoding and the request line`];
+  const body = JSON.stringify(errorBody(new HttpError(status, 'VIGIL_INVALID_INPUT', message)));
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`;
 }

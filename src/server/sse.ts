@@ -42,6 +42,12 @@ export function openSse(request: FastifyRequest, reply: FastifyReply, headers: R
   };
   request.raw.on('close', finish);
   res.on('close', finish);
+  // HEAD gets the headers and nothing else: a body-less stream would otherwise hold the connection open forever
+  // without ever sending them (found by test/server-fuzz.test.ts).
+  if (request.method === 'HEAD') {
+    res.end();
+    finish();
+  }
   return {
     send({ id, event, data }) {
       if (closed) return;

@@ -3,6 +3,7 @@ import { ago, api, stream, STATES, time, type Attempt, type JobDetail, type JobE
 import { useLive } from '../hooks.js';
 import { ErrorText, Json, StateBadge } from './common.js';
 import { HangReportView } from './hang-report.js';
+import { WhyPanel } from './why.js';
 
 const MAX_LOG_LINES = 2000;
 
@@ -112,6 +113,8 @@ export function JobPage({ id }: { id: string }) {
         </div>
       </header>
       <ErrorText message={actionError ?? error} />
+      {/* Keyed by state: a job that starts running (or ends) asks again at once instead of at the next poll. */}
+      {j.state === 'queued' || j.state === 'running' ? <WhyPanel key={j.state} id={j.id} state={j.state} /> : null}
       <dl class="facts">
         <dt>Attempts</dt>
         <dd>
