@@ -73,6 +73,29 @@ export class Vigil {
     return result!.job;
   }
 
+  /**
+   * Submits one job of `task` per input in ONE transaction (in order; the jobs are returned in the same order).
+   * Every input is checked before anything is written: one bad input stores nothing, and the error names its index.
+   */
+  async submitMany<I = Json>(task: string | TaskDefinition<I, unknown>, inputs: readonly I[], options: Omit<SubmitOptions, 'key'> = {}): Promise<Job[]> {
+    this.checkOpen();
+    const name = typeof task === 'string' ? task : task.options.name;
+    const { retry, deadlineMs } = await this.taskPolicy(name);
+    const delayMs = options.delay === undefined ? 0 : parseDuration(options.delay, 'delay');
+    const jobs = inputs.map((input, index) => {
+      let payload: Json;
+      try {
+        payload = this.checkInput(name, input);
+      } catch (err) {
+        if (err instanceof VigilError) throw new UsageError(err.code, `item ${index} of ${inputs.length}: ${err.message}; nothing was submitted`, { cause: err });
+        throw err;
+      }
+      return { task: name, input: payload, retry, deadlineMs, priority: options.priority ?? 0, delayMs, idempotencyKey: null };
+    });
+    if (jobs.length === 0) return [];
+    return (await this.store.enqueue(jobs)).map((r) => r.job);
+  }
+
   async get(id: string): Promise<Job> {
     const job = await this.store.get(id);
     if (!job) throw new JobNotFoundError(id);
