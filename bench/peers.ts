@@ -500,8 +500,11 @@ async function main(): Promise<void> {
     // Rotate the order each round, so no system always runs first (warm caches) or last.
     const order = live.map((_, i) => live[(i + round) % live.length]!);
     const step = async (system: string, metric: string, work: () => Promise<number | null>): Promise<void> => {
+      const t0 = performance.now();
       try {
+        if (process.env.BENCH_VERBOSE) console.error(`  ${system} ${metric}…`);
         const v = await work();
+        if (process.env.BENCH_VERBOSE) console.error(`  ${system} ${metric}: ${v === null ? '' : fmt(v, metric)} (${Math.round(performance.now() - t0)} ms)`);
         if (v !== null) record(system, metric, v);
       } catch (err) {
         console.error(`${system} ${metric}: ${(err as Error).message}`);
