@@ -167,6 +167,31 @@ export class Vigil {
     }
   }
 
+  /**
+   * Submits one job of `task` per input in ONE transaction (in order; the jobs are returned in the same order).
+   * Every input is checked before anything is written: one bad input stores nothing, and the error names its index.
+   */
+  async submitMany<I = Json>(task: string | TaskDefinition<I, unknown>, inputs: readonly I[], options: Omit<SubmitOptions, 'key'> = {}): Promise<Job[]> {
+    this.checkOpen();
+    const name = typeof task === 'string' ? task : task.options.name;
+    const { retry, deadlineMs } = await this.taskPolicy(name);
+    const delayMs = options.delay === undefined ? 0 : parseDuration(options.delay, 'delay');
+    const given = typeof task === 'string' ? undefined : (task as unknown as TaskDefinition);
+    const jobs: NewJob[] = [];
+    for (const [index, input] of inputs.entries()) {
+      let payload: Json;
+      try {
+        payload = await this.checkInput(name, this.tasks?.get(name) ?? given, input);
+      } catch (err) {
+        if (err instanceof VigilError) throw new UsageError(err.code, `item ${index} of ${inputs.length}: ${err.message}; nothing was submitted`, { cause: err });
+        throw err;
+      }
+      jobs.push({ task: name, input: payload, retry, deadlineMs, priority: options.priority ?? 0, delayMs, idempotencyKey: null });
+    }
+    if (jobs.length === 0) return [];
+    return (await this.store.enqueue(jobs)).map((r) => r.job);
+  }
+
   async get(id: string): Promise<Job> {
     const job = await this.store.get(id);
     if (!job) throw new JobNotFoundError(id);

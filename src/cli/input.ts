@@ -136,3 +136,35 @@ export function errorOffset(text: string): number {
   }
   return text.length;
 }
+
+/** True when `--input` names an NDJSON file (`@jobs.ndjson`, `@jobs.jsonl`): one job input per line. */
+export function isManyInputs(spec: string | undefined): boolean {
+  return spec !== undefined && /^@.+\.(ndjson|jsonl)$/i.test(spec);
+}
+
+/**
+ * Reads `--input @file.ndjson`: one JSON value per non-blank line. A broken line is a usage error naming its line
+ * and column; nothing is submitted.
+ */
+export function readManyInputs(spec: string, option = '--input'): Json[] {
+  const path = spec.slice(1);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError('VIGIL_INVALID_INPUT', `${option}: cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const out: Json[] = [];
+  const lines = text.split('\n');
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n]!.trim();
+    if (line === '') continue;
+    try {
+      out.push(JSON.parse(line) as Json);
+    } catch (err) {
+      const at = pointAt(line, errorOffset(line)).replace('at line 1,', `at line ${n + 1},`);
+      throw new UsageError('VIGIL_INVALID_INPUT', `${option} file ${path}, line ${n + 1} is not valid JSON: ${(err as Error).message}\n${at}\n(nothing was submitted)`, { cause: err });
+    }
+  }
+  return out;
+}

@@ -147,9 +147,10 @@ export class Worker extends EventEmitter {
     const stallMs = this.options.watchdog?.stallMs ?? Math.max(1_000, Math.min(5_000, this.leaseMs / 3));
     this.watchdog = new Watchdog({ ...this.options.watchdog, stallMs, workerId: this.workerId });
     this.unsubscribe = store.subscribe((event) => {
+      // Not on `finished`: a job finished elsewhere frees no slot here, and waking every idle worker for every
+      // finished job cost a claim and a nextRunAt each (the review's §3.1).
       if (event.type === 'enqueued') this.poke();
       if (event.type === 'cancelRequested') for (const id of event.jobIds) for (const r of this.attemptsOf(id)) r.sup.cancel();
-      if (event.type === 'finished') this.poke();
     });
     this.slots.onRelease(() => this.poke());
     this.every(Math.max(100, Math.min(1_000, this.leaseMs / 3)), () => this.renew());

@@ -76,11 +76,11 @@ export type HostOutbound =
  * The end-of-output protocol of thread attempts, in one place. A task thread's console output (its stdout/stderr
  * streams) and its messages (the port) are separate channels with no ordering between them, so an attempt's last
  * console line could arrive after its `end` and be lost or given to the next attempt on that thread. So:
- * 1. after each attempt, the runner (thread-entry.ts) writes END_MARKER to its stdout and to its stderr, then
- *    posts `end`;
- * 2. the host (thread-host.ts) counts attempts started on the thread and markers seen on each stream
- *    (EndMarkerScanner below), and holds `end` back until both streams have shown as many markers as attempts
- *    started — everything before the marker belongs to the attempt that just ended;
+ * 1. after each attempt, the runner (thread-entry.ts) writes END_MARKER to each stream the attempt wrote to, counts
+ *    it in memory shared with the host, then posts `end` (an attempt that printed nothing writes no marker);
+ * 2. the host (thread-host.ts) counts markers seen on each stream (EndMarkerScanner below), and holds `end` back
+ *    until both streams have shown as many markers as the thread counted — everything before the marker belongs
+ *    to the attempt that just ended;
  * 3. a marker that does not come within MARKER_WAIT_MS (a thread that died mid-write) releases `end` anyway.
  */
 export const END_MARKER = '\u0000vigil:attempt-end\u0000\n';

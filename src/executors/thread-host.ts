@@ -25,8 +25,8 @@ interface Slot {
   memoryMb: number | null;
   /** The attempt running on this thread, null when idle. */
   key: string | null;
-  /** Attempts started on this thread, and end markers seen on each stream (see END_MARKER). */
-  started: number;
+  /** End markers the thread wrote on [stdout, stderr] (shared with it; see END_MARKER), and markers seen on each. */
+  written: Int32Array;
   marks: { stdout: number; stderr: number };
   heldEnd: { end: AttemptEnd; timer: NodeJS.Timeout } | null;
   killRequested: boolean;
@@ -104,7 +104,6 @@ function start(spec: AttemptSpec): void {
     slot = createSlot(spec.memoryMb);
   }
   slot.key = spec.key;
-  slot.started += 1;
   byKey.set(spec.key, slot);
   slot.worker.postMessage({ type: 'run', spec } satisfies RunnerInbound);
 }
@@ -128,8 +127,10 @@ function retire(slot: Slot): void {
 
 function createSlot(memoryMb: number | null): Slot {
   const entry = workerEntry('thread-entry');
+  const written = new Int32Array(new SharedArrayBuffer(8));
   const worker = new Worker(entry.filename, {
     eval: entry.eval,
+    workerData: { markers: written.buffer },
     stdout: true,
     stderr: true,
     resourceLimits: memoryMb ? { maxOldGenerationSizeMb: memoryMb } : undefined,
@@ -138,7 +139,7 @@ function createSlot(memoryMb: number | null): Slot {
     worker,
     memoryMb,
     key: null,
-    started: 0,
+    written,
     marks: { stdout: 0, stderr: 0 },
     heldEnd: null,
     killRequested: false,
@@ -169,7 +170,12 @@ function output(slot: Slot, stream: 'stdout' | 'stderr', line: string): void {
 
 function marker(slot: Slot, stream: 'stdout' | 'stderr'): void {
   slot.marks[stream] += 1;
-  if (slot.heldEnd && slot.marks.stdout >= slot.started && slot.marks.stderr >= slot.started) releaseEnd(slot);
+  if (slot.heldEnd && allMarked(slot)) releaseEnd(slot);
+}
+
+/** Every marker the thread wrote (it counts them before it posts `end`) has come through its stream. */
+function allMarked(slot: Slot): boolean {
+  return slot.marks.stdout >= Atomics.load(slot.written, 0) && slot.marks.stderr >= Atomics.load(slot.written, 1);
 }
 
 function fromThread(slot: Slot, message: RunnerOutbound): void {
@@ -186,7 +192,7 @@ function fromThread(slot: Slot, message: RunnerOutbound): void {
       slot.execPids.delete(message.pid);
       break;
     case 'end':
-      if (slot.marks.stdout >= slot.started && slot.marks.stderr >= slot.started) {
+      if (allMarked(slot)) {
         finish(slot, message.end);
       } else {
         slot.heldEnd = { end: message.end, timer: setTimeout(() => releaseEnd(slot), MARKER_WAIT_MS) };

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { durationArg, example, intArg, jsonOption, storeOption, withVigil, type StoreOptions } from '../common.js';
 import { jobExitCode } from '../exit.js';
-import { readInput } from '../input.js';
+import { isManyInputs, readInput, readManyInputs } from '../input.js';
+import { UsageError } from '../../errors.js';
 import { print, printJob } from '../output.js';
 import { streamLogs } from '../follow.js';
 import { stderrLine, withProgressBar } from '../progress.js';
@@ -23,7 +24,7 @@ export function registerSubmit(program: Command): void {
     .command('submit')
     .description('enqueue a job for a worker; print its id (--wait: the final job)')
     .argument('<task>', 'task name')
-    .option('--input <json|@file>', 'job input: inline JSON, @path of a JSON file, or @- for stdin (default: null)')
+    .option('--input <json|@file>', 'job input: inline JSON, @path of a JSON file, or @- for stdin (default: null); @path.ndjson: one job per line, all in one transaction, none if a line is bad')
     .option('--tasks <module>', 'tasks module to check the task name and options against (else: tasks announced by workers)')
     .option('--wait', 'wait for the job to end, streaming its output to stderr; print it, exit 0 if it succeeded else 1')
     .option('--wait-timeout <duration>', 'with --wait: give up waiting after this long (exit 1; the job keeps going)', durationArg(1))
@@ -35,6 +36,7 @@ export function registerSubmit(program: Command): void {
   storeOption(cmd);
   example(cmd, `vigil submit resize --input '{"path":"a.png"}' --tasks ./tasks.ts --wait`, 'vigil submit resize --input @job.json --key a.png', 'vigil submit resize --input @job.json --wait --wait-timeout 10m');
   cmd.action(async (task: string, opts: SubmitCliOptions) => {
+    if (isManyInputs(opts.input)) return submitMany(task, opts);
     // Parse before opening anything: broken input must not create a store file or a job.
     const input = readInput(opts.input);
     process.exitCode = await withVigil(
@@ -55,4 +57,22 @@ export function registerSubmit(program: Command): void {
       opts.tasks,
     );
   });
+}
+
+/** `--input @jobs.ndjson`: every line checked, then one transaction; prints the ids, one per line. */
+async function submitMany(task: string, opts: SubmitCliOptions): Promise<void> {
+  if (opts.wait || opts.key !== undefined) {
+    throw new UsageError('VIGIL_USAGE', '--wait and --key take one job: submit an NDJSON file without them (then `vigil wait <id>` or `vigil jobs`)');
+  }
+  const inputs = readManyInputs(opts.input!);
+  process.exitCode = await withVigil(
+    opts,
+    async (vigil) => {
+      const jobs = await vigil.submitMany(task, inputs, { priority: opts.priority, delay: opts.delay });
+      if (opts.json) print(JSON.stringify(jobs.map((j) => j.id)));
+      else for (const job of jobs) print(job.id);
+      return 0;
+    },
+    opts.tasks,
+  );
 }

@@ -127,26 +127,38 @@ export async function appendLogs(db: Db, lines: NewLogLine[]): Promise<void> {
 }
 
 /**
- * Ends an attempt: one transaction locks the fenced job row (`SELECT … FOR UPDATE`), nextState() decides on it in
- * TypeScript, and one fenced statement writes the decision. Returns the job after the change, or null for a stale
- * fence. A second call for the same fence answers null: the attempt is over. (If the reply to a committed call is
- * lost with the connection, the retry answers null too; the outcome is recorded once, and the attempt's row shows it.)
+ * Ends attempts: one transaction locks the fenced job rows (`SELECT … FOR UPDATE`, in id order so two batches never
+ * deadlock), nextState() decides on each in TypeScript, and one set-based statement writes every decision. Returns,
+ * per item, the job after the change or null for a stale fence. A second call for the same fence answers null: the
+ * attempt is over. (If the reply to a committed call is lost with the connection, the retry answers null too; the
+ * outcome is recorded once, and the attempt's row shows it.)
  */
-export async function finishAttempt(db: Db, fence: Fence, finish: AttemptFinish): Promise<Job | null> {
-  if (!isId(fence.jobId)) return null;
+export async function finishAttempts(db: Db, items: Array<{ fence: Fence; finish: AttemptFinish }>): Promise<Array<Job | null>> {
+  const valid = items.filter((i) => isId(i.fence.jobId));
+  if (valid.length === 0) return items.map(() => null);
   const S = db.s;
-  return db.tx(async (q) => {
-    const [row] = await q<DecisionRow>(
-      `SELECT ${DECISION_COLUMNS(S)} FROM ${S}.jobs j
-        WHERE ${FENCED('j', '$1::bigint', '$2::int', '$3::text', `${S}.now_ms()`)}
-          FOR UPDATE`,
-      [fence.jobId, fence.attempt, fence.workerId],
+  const done = await db.tx(async (q) => {
+    const rows = await q<DecisionRow & { attempt: number; worker_id: string }>(
+      `WITH f AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[]) AS f(job_id, attempt, worker_id))
+       SELECT ${DECISION_COLUMNS(S)}, f.attempt, f.worker_id FROM ${S}.jobs j JOIN f ON j.id = f.job_id
+        WHERE ${FENCED('j', 'f.job_id', 'f.attempt', 'f.worker_id', `${S}.now_ms()`)}
+        ORDER BY j.id
+          FOR UPDATE OF j`,
+      fenceArrays(valid.map((i) => i.fence)),
     );
-    if (!row) return null;
-    const now = Number(row.now);
-    const next = nextState(decisionFacts(row), finish, decisionPolicy(row), now);
-    const [after] = await applyDecisions(q, S, [{ jobId: fence.jobId, attempt: fence.attempt, finish, next }], now);
-    return after ?? null;
+    if (rows.length === 0) return new Map<string, Job>();
+    const byFence = new Map(valid.map((i) => [`${i.fence.jobId}/${i.fence.attempt}/${i.fence.workerId}`, i.finish]));
+    const now = Number(rows[0]!.now);
+    const decisions = rows.map((row) => {
+      const finish = byFence.get(`${row.id}/${row.attempt}/${row.worker_id}`)!;
+      return { jobId: row.id, attempt: row.attempt, finish, next: nextState(decisionFacts(row), finish, decisionPolicy(row), now) };
+    });
+    const after = await applyDecisions(q, S, decisions, now);
+    return new Map(after.map((job) => [job.id, job]));
+  });
+  return items.map((i) => {
+    const job = done.get(i.fence.jobId);
+    return job && job.attempts === i.fence.attempt ? job : null;
   });
 }
 

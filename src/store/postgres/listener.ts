@@ -159,7 +159,7 @@ export class Listener {
   }
 
   private dispatch(payload: string): void {
-    let msg: { t?: string; k?: string[] | null; i?: string | string[]; p?: string | null; s?: string };
+    let msg: { t?: string; k?: string[] | null; i?: string | string[] | null; p?: string | null | Array<string | null>; s?: string | string[] };
     try {
       msg = JSON.parse(payload) as typeof msg;
     } catch {
@@ -172,9 +172,21 @@ export class Listener {
       this.opts.onEvent({
         type: 'finished',
         jobId: msg.i,
-        parentId: msg.p ?? null,
+        parentId: typeof msg.p === 'string' ? msg.p : null,
         state: msg.s as 'succeeded' | 'failed' | 'cancelled',
       });
+    } else if (msg.t === 'F') {
+      // One notification per statement that finished jobs (migration 006).
+      if (Array.isArray(msg.i)) {
+        const parents = Array.isArray(msg.p) ? msg.p : [];
+        const states = Array.isArray(msg.s) ? msg.s : [];
+        for (let n = 0; n < msg.i.length; n++) {
+          this.opts.onEvent({ type: 'finished', jobId: msg.i[n]!, parentId: parents[n] ?? null, state: (states[n] ?? 'succeeded') as 'succeeded' | 'failed' | 'cancelled' });
+        }
+      } else {
+        // Too many to list: no `finished` can name them, so wake everyone who re-reads on any event.
+        this.opts.onEvent({ type: 'enqueued', tasks: [] });
+      }
     } else if (msg.t === 'c' && Array.isArray(msg.i)) {
       this.opts.onEvent({ type: 'cancelRequested', jobIds: msg.i });
     }

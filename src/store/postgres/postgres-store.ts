@@ -36,6 +36,7 @@ import { cancel, retry } from './control.js';
 import { createDb, isUnavailable, type Db } from './db.js';
 import { enqueue } from './enqueue.js';
 import { deliver } from '../deliver.js';
+import { GroupCommit } from '../group-commit.js';
 import { Listener, type ListenStatus } from './listener.js';
 import { migrate } from './migrate.js';
 import * as ops from './ops.js';
@@ -164,9 +165,15 @@ export class PostgresStore implements Store {
   async appendLogs(lines: NewLogLine[]): Promise<void> {
     return att.appendLogs(this.q, lines);
   }
-  async finishAttempt(fence: Fence, finish: AttemptFinish): Promise<Job | null> {
-    return att.finishAttempt(this.q, fence, finish);
+  finishAttempt(fence: Fence, finish: AttemptFinish): Promise<Job | null> {
+    return this.finishes.submit({ fence, finish });
   }
+
+  /**
+   * Finishes that arrive while one batch commits, or in the same turn, share the next transaction (group commit):
+   * one WAL flush and one NOTIFY for many jobs. Each caller hears back only after its batch committed.
+   */
+  private readonly finishes = new GroupCommit<{ fence: Fence; finish: AttemptFinish }, Job | null>((items) => att.finishAttempts(this.q, items));
   async recoverExpired(): Promise<Job[]> {
     return recoverExpired(this.q);
   }

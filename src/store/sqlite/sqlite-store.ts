@@ -34,6 +34,7 @@ import type {
 } from '../contract.js';
 import { rowToJob } from '../rows.js';
 import { deliver } from '../deliver.js';
+import { GroupCommit } from '../group-commit.js';
 import * as attempts from './attempts.js';
 import * as cancel from './cancel.js';
 import * as claim from './claim.js';
@@ -112,8 +113,22 @@ export class SqliteStore implements Store {
   }
 
   finishAttempt(fence: Fence, finish: AttemptFinish): Promise<Job | null> {
-    return this.write((now) => attempts.finishAttempt(this.db, fence, finish, now));
+    return this.finishes.submit({ fence, finish });
   }
+
+  /** Finishes of one turn share one transaction (group commit); each caller hears back after it committed. */
+  private readonly finishes = new GroupCommit<{ fence: Fence; finish: AttemptFinish }, Job | null>((items) =>
+    this.write((now) => {
+      const values: Array<Job | null> = [];
+      const events: StoreEvent[] = [];
+      for (const { fence, finish } of items) {
+        const r = attempts.finishAttempt(this.db, fence, finish, now);
+        values.push(r.value);
+        events.push(...r.events);
+      }
+      return { value: values, events };
+    }),
+  );
 
   async recoverExpired(): Promise<Job[]> {
     return (await this.write((now) => attempts.recoverExpired(this.db, now))).map(rowToJob);

@@ -1,0 +1,10 @@
+import { ThreadExecutor } from '/work/wt-perf/src/executors/thread-executor.js';
+const TASKS = '/work/wt-perf/bench/tasks.ts';
+const exec = new ThreadExecutor({ threadsPerHost: 3 });
+const channel = { log() {}, heartbeat() {}, progress() {}, spawn: async () => [], all: async () => [], processStarted() {}, processEnded() {}, activity() {} };
+let next = 0; const n = Number(process.argv[2] ?? 3000);
+const one = async () => { while (next < n) { const i = next++; await exec.start({ key: `j${i}:1`, jobId: `j${i}`, attempt: 1, task: 'bench.noop', input: {}, tasksModule: TASKS, memoryMb: null, endsAt: Date.now() + 60000 }, channel as never).done; } };
+await Promise.all([one(), one(), one()]); next = 0;
+const t0 = performance.now(); await Promise.all([one(), one(), one()]);
+console.log('rate', Math.round(n / ((performance.now() - t0) / 1000)));
+await exec.close();
