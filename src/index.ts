@@ -43,6 +43,7 @@ export type {
   ErrorKind,
   SerializedError,
   HangReport,
+  AttemptSnapshot,
   LogLine,
   LogStream,
   Progress,
