@@ -149,6 +149,7 @@ export class Worker extends EventEmitter {
     this.unsubscribe = store.subscribe((event) => {
       if (event.type === 'enqueued') this.poke();
       if (event.type === 'cancelRequested') for (const id of event.jobIds) for (const r of this.attemptsOf(id)) r.sup.cancel();
+      if (event.type === 'snapshotRequested') for (const r of this.attemptsOf(event.jobId)) r.sup.snapshot(event.requestedAt);
       if (event.type === 'finished') this.poke();
     });
     this.slots.onRelease(() => this.poke());

@@ -408,6 +408,8 @@ export type StoreEvent =
   | { type: 'enqueued'; tasks: string[] }
   | { type: 'finished'; jobId: string; parentId: string | null; state: JobState }
   | { type: 'cancelRequested'; jobIds: string[] }
+  /** A requester wants a snapshot of this running job (PostgreSQL: NOTIFY; the lease renewal brings it anyway). */
+  | { type: 'snapshotRequested'; jobId: string; requestedAt: number }
   /**
    * PostgreSQL only: the LISTEN connection failed `failures` times in a row since `since` (local clock). Until
    * `listenRestored`, events of other processes do not arrive and idle loops only wake by polling. Log it.

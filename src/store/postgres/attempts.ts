@@ -158,13 +158,16 @@ function noNul(text: string): string {
 }
 
 /** Store.requestSnapshot: stamps a running job (one statement); reports the state of any other. */
-export async function requestSnapshot(db: Db, jobId: string): Promise<{ state: JobState; requestedAt: number | null } | null> {
+export async function requestSnapshot(db: Db, jobId: string, channel: string): Promise<{ state: JobState; requestedAt: number | null } | null> {
   if (!isId(jobId)) return null;
-  const rows = await db.query<{ state: JobState; stamped: string | number | null }>(
+  // The NOTIFY (sent at commit) wakes the lease holder at once instead of at its next renewal.
+  const rows = await db.query<{ state: JobState; stamped: string | number | null; notified: string | number }>(
     `WITH c AS (SELECT ${db.s}.now_ms() AS now),
-     upd AS (UPDATE ${db.s}.jobs j SET snapshot_requested_at = c.now FROM c WHERE j.id = $1 AND j.state = 'running' RETURNING j.id, c.now)
-     SELECT j.state, upd.now AS stamped FROM ${db.s}.jobs j LEFT JOIN upd ON upd.id = j.id WHERE j.id = $1`,
-    [jobId],
+     upd AS (UPDATE ${db.s}.jobs j SET snapshot_requested_at = c.now FROM c WHERE j.id = $1 AND j.state = 'running' RETURNING j.id, c.now),
+     n AS (SELECT pg_notify($2, json_build_object('t', 's', 'i', upd.id::text, 'r', upd.now)::text) FROM upd)
+     SELECT j.state, upd.now AS stamped, (SELECT count(*) FROM n) AS notified
+       FROM ${db.s}.jobs j LEFT JOIN upd ON upd.id = j.id WHERE j.id = $1`,
+    [jobId, channel],
   );
   const r = rows[0];
   if (!r) return null;

@@ -160,7 +160,7 @@ export class PostgresStore implements Store {
     return att.renewLeases(this.q, workerId, fences, leaseMs);
   }
   async requestSnapshot(jobId: string): Promise<{ state: JobState; requestedAt: number | null } | null> {
-    return att.requestSnapshot(this.q, jobId);
+    return att.requestSnapshot(this.q, jobId, `vigil_${this.schema}`);
   }
   async saveSnapshot(fence: Fence, snapshot: AttemptSnapshot): Promise<boolean> {
     return att.saveSnapshot(this.q, fence, snapshot);

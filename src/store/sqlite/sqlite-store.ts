@@ -104,7 +104,12 @@ export class SqliteStore implements Store {
   }
 
   requestSnapshot(jobId: string): Promise<{ state: JobState; requestedAt: number | null } | null> {
-    return this.write((now) => ({ value: snapshot.requestSnapshot(this.db, jobId, now), events: [] }));
+    return this.write((now) => {
+      const value = snapshot.requestSnapshot(this.db, jobId, now);
+      // Reaches a worker in this process at once; others see the stamp at their next lease renewal.
+      const events: StoreEvent[] = value?.requestedAt != null ? [{ type: 'snapshotRequested', jobId, requestedAt: value.requestedAt }] : [];
+      return { value, events };
+    });
   }
 
   saveSnapshot(fence: Fence, report: AttemptSnapshot): Promise<boolean> {
