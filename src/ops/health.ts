@@ -1,7 +1,7 @@
 import type { Worker, WorkerEvent } from '../engine/worker.js';
 import { errorMessage } from '../errors.js';
 import type { Store } from '../store/contract.js';
-import { migrationsDir, readMigrations } from '../store/migrate.js';
+import { migrationsDir, latestVersion } from '../store/migrate.js';
 
 /** A claim loop that has not turned for this long is not alive (it turns at least every poll, ≤ 5 s). */
 const LOOP_DEAD_MS = 30_000;
@@ -58,7 +58,7 @@ export async function readiness(store: Store, worker?: Worker, tracker?: LoopTra
     checks.push({ name: 'store', ok: false, detail: `${store.description} did not answer: ${errorMessage(err)}` });
     return { ready: false, checks };
   }
-  const expected = readMigrations(migrationsDir(store.kind)).length;
+  const expected = latestVersion(migrationsDir(store.kind));
   checks.push(
     snapshot.schemaVersion >= expected
       ? { name: 'schema', ok: true, detail: `version ${snapshot.schemaVersion}` }

@@ -48,3 +48,8 @@ export function readMigrations(dir: string): Migration[] {
   if (migrations.length === 0) throw new StoreUnavailableError(`no schema migrations found in ${dir}: the Vigil installation is incomplete`);
   return migrations;
 }
+
+/** The schema version a store has once every migration here is applied: the highest number (numbers may skip). */
+export function latestVersion(dir: string): number {
+  return readMigrations(dir).reduce((max, m) => Math.max(max, m.version), 0);
+}

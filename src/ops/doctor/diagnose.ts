@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { StoreUnavailableError, errorMessage } from '../../errors.js';
 import type { Store } from '../../store/contract.js';
-import { migrationsDir, readMigrations } from '../../store/migrate.js';
+import { migrationsDir, latestVersion } from '../../store/migrate.js';
 import { openStore } from '../../store/open.js';
 import { liveness } from '../liveness.js';
 import { evaluate } from './checks.js';
@@ -54,7 +54,7 @@ export async function diagnose(url: string, options: DiagnoseOptions): Promise<D
 
 async function storeChecks(store: Store, report: DoctorReport, options: DiagnoseOptions): Promise<void> {
   report.store.description = store.description;
-  const expected = readMigrations(migrationsDir(store.kind)).length;
+  const expected = latestVersion(migrationsDir(store.kind));
   report.store.expectedSchemaVersion = expected;
   try {
     // A write and a read back, through a table no job reads: a read-only or full store fails here, not in a job.
