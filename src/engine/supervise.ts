@@ -115,6 +115,8 @@ export class AttemptSupervisor {
   private stopping: Promise<void> | null = null;
   private hangReport: HangReport | null = null;
   private snapshotting = false;
+  /** The capture of a snapshot in flight, which an enforcement capture meanwhile reuses. */
+  private snapshotWhere: Promise<HangReport['where']> | null = null;
   private readonly clock: Clock;
   private readonly startedAt: number;
   private readonly timers = new Set<Timer>();
@@ -240,11 +242,13 @@ export class AttemptSupervisor {
     const late = sleep(this.clock, budget + 100);
     let where: HangReport['where'];
     try {
-      where = await Promise.race([running.captureHang(budget), late.done.then(() => ({ notes: [`capture did not finish within ${budget} ms`] }))]);
+      this.snapshotWhere = running.captureHang(budget);
+      where = await Promise.race([this.snapshotWhere, late.done.then(() => ({ notes: [`capture did not finish within ${budget} ms`] }))]);
     } catch (err) {
       where = { notes: [`capture failed: ${err instanceof Error ? err.message : String(err)}`] };
     } finally {
       late.cancel();
+      this.snapshotWhere = null;
     }
     return {
       requestedAt,
@@ -448,7 +452,8 @@ export class AttemptSupervisor {
     const late = sleep(this.clock, budget + 100);
     try {
       where = await Promise.race([
-        running.captureHang(budget),
+        // A snapshot being taken right now is the same look: never two captures of one attempt at once.
+        this.snapshotWhere ?? running.captureHang(budget),
         late.done.then(() => ({ notes: [`capture did not finish within ${budget} ms; the kill went ahead`] })),
       ]);
     } catch (err) {
