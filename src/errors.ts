@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'VIGIL_INVALID_STATE'
   | 'VIGIL_LEASE_LOST'
   | 'VIGIL_WAIT_TIMEOUT'
+  | 'VIGIL_SNAPSHOT_TIMEOUT'
   | 'VIGIL_CLOSED'
   | 'VIGIL_USAGE'
   | 'VIGIL_EXEC_NOT_FOUND'
@@ -64,6 +65,19 @@ export class JobNotFoundError extends UsageError {
   constructor(readonly jobId: string) {
     super('VIGIL_JOB_NOT_FOUND', `job ${jobId} does not exist in this store (check the id and --store)`);
     this.name = 'JobNotFoundError';
+  }
+}
+
+/** No worker answered a snapshot request (`vigil inspect --now`, POST /api/jobs/:id/snapshot) in time. */
+export class SnapshotTimeoutError extends VigilError {
+  constructor(readonly jobId: string, timeoutMs: number, workerId: string | null) {
+    super(
+      'VIGIL_SNAPSHOT_TIMEOUT',
+      `no worker answered the snapshot request for job ${jobId} within ${timeoutMs} ms` +
+        (workerId ? `: its worker ${workerId} may be frozen or gone (vigil why ${jobId}, vigil workers)` : '') +
+        '; the request stays on the job and is answered at the worker’s next lease renewal',
+    );
+    this.name = 'SnapshotTimeoutError';
   }
 }
 

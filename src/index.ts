@@ -31,6 +31,7 @@ export {
   TaskDefinitionError,
   StoreUnavailableError,
   JobNotFoundError,
+  SnapshotTimeoutError,
   NonRetryableError,
   ChildrenFailedError,
 } from './errors.js';
@@ -43,6 +44,7 @@ export type {
   ErrorKind,
   SerializedError,
   HangReport,
+  AttemptSnapshot,
   LogLine,
   LogStream,
   Progress,
@@ -66,3 +68,4 @@ export type { WebhookOptions } from './ops/webhook.js';
 export type { DoctorReport, DoctorCheck, CheckId, CheckStatus } from './ops/doctor/report.js';
 export { explainJob, formatWhy } from './why/explain.js';
 export type { WhyAnswer, WhyCode, ExplainOptions } from './why/explain.js';
+export type { TakenSnapshot } from './forensics/snapshot-request.js';

@@ -94,6 +94,8 @@ export interface Attempt {
   charged: boolean;
   error: SerializedError | null;
   hangReport: HangReport | null;
+  /** The latest look inside this attempt taken without stopping it (`vigil inspect --now`), or null. */
+  snapshot?: AttemptSnapshot | null;
 }
 
 export type LogStream = 'stdout' | 'stderr' | 'log' | 'system';
@@ -156,6 +158,12 @@ export interface HangReport {
     notes: string[];
   };
 }
+
+/**
+ * A hang report's facts without an ending: taken on request while the attempt keeps running. `requestedAt` is the
+ * store-clock stamp of the request it answered (a waiter knows its answer by it).
+ */
+export type AttemptSnapshot = Omit<HangReport, 'kind'> & { requestedAt: number };
 
 /** What `ctx.all` returns per child, in input order. */
 export type ChildOutcome<O = Json> =

@@ -17,6 +17,7 @@ import { ProcessExecutor } from './executors/process-executor.js';
 import { CommandExecutor } from './executors/command-executor.js';
 import type { Attempt, Job, JobState, Json, LogLine, RetryPolicy } from './types.js';
 import { freezeAlert, watchAlerts, type AlertListener, type OpsAlert } from './ops/alerts.js';
+import { requestSnapshot, type TakenSnapshot } from './forensics/snapshot-request.js';
 import { explainJob, type ExplainOptions, type WhyAnswer } from './why/explain.js';
 
 export interface VigilOptions {
@@ -275,6 +276,16 @@ export class Vigil {
   async retry(id: string): Promise<Job> {
     await this.get(id);
     return this.store.retry(id);
+  }
+
+  /**
+   * A hang report of the job's running attempt taken WITHOUT stopping it, stored on the attempt as its snapshot:
+   * asks the worker holding the lease (it answers at its next lease renewal, within about a second) and waits up to
+   * timeoutMs (default 10 s). Throws VIGIL_INVALID_STATE when the job is not running, VIGIL_SNAPSHOT_TIMEOUT when no
+   * worker answered in time.
+   */
+  async snapshot(id: string, options: { timeoutMs?: number } = {}): Promise<TakenSnapshot> {
+    return requestSnapshot(this.store, id, options);
   }
 
   list(filter: { state?: JobState; task?: string; parentId?: string | null; limit?: number } = {}): Promise<Job[]> {

@@ -179,8 +179,9 @@ describe('inspect --now', { concurrency: 1 }, () => {
       assert.ok(json.now.where.processes.some((p) => p.command.includes('sleep 60')));
       const after = await runCli(['status', id, '--json', '--store', store]);
       assert.equal((JSON.parse(after.output) as { state: string }).state, 'running', 'the attempt keeps running');
-      const attempts = JSON.parse((await runCli(['inspect', id, '--json', '--store', store])).output) as { attempts: Array<{ hangReport: unknown }> };
-      assert.equal(attempts.attempts[0]!.hangReport, null, 'nothing stored');
+      const attempts = JSON.parse((await runCli(['inspect', id, '--json', '--store', store])).output) as { attempts: Array<{ hangReport: unknown; snapshot: unknown }> };
+      assert.equal(attempts.attempts[0]!.hangReport, null, 'no hang report: nothing ended');
+      assert.ok(attempts.attempts[0]!.snapshot, 'the snapshot is stored on the attempt');
     } finally {
       if (id) await runCli(['cancel', id, '--store', store]);
       worker.kill('SIGTERM');
@@ -188,11 +189,11 @@ describe('inspect --now', { concurrency: 1 }, () => {
     }
   });
 
-  test('says why when it cannot look (not running)', async () => {
+  test('says why when it cannot look (not running): exit 2', async () => {
     const sub = await runCli(['submit', 'fh.slow', '--tasks', TASKS, '--input', '{"ms":1}', '--store', store]);
     const r = await runCli(['inspect', idOf(sub.output), '--now', '--store', store]);
-    assert.equal(r.code, 0, r.output);
-    assert.match(r.output, /^Right now: job \d+ is queued: there is no running attempt to look at$/m);
+    assert.equal(r.code, 2, r.output);
+    assert.match(r.output, /^vigil: job \d+ is queued: only a running job has an attempt to look inside/m);
   });
 });
 

@@ -290,10 +290,40 @@ for (const factory of storeFactories()) {
       assert.equal(got.lastHeartbeatAt, 2222);
       assert.deepEqual(got.progress, { fraction: 0.5, done: 1, total: 2, message: 'half' });
       const r = await store.renewLeases('w-act', [fence], 60_000);
-      assert.deepEqual(r, { lost: [], cancelRequested: [] });
+      assert.deepEqual(r, { lost: [], cancelRequested: [], snapshotRequested: [] });
       assert.ok((await mustGet(store, j.id)).leaseExpiresAt! > claimed.leaseExpiresAt! + 30_000);
       assert.deepEqual((await store.renewLeases('someone-else', [fence], 60_000)).lost, [fence], 'only the owner renews');
       assert.notEqual(await store.finishAttempt(fence, { outcome: 'succeeded', result: null }), null);
+    });
+
+    it('snapshot requests reach the lease holder at renewal; the fenced answer is stored and clears them', async () => {
+      const task = taskName('snap');
+      assert.equal(await store.requestSnapshot('999999999'), null, 'unknown job');
+      const j = await enqueueOne(store, task);
+      assert.deepEqual(await store.requestSnapshot(j.id), { state: 'queued', requestedAt: null }, 'a queued job is not stamped');
+      const { fence } = await claimOne(store, task, 'w-snap', 60_000);
+      assert.deepEqual((await store.renewLeases('w-snap', [fence], 60_000)).snapshotRequested, [], 'nothing asked yet');
+      const asked = await store.requestSnapshot(j.id);
+      assert.equal(asked?.state, 'running');
+      const requestedAt = asked!.requestedAt!;
+      assert.ok(requestedAt > 0);
+      assert.deepEqual((await store.renewLeases('w-snap', [fence], 60_000)).snapshotRequested, [{ fence, requestedAt }]);
+      const snap = { requestedAt, capturedAt: 5, elapsedMs: 6, captureMs: 7, lastHeartbeatAt: null, progress: null, logTail: ['x'], where: { notes: ['n'] } };
+      assert.equal(await store.saveSnapshot({ ...fence, workerId: 'someone-else' }, snap), false, 'fenced');
+      assert.equal((await store.attempts(j.id))[0]!.snapshot, null);
+      // A newer request is not cleared by the answer to an older one.
+      await new Promise((r) => setTimeout(r, 5));
+      const newer = (await store.requestSnapshot(j.id))!.requestedAt!;
+      assert.ok(newer > requestedAt);
+      assert.equal(await store.saveSnapshot(fence, snap), true);
+      assert.deepEqual((await store.attempts(j.id))[0]!.snapshot, snap);
+      assert.deepEqual((await store.renewLeases('w-snap', [fence], 60_000)).snapshotRequested, [{ fence, requestedAt: newer }]);
+      assert.equal(await store.saveSnapshot(fence, { ...snap, requestedAt: newer, capturedAt: 8 }), true);
+      assert.equal((await store.attempts(j.id))[0]!.snapshot?.capturedAt, 8, 'the latest only');
+      assert.deepEqual((await store.renewLeases('w-snap', [fence], 60_000)).snapshotRequested, [], 'answered: cleared');
+      assert.notEqual(await store.finishAttempt(fence, { outcome: 'succeeded', result: null }), null);
+      assert.equal(await store.saveSnapshot(fence, snap), false, 'the attempt is over');
+      assert.deepEqual(await store.requestSnapshot(j.id), { state: 'succeeded', requestedAt: null });
     });
 
     it('a zombie whose lease expired and was recovered is rejected', async () => {

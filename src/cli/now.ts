@@ -3,13 +3,14 @@ import { hostname, platform } from 'node:os';
 import { formatHangReport } from '../forensics/format.js';
 import { processTree, snapshotProcessesWithNotes } from '../forensics/proc-snapshot.js';
 import { formatDuration } from '../task/duration.js';
-import type { Attempt, HangReport, Job } from '../types.js';
+import type { Attempt, AttemptSnapshot, HangReport, Job } from '../types.js';
 import type { Vigil } from '../vigil.js';
 
 const LOG_TAIL = 20;
 
 /**
- * `vigil inspect <id> --now`: where a running attempt is right now, without stopping it. Read from this machine's
+ * The fallback of `vigil inspect <id> --now` when no worker answered the snapshot request (see
+ * forensics/snapshot-request.ts): where a running attempt is right now, without stopping it, read from this machine's
  * /proc: the programs of a command task carry VIGIL_JOB_ID and VIGIL_ATTEMPT in their environment, so they are
  * found without asking the worker. Null with the reason when that is not possible (another machine, a function
  * task, not running); nothing is changed or stored.
@@ -46,7 +47,7 @@ export async function snapshotNow(vigil: Vigil, job: Job, attempts: Attempt[]): 
       lastHeartbeatAt: job.lastHeartbeatAt,
       progress: job.progress,
       logTail: tail.map((l) => `${new Date(l.ts).toISOString()} ${l.stream}: ${l.line}`),
-      where: { processes, notes: ['taken with --now: the attempt keeps running; nothing was stopped or stored', ...notes] },
+      where: { processes, notes: ['read from /proc by vigil inspect --now because no worker answered: the attempt keeps running; nothing was stopped or stored', ...notes] },
     },
     why: null,
   };
@@ -72,8 +73,13 @@ function findAttemptProcesses(jobId: string, attempt: number): number[] {
 }
 
 /** The snapshot as text, in the hang report's layout. */
-export function formatNow(report: NowSnapshot): string {
+export function formatNow(report: NowSnapshot, heading = 'Right now'): string {
   // formatHangReport's first line names an ending kind; a look has none, so it gets its own heading.
   const body = formatHangReport({ ...report, kind: 'stalled' }).split('\n').slice(1).join('\n');
-  return `Right now: attempt ${report.attempt}, running for ${formatDuration(report.elapsedMs)} (taken in ${formatDuration(report.captureMs)}, nothing stopped)\n${body}`;
+  return `${heading}: attempt ${report.attempt}, running for ${formatDuration(report.elapsedMs)} (taken in ${formatDuration(report.captureMs)}, nothing stopped)\n${body}`;
+}
+
+/** An earlier snapshot stored on an attempt, under that attempt in `inspect`. */
+export function formatStoredSnapshot(attempt: number, snapshot: AttemptSnapshot): string {
+  return formatNow({ ...snapshot, attempt }, `Snapshot taken ${new Date(snapshot.capturedAt).toISOString()}`);
 }

@@ -6,7 +6,7 @@ import { formatDuration } from '../task/duration.js';
 import type { TaskMap } from '../task/registry.js';
 import { serializeError } from '../task/serialize.js';
 import type { AttemptChannel, AttemptEnd, AttemptSpec, Executor, RunningAttempt } from '../executors/types.js';
-import type { ErrorKind, HangReport, Job, Json, Progress, SerializedError } from '../types.js';
+import type { AttemptSnapshot, ErrorKind, HangReport, Job, Json, Progress, SerializedError } from '../types.js';
 import { settlesWithin, sleep, systemClock, type Clock, type Timer } from '../clock.js';
 import { awaitChildren, ChildPolicyFailure, FAILFAST_CANCEL_REASON, spawnChildren } from './fanout.js';
 import { untilStored } from './store-retry.js';
@@ -114,6 +114,9 @@ export class AttemptSupervisor {
   private ending: Ending | null = null;
   private stopping: Promise<void> | null = null;
   private hangReport: HangReport | null = null;
+  private snapshotting = false;
+  /** The capture of a snapshot in flight, which an enforcement capture meanwhile reuses. */
+  private snapshotWhere: Promise<HangReport['where']> | null = null;
   private readonly clock: Clock;
   private readonly startedAt: number;
   private readonly timers = new Set<Timer>();
@@ -217,6 +220,46 @@ export class AttemptSupervisor {
       .get(this.jobId)
       .then((job) => job?.cancelReason ?? null, () => null)
       .then((why) => this.enforce({ kind: 'cancelled', message: why ?? 'the job was cancelled' }));
+  }
+
+  /**
+   * A look inside on request (`vigil inspect --now`): the hang capture, without aborting anything, stored on the
+   * attempt. One at a time; a request that comes while one is being taken is answered by the next renewal.
+   */
+  snapshot(requestedAt: number): void {
+    const running = this.running;
+    if (this.phase !== 'running' || !running || this.snapshotting) return;
+    this.snapshotting = true;
+    void this.takeSnapshot(running, requestedAt)
+      .then((snap) => this.deps.store.saveSnapshot(this.fence, snap))
+      .catch(() => undefined) // the requester times out and says so; the renewal loop reports store trouble
+      .finally(() => (this.snapshotting = false));
+  }
+
+  private async takeSnapshot(running: RunningAttempt, requestedAt: number): Promise<AttemptSnapshot> {
+    const started = this.clock.now();
+    const budget = this.deps.captureBudgetMs;
+    const late = sleep(this.clock, budget + 100);
+    let where: HangReport['where'];
+    try {
+      this.snapshotWhere = running.captureHang(budget);
+      where = await Promise.race([this.snapshotWhere, late.done.then(() => ({ notes: [`capture did not finish within ${budget} ms`] }))]);
+    } catch (err) {
+      where = { notes: [`capture failed: ${err instanceof Error ? err.message : String(err)}`] };
+    } finally {
+      late.cancel();
+      this.snapshotWhere = null;
+    }
+    return {
+      requestedAt,
+      capturedAt: started,
+      elapsedMs: started - this.startedAt,
+      captureMs: this.clock.now() - started,
+      lastHeartbeatAt: this.lastHeartbeatAt,
+      progress: this.progress,
+      logTail: [...this.logTail],
+      where: { ...where, notes: ['taken on request: the attempt kept running; nothing was stopped', ...(where.notes ?? [])] },
+    };
   }
 
   /** The lease is gone: another worker may already run this job. Kill and record nothing (G5). */
@@ -409,7 +452,8 @@ export class AttemptSupervisor {
     const late = sleep(this.clock, budget + 100);
     try {
       where = await Promise.race([
-        running.captureHang(budget),
+        // A snapshot being taken right now is the same look: never two captures of one attempt at once.
+        this.snapshotWhere ?? running.captureHang(budget),
         late.done.then(() => ({ notes: [`capture did not finish within ${budget} ms; the kill went ahead`] })),
       ]);
     } catch (err) {

@@ -151,6 +151,7 @@ export class Worker extends EventEmitter {
       // finished job cost a claim and a nextRunAt each (the review's §3.1).
       if (event.type === 'enqueued') this.poke();
       if (event.type === 'cancelRequested') for (const id of event.jobIds) for (const r of this.attemptsOf(id)) r.sup.cancel();
+      if (event.type === 'snapshotRequested') for (const r of this.attemptsOf(event.jobId)) r.sup.snapshot(event.requestedAt);
     });
     this.slots.onRelease(() => this.poke());
     this.every(Math.max(100, Math.min(1_000, this.leaseMs / 3)), () => this.renew());
@@ -378,9 +379,10 @@ export class Worker extends EventEmitter {
     if (this.running.size === 0) return;
     const fences = [...this.running.values()].map((r) => r.sup.fence);
     try {
-      const { lost, cancelRequested } = await this.options.store.renewLeases(this.workerId, fences, this.leaseMs);
+      const { lost, cancelRequested, snapshotRequested } = await this.options.store.renewLeases(this.workerId, fences, this.leaseMs);
       for (const f of lost) this.running.get(fenceKey(f))?.sup.leaseLost();
       for (const f of cancelRequested) this.running.get(fenceKey(f))?.sup.cancel();
+      for (const r of snapshotRequested ?? []) this.running.get(fenceKey(r.fence))?.sup.snapshot(r.requestedAt);
     } catch (err) {
       // Keep running: if the store comes back before the leases expire nothing is lost; if not, fencing rejects
       // this worker's late results and the jobs are re-run elsewhere.

@@ -39,6 +39,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   VIGIL_PAYLOAD_TOO_LARGE: 413,
   VIGIL_STORE_UNAVAILABLE: 503,
   VIGIL_CLOSED: 503,
+  VIGIL_SNAPSHOT_TIMEOUT: 504,
 };
 
 /** Fastify's own errors (validation, body parsing, limits) mapped onto ours by their status. */

@@ -70,6 +70,10 @@ export const attemptSchema = {
     charged: { type: 'boolean' },
     error: { anyOf: [looseObject, { type: 'null' }] },
     hangReport: { anyOf: [looseObject, { type: 'null' }], description: 'DESIGN §5: where the attempt was stuck when it was killed' },
+    snapshot: {
+      anyOf: [looseObject, { type: 'null' }],
+      description: 'the latest hang report taken on request while the attempt kept running (POST /api/jobs/:id/snapshot)',
+    },
   },
 } as const;
 
@@ -219,6 +223,30 @@ export const controlSchema = (summary: string, ...statuses: number[]) =>
     params: jobIdParams,
     response: { 200: ref('Job'), ...errors(400, 404, ...statuses) },
   }) as const;
+
+export const snapshotSchema = {
+  summary: 'Take a hang report of the running attempt without stopping it, stored on the attempt as its snapshot',
+  description:
+    'The worker holding the lease answers at its next lease renewal (about a second). 409 when the job is not running, 504 when no worker answered within timeoutMs.',
+  params: jobIdParams,
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { timeoutMs: { type: 'integer', minimum: 100, maximum: 60_000, default: 10_000, description: 'how long to wait for the worker' } },
+  },
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        jobId: { type: 'string' },
+        attempt: { type: 'integer' },
+        workerId: { type: 'string' },
+        snapshot: looseObject,
+      },
+    },
+    ...errors(400, 404, 409, 504),
+  },
+} as const;
 
 export const workersSchema = {
   summary: 'Workers of this store with their slots and when they were last seen',

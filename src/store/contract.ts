@@ -1,5 +1,6 @@
 import type {
   Attempt,
+  AttemptSnapshot,
   ErrorKind,
   HangReport,
   Job,
@@ -54,9 +55,22 @@ export interface Store {
   /**
    * Extends the leases of these attempts to now + leaseMs. Returns the fences that are no longer valid (lease
    * expired or taken over: the worker must kill those attempts and not record anything) and the fences whose job
-   * has been asked to cancel.
+   * has been asked to cancel, and (snapshotRequested) those a requester wants a look inside (`inspect --now`).
    */
-  renewLeases(workerId: string, fences: Fence[], leaseMs: number): Promise<{ lost: Fence[]; cancelRequested: Fence[] }>;
+  renewLeases(workerId: string, fences: Fence[], leaseMs: number): Promise<{ lost: Fence[]; cancelRequested: Fence[]; snapshotRequested?: SnapshotRequest[] }>;
+
+  /**
+   * Asks the worker holding a running job's lease for a snapshot (a hang report taken without stopping anything):
+   * stamps the job with the store clock; the worker sees it at its next lease renewal. Null when the job does not
+   * exist; requestedAt null when it is not running (nothing is stamped).
+   */
+  requestSnapshot(jobId: string): Promise<{ state: JobState; requestedAt: number | null } | null>;
+
+  /**
+   * Stores a snapshot on a still-running attempt (fenced: false when the attempt is over or taken over) and clears
+   * the job's request if it is not newer than the one answered.
+   */
+  saveSnapshot(fence: Fence, snapshot: AttemptSnapshot): Promise<boolean>;
 
   /** Batched heartbeats and progress; stale fences are ignored. */
   recordActivity(updates: ActivityUpdate[]): Promise<void>;
@@ -394,6 +408,8 @@ export type StoreEvent =
   | { type: 'enqueued'; tasks: string[] }
   | { type: 'finished'; jobId: string; parentId: string | null; state: JobState }
   | { type: 'cancelRequested'; jobIds: string[] }
+  /** A requester wants a snapshot of this running job (PostgreSQL: NOTIFY; the lease renewal brings it anyway). */
+  | { type: 'snapshotRequested'; jobId: string; requestedAt: number }
   /**
    * PostgreSQL only: the LISTEN connection failed `failures` times in a row since `since` (local clock). Until
    * `listenRestored`, events of other processes do not arrive and idle loops only wake by polling. Log it.
@@ -464,4 +480,10 @@ export interface PruneResult {
   /** Jobs deleted (or that would be, with dryRun), children included; for pruneLogs, log lines deleted. */
   count: number;
   more: boolean;
+}
+
+/** A fence whose job has a pending snapshot request, with the request's store-clock stamp. */
+export interface SnapshotRequest {
+  fence: Fence;
+  requestedAt: number;
 }

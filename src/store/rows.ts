@@ -1,4 +1,4 @@
-import type { Attempt, AttemptOutcome, HangReport, Job, JobState, Json, Progress, SerializedError } from '../types.js';
+import type { Attempt, AttemptOutcome, AttemptSnapshot, HangReport, Job, JobState, Json, Progress, SerializedError } from '../types.js';
 import type { JobFacts } from './next-state.js';
 
 /**
@@ -53,6 +53,7 @@ export interface AttemptRow {
   charged: Int | boolean;
   error: JsonCell;
   hang_report: JsonCell;
+  snapshot?: JsonCell;
 }
 
 export function num(v: Int): number {
@@ -116,6 +117,7 @@ export function rowToAttempt(r: AttemptRow): Attempt {
     charged: r.charged === true || Number(r.charged) === 1,
     error: parseJson<SerializedError>(r.error),
     hangReport: parseJson<HangReport>(r.hang_report),
+    snapshot: r.snapshot === undefined ? null : parseJson<AttemptSnapshot>(r.snapshot),
   };
 }
 

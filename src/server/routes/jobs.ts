@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { JobNotFoundError } from '../../errors.js';
 import type { Job, JobState, Json } from '../../types.js';
 import type { ServerContext } from '../context.js';
-import { controlSchema, getJobSchema, listSchema, submitSchema, whySchema } from '../schemas.js';
+import { controlSchema, getJobSchema, listSchema, snapshotSchema, submitSchema, whySchema } from '../schemas.js';
 
 interface NewJobBody {
   task: string;
@@ -63,5 +63,9 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ServerContext): voi
     '/api/jobs/:id/retry',
     { schema: controlSchema('Run a failed or cancelled job again with a fresh attempt budget (409 for other states)', 409) },
     async (request): Promise<Job> => ctx.vigil.retry(request.params.id),
+  );
+
+  app.post<{ Params: { id: string }; Querystring: { timeoutMs: number } }>('/api/jobs/:id/snapshot', { schema: snapshotSchema }, async (request) =>
+    ctx.vigil.snapshot(request.params.id, { timeoutMs: request.query.timeoutMs }),
   );
 }

@@ -1,5 +1,5 @@
-import type { Job } from '../../types.js';
-import type { ActivityUpdate, AttemptFinish, Fence, NewLogLine } from '../contract.js';
+import type { AttemptSnapshot, Job, JobState } from '../../types.js';
+import type { ActivityUpdate, AttemptFinish, Fence, NewLogLine, SnapshotRequest } from '../contract.js';
 import { nextState } from '../next-state.js';
 import { applyDecisions, DECISION_COLUMNS, decisionFacts, decisionPolicy, type DecisionRow } from './apply.js';
 import type { Db } from './db.js';
@@ -24,31 +24,34 @@ export async function renewLeases(
   workerId: string,
   fences: Fence[],
   leaseMs: number,
-): Promise<{ lost: Fence[]; cancelRequested: Fence[] }> {
-  if (fences.length === 0) return { lost: [], cancelRequested: [] };
+): Promise<{ lost: Fence[]; cancelRequested: Fence[]; snapshotRequested: SnapshotRequest[] }> {
+  if (fences.length === 0) return { lost: [], cancelRequested: [], snapshotRequested: [] };
   const valid = fences.filter((f) => isId(f.jobId) && f.workerId === workerId);
-  const rows = valid.length === 0 ? [] : await db.query<{ job_id: string; attempt: number; ok: boolean; cancel: boolean }>(
+  const rows = valid.length === 0 ? [] : await db.query<{ job_id: string; attempt: number; ok: boolean; cancel: boolean; snapshot: string | number | null }>(
     `WITH c AS (SELECT ${db.s}.now_ms() AS now),
      f AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[]) AS f(job_id, attempt, worker_id)),
      upd AS (
        UPDATE ${db.s}.jobs j SET lease_expires_at = c.now + $4::bigint
          FROM f, c
         WHERE ${FENCED('j', 'f.job_id', 'f.attempt', 'f.worker_id', 'c.now')}
-       RETURNING j.id, j.attempts, j.cancel_requested
+       RETURNING j.id, j.attempts, j.cancel_requested, j.snapshot_requested_at
      )
-     SELECT f.job_id::text AS job_id, f.attempt, upd.id IS NOT NULL AS ok, coalesce(upd.cancel_requested, false) AS cancel
+     SELECT f.job_id::text AS job_id, f.attempt, upd.id IS NOT NULL AS ok, coalesce(upd.cancel_requested, false) AS cancel,
+            upd.snapshot_requested_at AS snapshot
        FROM f LEFT JOIN upd ON upd.id = f.job_id AND upd.attempts = f.attempt`,
     [...fenceArrays(valid), Math.max(1, Math.round(leaseMs))],
   );
   const state = new Map(rows.map((r) => [`${r.job_id}/${r.attempt}`, r]));
   const lost: Fence[] = [];
   const cancelRequested: Fence[] = [];
+  const snapshotRequested: SnapshotRequest[] = [];
   for (const f of fences) {
     const r = state.get(`${f.jobId}/${f.attempt}`);
     if (!r || !r.ok || f.workerId !== workerId) lost.push(f);
     else if (r.cancel) cancelRequested.push(f);
+    else if (r.snapshot !== null) snapshotRequested.push({ fence: f, requestedAt: Number(r.snapshot) });
   }
-  return { lost, cancelRequested };
+  return { lost, cancelRequested, snapshotRequested };
 }
 
 export async function recordActivity(db: Db, updates: ActivityUpdate[]): Promise<void> {
@@ -164,4 +167,42 @@ export async function finishAttempts(db: Db, items: Array<{ fence: Fence; finish
 
 function noNul(text: string): string {
   return text.includes('\u0000') ? text.replace(/\u0000/g, '\uFFFD') : text;
+}
+
+/** Store.requestSnapshot: stamps a running job (one statement); reports the state of any other. */
+export async function requestSnapshot(db: Db, jobId: string, channel: string): Promise<{ state: JobState; requestedAt: number | null } | null> {
+  if (!isId(jobId)) return null;
+  // The NOTIFY (sent at commit) wakes the lease holder at once instead of at its next renewal.
+  const rows = await db.query<{ state: JobState; stamped: string | number | null; notified: string | number }>(
+    `WITH c AS (SELECT ${db.s}.now_ms() AS now),
+     upd AS (UPDATE ${db.s}.jobs j SET snapshot_requested_at = c.now FROM c WHERE j.id = $1 AND j.state = 'running' RETURNING j.id, c.now),
+     n AS (SELECT pg_notify($2, json_build_object('t', 's', 'i', upd.id::text, 'r', upd.now)::text) FROM upd)
+     SELECT j.state, upd.now AS stamped, (SELECT count(*) FROM n) AS notified
+       FROM ${db.s}.jobs j LEFT JOIN upd ON upd.id = j.id WHERE j.id = $1`,
+    [jobId, channel],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  return { state: r.state, requestedAt: r.stamped === null ? null : Number(r.stamped) };
+}
+
+/** Store.saveSnapshot: fenced like every write on behalf of an attempt; one statement. */
+export async function saveSnapshot(db: Db, fence: Fence, snapshot: AttemptSnapshot): Promise<boolean> {
+  if (!isId(fence.jobId)) return false;
+  const rows = await db.query<{ ok: boolean }>(
+    `WITH c AS (SELECT ${db.s}.now_ms() AS now),
+     j AS (
+       UPDATE ${db.s}.jobs j SET snapshot_requested_at = CASE WHEN j.snapshot_requested_at <= $5::bigint THEN NULL ELSE j.snapshot_requested_at END
+         FROM c WHERE ${FENCED('j', '$1::bigint', '$2::int', '$3::text', 'c.now')}
+       RETURNING j.id
+     ),
+     a AS (
+       UPDATE ${db.s}.attempts a SET snapshot = $4 FROM j
+        WHERE a.job_id = j.id AND a.attempt = $2::int AND a.finished_at IS NULL
+       RETURNING a.job_id
+     )
+     SELECT EXISTS (SELECT 1 FROM a) AS ok`,
+    [fence.jobId, fence.attempt, fence.workerId, JSON.stringify(snapshot), snapshot.requestedAt],
+  );
+  return rows[0]?.ok === true;
 }

@@ -159,7 +159,7 @@ export class Listener {
   }
 
   private dispatch(payload: string): void {
-    let msg: { t?: string; k?: string[] | null; i?: string | string[] | null; p?: string | null | Array<string | null>; s?: string | string[] };
+    let msg: { t?: string; k?: string[] | null; i?: string | string[] | null; p?: string | null | Array<string | null>; s?: string | string[]; r?: number };
     try {
       msg = JSON.parse(payload) as typeof msg;
     } catch {
@@ -189,6 +189,8 @@ export class Listener {
       }
     } else if (msg.t === 'c' && Array.isArray(msg.i)) {
       this.opts.onEvent({ type: 'cancelRequested', jobIds: msg.i });
+    } else if (msg.t === 's' && typeof msg.i === 'string' && typeof msg.r === 'number') {
+      this.opts.onEvent({ type: 'snapshotRequested', jobId: msg.i, requestedAt: msg.r });
     }
   }
 }

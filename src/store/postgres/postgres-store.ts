@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { StoreUnavailableError, VigilError, errorMessage } from '../../errors.js';
-import type { Attempt, Job, JobState, Json, LogLine } from '../../types.js';
+import type { Attempt, AttemptSnapshot, Job, JobState, Json, LogLine } from '../../types.js';
 import type {
   ActivityUpdate,
   AttemptFinish,
@@ -8,6 +8,7 @@ import type {
   Claimed,
   EnqueueResult,
   Fence,
+  SnapshotRequest,
   JobDetail,
   JobEvent,
   JobFilter,
@@ -156,8 +157,14 @@ export class PostgresStore implements Store {
   async nextRunAt(tasks: string[]): Promise<number | null> {
     return nextRunAt(this.q, tasks);
   }
-  async renewLeases(workerId: string, fences: Fence[], leaseMs: number): Promise<{ lost: Fence[]; cancelRequested: Fence[] }> {
+  async renewLeases(workerId: string, fences: Fence[], leaseMs: number): Promise<{ lost: Fence[]; cancelRequested: Fence[]; snapshotRequested: SnapshotRequest[] }> {
     return att.renewLeases(this.q, workerId, fences, leaseMs);
+  }
+  async requestSnapshot(jobId: string): Promise<{ state: JobState; requestedAt: number | null } | null> {
+    return att.requestSnapshot(this.q, jobId, `vigil_${this.schema}`);
+  }
+  async saveSnapshot(fence: Fence, snapshot: AttemptSnapshot): Promise<boolean> {
+    return att.saveSnapshot(this.q, fence, snapshot);
   }
   async recordActivity(updates: ActivityUpdate[]): Promise<void> {
     return att.recordActivity(this.q, updates);

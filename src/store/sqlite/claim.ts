@@ -1,4 +1,4 @@
-import type { ClaimRequest, Claimed, Fence, StoreEvent } from '../contract.js';
+import type { ClaimRequest, Claimed, Fence, SnapshotRequest, StoreEvent } from '../contract.js';
 import { expiredInQueue } from '../next-state.js';
 import { SWEEP_BATCH } from '../requests.js';
 import { rowToJob, type JobRow } from '../rows.js';
@@ -89,19 +89,21 @@ export function renewLeases(
   fences: Fence[],
   leaseMs: number,
   now: number,
-): { lost: Fence[]; cancelRequested: Fence[] } {
-  const renew = stmt(db, `UPDATE jobs SET lease_expires_at = @expires WHERE ${FENCED} RETURNING cancel_requested`);
+): { lost: Fence[]; cancelRequested: Fence[]; snapshotRequested: SnapshotRequest[] } {
+  const renew = stmt(db, `UPDATE jobs SET lease_expires_at = @expires WHERE ${FENCED} RETURNING cancel_requested, snapshot_requested_at`);
   const lost: Fence[] = [];
   const cancelRequested: Fence[] = [];
+  const snapshotRequested: SnapshotRequest[] = [];
   for (const f of fences) {
     const row =
       f.workerId === workerId
         ? (renew.get({ ...fenceArgs(f, now), expires: now + leaseMs }) as
-            | { cancel_requested: number }
+            | { cancel_requested: number; snapshot_requested_at: number | null }
             | undefined)
         : undefined;
     if (!row) lost.push(f);
     else if (row.cancel_requested) cancelRequested.push(f);
+    else if (row.snapshot_requested_at !== null) snapshotRequested.push({ fence: f, requestedAt: row.snapshot_requested_at });
   }
-  return { lost, cancelRequested };
+  return { lost, cancelRequested, snapshotRequested };
 }

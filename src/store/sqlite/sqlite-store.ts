@@ -2,7 +2,7 @@ import { Checkpointer } from './checkpointer.js';
 import { EventEmitter } from 'node:events';
 import { resolve } from 'node:path';
 import { VigilError, errorMessage } from '../../errors.js';
-import type { Attempt, Job, JobState, Json, LogLine } from '../../types.js';
+import type { Attempt, AttemptSnapshot, Job, JobState, Json, LogLine } from '../../types.js';
 import type {
   ActivityUpdate,
   AttemptFinish,
@@ -10,6 +10,7 @@ import type {
   Claimed,
   EnqueueResult,
   Fence,
+  SnapshotRequest,
   JobDetail,
   JobEvent,
   JobFilter,
@@ -48,6 +49,7 @@ import * as schedules from './schedules.js';
 import * as serverReads from './server-reads.js';
 import * as ops from './ops.js';
 import * as workers from './workers.js';
+import * as snapshot from './snapshot.js';
 
 export interface SqliteStoreOptions {
   /** The store's clock, epoch milliseconds. Default Date.now. */
@@ -98,8 +100,21 @@ export class SqliteStore implements Store {
     return this.read(() => jobs.nextRunAt(this.db, tasks));
   }
 
-  renewLeases(workerId: string, fences: Fence[], leaseMs: number): Promise<{ lost: Fence[]; cancelRequested: Fence[] }> {
+  renewLeases(workerId: string, fences: Fence[], leaseMs: number): Promise<{ lost: Fence[]; cancelRequested: Fence[]; snapshotRequested: SnapshotRequest[] }> {
     return this.write((now) => ({ value: claim.renewLeases(this.db, workerId, fences, leaseMs, now), events: [] }));
+  }
+
+  requestSnapshot(jobId: string): Promise<{ state: JobState; requestedAt: number | null } | null> {
+    return this.write((now) => {
+      const value = snapshot.requestSnapshot(this.db, jobId, now);
+      // Reaches a worker in this process at once; others see the stamp at their next lease renewal.
+      const events: StoreEvent[] = value?.requestedAt != null ? [{ type: 'snapshotRequested', jobId, requestedAt: value.requestedAt }] : [];
+      return { value, events };
+    });
+  }
+
+  saveSnapshot(fence: Fence, report: AttemptSnapshot): Promise<boolean> {
+    return this.write((now) => ({ value: snapshot.saveSnapshot(this.db, fence, report, now), events: [] }));
   }
 
   recordActivity(updates: ActivityUpdate[]): Promise<void> {
