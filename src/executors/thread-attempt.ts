@@ -66,10 +66,13 @@ export class ThreadAttempt extends AttemptBase {
   }
 
   finish(end: AttemptEnd): void {
+    const killing = this.life.state.name === 'killing';
     if (!this.life.to({ name: 'ended' })) return;
     // Programs started by ctx.exec die with the attempt, however it ended.
     this.killExecGroups();
     this.host.remove(this);
-    this.resolve(end);
+    // kill() SIGKILLs the attempt's programs before it terminates the thread: an error the code throws in that
+    // window (its ctx.exec saw "killed by SIGKILL") is the kill's doing, not the task's.
+    this.resolve(killing && end.type === 'threw' ? { type: 'killed' } : end);
   }
 }
