@@ -18,7 +18,8 @@ import { CLI, exited } from './helpers/cli.js';
 
 const BASE = process.env.VIGIL_TEST_PG_URL;
 const TASKS = resolve('test/fixtures/pg-scale-tasks.ts');
-const JOBS = Number(process.env.VIGIL_SCALE_JOBS ?? 20_000);
+// 5,000 in `npm test` (a dozen kills); `npm run chaos` runs the issue's 20,000 with VIGIL_SCALE_JOBS.
+const JOBS = Number(process.env.VIGIL_SCALE_JOBS ?? 5_000);
 const RESTART_JOBS = Number(process.env.VIGIL_SCALE_RESTART_JOBS ?? 3_000);
 const WORKERS = 4;
 const CONCURRENCY = 8;
