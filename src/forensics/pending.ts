@@ -127,5 +127,9 @@ export function collectPendingResources(): PendingResource[] {
 export function pendingResourcesExpression(): string {
   const source = collectPendingResources.toString();
   const helpers = [...new Set(['__name', ...(source.match(/\b__name\d*\b/g) ?? [])])];
-  return `(() => { ${helpers.map((h) => `const ${h} = (f) => f;`).join(' ')} return (${source})(); })()`;
+  // `void 0;` first, at the script's top level: an idle thread's pending Debugger.pause stops on the probe's first
+  // statement. Stopping at the entry of a function whose context is not built yet is, we believe, what trips the V8
+  // check seen killing executor hosts mid-capture in loaded test runs ("Check failed: needs_context &&
+  // current_scope_ == closure_scope_ …" in ScopeIterator while the inspector lists the frame's scopes).
+  return `void 0; (() => { ${helpers.map((h) => `const ${h} = (f) => f;`).join(' ')} return (${source})(); })()`;
 }
