@@ -1,4 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { childPids } from './engine.js';
+
+/** What a leftover child is, for the failure message. */
+function describe(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim().slice(0, 200);
+  } catch {
+    return 'gone';
+  }
+}
 
 /**
  * Leak checks (STYLE: resources that close themselves). A snapshot of what keeps this process alive — ref'd
@@ -25,7 +35,7 @@ function leftOver(before: Resources): string[] {
     const was = before.handles.get(type) ?? 0;
     if (n > was) extra.push(`${n - was} × ${type}`);
   }
-  for (const pid of now.children) if (!before.children.has(pid)) extra.push(`child process ${pid}`);
+  for (const pid of now.children) if (!before.children.has(pid)) extra.push(`child process ${pid} (${describe(pid)})`);
   return extra;
 }
 
