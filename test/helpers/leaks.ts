@@ -39,8 +39,12 @@ function leftOver(before: Resources): string[] {
   return extra;
 }
 
-/** Fails unless everything opened since `before` is gone within `ms` (closing a thread or a process takes a moment). */
-export async function assertNoLeaks(before: Resources, what: string, ms = 5_000): Promise<void> {
+/**
+ * Fails unless everything opened since `before` is gone within `ms` (closing a thread or a process takes a moment;
+ * an executor host SIGKILLed for a hung attempt, and the process-group guardian 500 ms after its last group, exit
+ * on their own schedule — on a loaded machine that has taken more than 5 s).
+ */
+export async function assertNoLeaks(before: Resources, what: string, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
   let extra = leftOver(before);
   while (extra.length > 0 && Date.now() < end) {
