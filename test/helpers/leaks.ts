@@ -42,7 +42,7 @@ function leftOver(before: Resources): string[] {
 /**
  * Fails unless everything opened since `before` is gone within `ms` (closing a thread or a process takes a moment;
  * an executor host SIGKILLed for a hung attempt, and the process-group guardian 500 ms after its last group, exit
- * on their own schedule — on a loaded machine that has taken more than 5 s).
+ * on their own schedule; a full run once found a child still there after 5 s — its command line is now named).
  */
 export async function assertNoLeaks(before: Resources, what: string, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
