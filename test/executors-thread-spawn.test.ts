@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { ThreadExecutor } from '../src/executors/thread-executor.js';
 import { RecordingChannel, alive, spec, TASKS, waitFor } from './fixtures/exec-channel.js';
 import { openTestVigil, startWorker } from './helpers/engine.js';
+import { pidsRunning } from './helpers/procs.js';
 
 /**
  * DESIGN G1: nothing an attempt started outlives it, plain child_process in a thread task included. Before, a thread
@@ -15,23 +15,6 @@ const executor = new ThreadExecutor({ threadsPerHost: 4, killBoundMs: 500, onHos
 after(async () => {
   await executor.close();
 });
-
-/** Pids of the processes whose command line is exactly `argv`. */
-function pidsRunning(argv: string[]): number[] {
-  const want = argv.join('\0');
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'latin1').replace(/\0$/, '');
-      const state = readFileSync(`/proc/${entry}/stat`, 'latin1').split(') ')[1]?.[0];
-      if (cmdline === want && state !== 'Z') out.push(Number(entry));
-    } catch {
-      // Gone.
-    }
-  }
-  return out;
-}
 
 test('a program started with spawn() dies when the attempt is killed; the other threads of the host live on', async () => {
   const victim = new RecordingChannel();
