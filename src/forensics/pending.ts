@@ -119,17 +119,67 @@ export function collectPendingResources(): PendingResource[] {
   return out;
 }
 
+/** A frame as the probe reports it: line and column 1-based, as V8's CallSite gives them. */
+export interface ProbeFrame {
+  functionName: string;
+  url: string;
+  line: number;
+  column: number;
+  async: boolean;
+}
+
 /**
- * A JS expression that evaluates to collectPendingResources() in another isolate (inspector Runtime.evaluate). The
- * `__name` shims cover builds (tsx/esbuild keepNames) that wrap inner functions in a helper that is absent there;
- * esbuild renames that helper (`__name2`, ...) when the module already has one, so every spelling found is shimmed.
+ * Runs inside the stuck thread, on top of whatever it was running when the inspector's interrupt arrived: the frames
+ * below the probe's own (which have no script URL) are the thread's stack at that instant; none means it was idle.
+ * Self-contained for the same reason as collectPendingResources. Error.prepareStackTrace is borrowed and restored, so
+ * a task's own stack formatting (source-map-support and the like) is not disturbed.
  */
-export function pendingResourcesExpression(): string {
-  const source = collectPendingResources.toString();
-  const helpers = [...new Set(['__name', ...(source.match(/\b__name\d*\b/g) ?? [])])];
-  // `void 0;` first, at the script's top level: an idle thread's pending Debugger.pause stops on the probe's first
-  // statement. Stopping at the entry of a function whose context is not built yet is, we believe, what trips the V8
-  // check seen killing executor hosts mid-capture in loaded test runs ("Check failed: needs_context &&
-  // current_scope_ == closure_scope_ …" in ScopeIterator while the inspector lists the frame's scopes).
-  return `void 0; (() => { ${helpers.map((h) => `const ${h} = (f) => f;`).join(' ')} return (${source})(); })()`;
+export function collectStack(maxFrames: number): ProbeFrame[] {
+  type Site = {
+    getFunctionName(): string | null;
+    getMethodName(): string | null;
+    getFileName(): string | null | undefined;
+    getLineNumber(): number | null;
+    getColumnNumber(): number | null;
+    isAsync?: () => boolean;
+  };
+  const E = Error as unknown as { prepareStackTrace?: unknown; stackTraceLimit: number };
+  const prepare = E.prepareStackTrace;
+  const limit = E.stackTraceLimit;
+  try {
+    E.stackTraceLimit = maxFrames + 8;
+    E.prepareStackTrace = (_e: unknown, sites: Site[]) =>
+      sites.map((c) => ({
+        functionName: c.getFunctionName() ?? c.getMethodName() ?? '',
+        url: c.getFileName() ?? '',
+        line: c.getLineNumber() ?? 0,
+        column: c.getColumnNumber() ?? 0,
+        async: typeof c.isAsync === 'function' ? c.isAsync() : false,
+      }));
+    const frames = new Error().stack as unknown as ProbeFrame[];
+    return Array.isArray(frames) ? frames.filter((f) => f.url !== '').slice(0, maxFrames) : [];
+  } catch {
+    return [];
+  } finally {
+    E.prepareStackTrace = prepare;
+    E.stackTraceLimit = limit;
+  }
+}
+
+/**
+ * A JS expression that evaluates, in another isolate (inspector Runtime.evaluate), to the thread's stack at the
+ * interrupt and its pending resources. The `__name` shims cover builds (tsx/esbuild keepNames) that wrap inner
+ * functions in a helper that is absent there; esbuild renames that helper (`__name2`, ...) when the module already
+ * has one, so every spelling found is shimmed.
+ *
+ * Why an evaluation and not Debugger.pause: a pause makes the inspector list every frame's scopes, and on Node 20
+ * that listing aborts the whole process ("Check failed: needs_context && current_scope_ == closure_scope_" in
+ * ScopeIterator) when the pause lands at the entry of a function whose context is not built yet — which is where a
+ * pause requested on an idle thread lands (seen killing executor hosts, and every attempt they ran, in CI). An
+ * evaluation runs on the interrupted stack without listing any scope.
+ */
+export function stackProbeExpression(maxFrames: number): string {
+  const sources = [collectStack.toString(), collectPendingResources.toString()];
+  const helpers = [...new Set(['__name', ...sources.flatMap((s) => s.match(/\b__name\d*\b/g) ?? [])])];
+  return `(() => { ${helpers.map((h) => `const ${h} = (f) => f;`).join(' ')} const stack = (${sources[0]})(${maxFrames}); return { stack, pending: stack.length === 0 ? (${sources[1]})() : undefined }; })()`;
 }

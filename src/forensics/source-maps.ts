@@ -17,27 +17,25 @@ export interface ScriptInfo {
 
 export class SourceMapper {
   private readonly maps = new Map<string, SourceMap | null>();
+  private readonly byPath = new Map<string, ScriptInfo>();
 
-  constructor(private readonly scripts: ReadonlyMap<string, ScriptInfo>) {}
+  /** Scripts as `Debugger.scriptParsed` listed them; looked up by path, since a CallSite names its script by URL. */
+  constructor(scripts: Iterable<ScriptInfo>) {
+    for (const script of scripts) if (script.url) this.byPath.set(displayPath(script.url), script);
+  }
 
-  /** lineNumber/columnNumber are 0-based (CDP); the frame's line/column are 1-based like Error stacks. */
-  frame(functionName: string, scriptId: string, url: string, lineNumber: number, columnNumber: number): StackFrame {
-    const script = this.scripts.get(scriptId);
-    const scriptUrl = url || script?.url || '';
-    const generated: StackFrame = {
-      functionName: functionName || '(anonymous)',
-      file: displayPath(scriptUrl) || `<script ${scriptId}>`,
-      line: lineNumber + 1,
-      column: columnNumber + 1,
-    };
-    const map = script ? this.mapOf(scriptId, script, scriptUrl) : null;
+  /** line/column are 1-based, as a V8 CallSite gives them (and as the frame keeps them). */
+  frame(functionName: string, url: string, line: number, column: number): StackFrame {
+    const generated: StackFrame = { functionName: functionName || '(anonymous)', file: displayPath(url) || '<anonymous script>', line, column };
+    const script = this.byPath.get(generated.file);
+    const map = script ? this.mapOf(script) : null;
     if (!map) return generated;
     try {
-      const entry = map.findEntry(lineNumber, columnNumber) as Partial<{ originalSource: string; originalLine: number; originalColumn: number }>;
+      const entry = map.findEntry(line - 1, column - 1) as Partial<{ originalSource: string; originalLine: number; originalColumn: number }>;
       if (typeof entry.originalSource !== 'string' || typeof entry.originalLine !== 'number') return generated;
       return {
         functionName: generated.functionName,
-        file: displayPath(resolveSource(entry.originalSource, scriptUrl)),
+        file: displayPath(resolveSource(entry.originalSource, script!.url)),
         line: entry.originalLine + 1,
         column: (entry.originalColumn ?? 0) + 1,
       };
@@ -46,16 +44,16 @@ export class SourceMapper {
     }
   }
 
-  private mapOf(scriptId: string, script: ScriptInfo, scriptUrl: string): SourceMap | null {
-    if (this.maps.has(scriptId)) return this.maps.get(scriptId) ?? null;
+  private mapOf(script: ScriptInfo): SourceMap | null {
+    if (this.maps.has(script.url)) return this.maps.get(script.url) ?? null;
     let map: SourceMap | null = null;
     try {
-      const payload = loadPayload(script.sourceMapURL, scriptUrl);
+      const payload = loadPayload(script.sourceMapURL, script.url);
       if (payload) map = new SourceMap(payload);
     } catch {
       map = null;
     }
-    this.maps.set(scriptId, map);
+    this.maps.set(script.url, map);
     return map;
   }
 }

@@ -19,6 +19,8 @@ const OS_RESERVE_MS = 60;
  * delays the kill.
  */
 const ANSWER_WITHIN_MS = 250;
+/** How long the attach notification may trail NodeWorker.enable's answer. */
+const ATTACH_WAIT_MS = 250;
 
 export async function captureThreadStack(worker: Worker, budgetMs: number): Promise<HangReport['where']> {
   const started = performance.now();
@@ -35,11 +37,18 @@ export async function captureThreadStack(worker: Worker, budgetMs: number): Prom
 
     const wanted = String(worker.threadId);
     // workerInfo.workerId is the inspector's own counter; the thread id is in the title: "[worker <threadId>] name".
+    let onAttached = (): void => {};
+    const attached = new Promise<void>((resolve) => (onAttached = resolve));
     s.on('NodeWorker.attachedToWorker', (message: { params: { sessionId: string; workerInfo: { title?: string } } }) => {
-      if (/^\[worker (\d+)\]/.exec(message.params.workerInfo.title ?? '')?.[1] === wanted) workerSession = message.params.sessionId;
+      if (/^\[worker (\d+)\]/.exec(message.params.workerInfo.title ?? '')?.[1] !== wanted) return;
+      workerSession = message.params.sessionId;
+      onAttached();
     });
     const enabled = await within(post('NodeWorker.enable', { waitForDebuggerOnStart: false }), deadline);
     if (enabled === TIMEOUT) throw new Error('the host inspector did not answer NodeWorker.enable');
+    // The attach notification can trail the answer to enable (seen in 1 capture in 5 on a loaded machine, and the
+    // capture then reported a live thread as gone): wait for it a little.
+    if (workerSession === null) await within(attached, Math.min(deadline, performance.now() + ATTACH_WAIT_MS));
     if (workerSession === null) {
       return { notes: [`thread ${wanted} was not found by the inspector (it has exited, or is still starting)`] };
     }
