@@ -3,16 +3,25 @@ import { spawn, type ChildProcess } from 'node:child_process';
 /**
  * A guardian of this process's process groups: a tiny `sh` that holds the read end of a pipe from this process and
  * is told each group as it starts (`+PGID`) and ends (`-PGID`). When this process dies — even by SIGKILL, which no
- * handler sees — the pipe reaches end-of-file and the guardian SIGKILLs every group still listed: command programs,
+ * handler sees — the pipe reaches end-of-file and the guardian kills every group still listed: command programs,
  * ctx.exec programs, executor hosts and attempt processes with everything they started in their groups. Node can not
  * call prctl(PR_SET_PDEATHSIG), and a death signal would reach only the direct child anyway, not its group.
+ *
+ * A listed process may have started a program in a group of its own that the guardian was never told of: a ctx.exec
+ * program whose start was still on its way to this process (thread → host → supervisor) when it died, or a task's
+ * own `spawn(…, { detached: true })`. SIGKILLing the listed groups at once would re-parent such a program to init and
+ * lose the only link to it. So the guardian first SIGSTOPs the listed groups (a stopped process starts nothing more
+ * and stays its children's parent), then walks /proc for every process whose parent is in a listed group or was
+ * found so (stopping each group found, until a pass finds nothing new), and only then SIGKILLs it all.
  *
  * The guardian stays in this process's own group (a kill of the whole group takes it along; then the store's record
  * of started processes, roots.ts, is the backstop) and ignores SIGINT/SIGTERM/SIGHUP (a Ctrl-C must not take it
  * before the worker has finished draining).
  */
 
-const SCRIPT = `trap '' INT TERM HUP
+// dash-compatible, builtins only (no ps: not every image has procps). A stat line is `pid (comm) state ppid pgid …`
+// where comm may hold spaces and parentheses: the fields start after its LAST ") ".
+export const GUARDIAN_SCRIPT = `trap '' INT TERM HUP
 pgs=''
 while IFS= read -r line; do
   case "$line" in
@@ -20,7 +29,29 @@ while IFS= read -r line; do
     -*) n=''; for p in $pgs; do [ "$p" = "\${line#-}" ] || n="$n $p"; done; pgs=$n ;;
   esac
 done
+[ -n "$pgs" ] || exit 0
+for p in $pgs; do kill -STOP "-$p" 2>/dev/null; done
+pgs=" $pgs "
+members=' '
+loose=''
+while :; do
+  grew=''
+  for f in /proc/[0-9]*/stat; do
+    read -r s < "$f" 2>/dev/null || continue
+    pid=\${s%% *}
+    set -- \${s##*) }
+    case "$pgs" in
+      *" $3 "*) case "$members" in *" $pid "*) ;; *) members="$members$pid "; grew=1 ;; esac; continue ;;
+    esac
+    case "$members" in *" $2 "*) ;; *) continue ;; esac
+    if [ "$3" = "$pid" ]; then pgs="$pgs$pid "; kill -STOP "-$pid" 2>/dev/null
+    else members="$members$pid "; loose="$loose $pid"; kill -STOP "$pid" 2>/dev/null; fi
+    grew=1
+  done
+  [ -n "$grew" ] || break
+done
 for p in $pgs; do kill -9 "-$p" 2>/dev/null; done
+for p in $loose; do kill -9 "$p" 2>/dev/null; done
 `;
 
 let guardian: ChildProcess | null = null;
@@ -34,7 +65,7 @@ const IDLE_MS = 500;
 function ensure(): ChildProcess | null {
   if (guardian || Date.now() - failedAt < 1_000 || process.platform === 'win32') return guardian;
   try {
-    const child = spawn('/bin/sh', ['-c', SCRIPT], { stdio: ['pipe', 'ignore', 'ignore'] });
+    const child = spawn('/bin/sh', ['-c', GUARDIAN_SCRIPT], { stdio: ['pipe', 'ignore', 'ignore'] });
     child.on('error', () => {
       failedAt = Date.now();
       if (guardian === child) {
