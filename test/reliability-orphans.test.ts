@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { after, test } from 'node:test';
 import { openTestVigil, startWorker, until } from './helpers/engine.js';
+import { GUARDIAN_SCRIPT } from '../src/executors/guardian.js';
 import { cliWorker, pidsRunning, waitGone } from './helpers/procs.js';
 
 /**
@@ -15,7 +17,7 @@ const cleanups: Array<() => Promise<void> | void> = [];
 after(async () => {
   for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => undefined);
   // A failed test must not leave its programs running on the machine.
-  for (let i = 1; i <= 10; i++) for (const pid of pidsRunning(['sleep', String(base + i)])) process.kill(pid, 'SIGKILL');
+  for (let i = 1; i <= 12; i++) for (const pid of pidsRunning(['sleep', String(base + i)])) process.kill(pid, 'SIGKILL');
 });
 
 function alive(pid: number): boolean {
@@ -111,4 +113,22 @@ test('supervisor SIGKILLed while tasks run programs in groups of their own nobod
   assert.equal(Number(stat[2]), program, 'the program leads a group of its own (else this test proves nothing)');
   cli.kill('SIGKILL');
   await waitGone('the unannounced programs of the dead supervisor', 3_000, () => [...pidsRunning(inProcess), ...pidsRunning(inThread)]);
+});
+
+test('the guardian alone: told of one group, at end-of-file it kills that group and what the group started in a session of its own', async () => {
+  const inGroup = ['sleep', String(base + 11)];
+  const ownSession = ['sleep', String(base + 12)];
+  // A group leader (as Vigil starts them: detached) whose background job stays in its group and whose other child
+  // leaves it (setsid): the guardian is told of the group only.
+  const leader = spawn('sh', ['-c', `sleep ${base + 11} & setsid sleep ${base + 12} & wait`], { detached: true, stdio: 'ignore' });
+  cleanups.push(() => void leader.kill('SIGKILL'));
+  await until('both programs to run', 10_000, () => pidsRunning(inGroup).length === 1 && pidsRunning(ownSession).length === 1);
+  const [escaped] = pidsRunning(ownSession);
+  const stat = (await import('node:fs')).readFileSync(`/proc/${escaped}/stat`, 'latin1').split(') ')[1]!.split(' ');
+  assert.equal(Number(stat[2]), escaped, 'the setsid child leads a group of its own');
+  const guardian = spawn('/bin/sh', ['-c', GUARDIAN_SCRIPT], { stdio: ['pipe', 'ignore', 'ignore'] });
+  cleanups.push(() => void guardian.kill('SIGKILL'));
+  guardian.stdin!.end(`+${leader.pid}\n`);
+  await waitGone('the group and its escaped child', 3_000, () => [...pidsRunning(inGroup), ...pidsRunning(ownSession)]);
+  await until('the guardian to exit', 3_000, () => guardian.exitCode !== null);
 });

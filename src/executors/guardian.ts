@@ -34,18 +34,23 @@ for p in $pgs; do kill -STOP "-$p" 2>/dev/null; done
 pgs=" $pgs "
 members=' '
 loose=''
-while :; do
+passes=0
+while [ $passes -lt 20 ]; do
+  passes=$((passes + 1))
   grew=''
   for f in /proc/[0-9]*/stat; do
     read -r s < "$f" 2>/dev/null || continue
     pid=\${s%% *}
     set -- \${s##*) }
+    case "$members" in *" $pid "*) continue ;; esac
     case "$pgs" in
-      *" $3 "*) case "$members" in *" $pid "*) ;; *) members="$members$pid "; grew=1 ;; esac; continue ;;
+      *" $3 "*) ;;
+      *)
+        case "$members" in *" $2 "*) ;; *) continue ;; esac
+        if [ "$3" = "$pid" ]; then pgs="$pgs$pid "; kill -STOP "-$pid" 2>/dev/null
+        else loose="$loose $pid"; kill -STOP "$pid" 2>/dev/null; fi ;;
     esac
-    case "$members" in *" $2 "*) ;; *) continue ;; esac
-    if [ "$3" = "$pid" ]; then pgs="$pgs$pid "; kill -STOP "-$pid" 2>/dev/null
-    else members="$members$pid "; loose="$loose $pid"; kill -STOP "$pid" 2>/dev/null; fi
+    members="$members$pid "
     grew=1
   done
   [ -n "$grew" ] || break

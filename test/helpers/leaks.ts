@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { childPids } from './engine.js';
 
-const zombies = new Set<number>();
+const zombies = new Map<number, string>();
 
 function isZombie(pid: number): boolean {
   try {
@@ -9,6 +9,16 @@ function isZombie(pid: number): boolean {
     return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
   } catch {
     return false;
+  }
+}
+
+/** A zombie has no command line left: its name (comm) is all /proc still says of it. */
+function zombieName(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+  } catch {
+    return 'gone';
   }
 }
 
@@ -51,7 +61,7 @@ function leftOver(before: Resources): string[] {
     // A zombie runs nothing and holds nothing but its pid: it is reported, not counted (an unreaped child seen in
     // clean CI-like runs after the frozen-supervisor test; which child it is stays to be found).
     if (isZombie(pid)) {
-      zombies.add(pid);
+      zombies.set(pid, zombieName(pid));
       continue;
     }
     extra.push(`child process ${pid} (${describe(pid)})`);
@@ -72,7 +82,7 @@ export async function assertNoLeaks(before: Resources, what: string, ms = 15_000
     await new Promise((r) => setTimeout(r, 20));
     extra = leftOver(before);
   }
-  if (zombies.size > 0) console.log(`# leak check (${what}): unreaped child process(es) ${[...zombies].join(', ')} (zombies, not counted)`);
+  if (zombies.size > 0) console.log(`# leak check (${what}): unreaped child process(es) ${[...zombies].map(([pid, name]) => `${pid} (${name})`).join(', ')} (zombies, not counted)`);
   zombies.clear();
   if (extra.length > 0) throw new Error(`${what} left behind: ${extra.join(', ')}`);
 }

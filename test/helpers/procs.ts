@@ -75,5 +75,21 @@ export function cliWorker(tasks: string, store: string, extra: string[] = [], en
 }
 
 export async function waitGone(what: string, ms: number, pids: () => number[]): Promise<void> {
-  await until(`${what} to be gone (left: ${pids().join(', ')})`, ms, () => pids().length === 0);
+  try {
+    await until(what, ms, () => pids().length === 0);
+  } catch {
+    // Each leftover with its state (T: stopped, and by whom it was stopped matters), parent and group.
+    throw new Error(`timed out after ${ms} ms waiting for ${what} to be gone (left: ${pids().map(describeProcess).join(', ')})`);
+  }
+}
+
+/** `pid state ppid pgid` of a live process, for failure messages. */
+export function describeProcess(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const [state, ppid, pgid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return `${pid} (state ${state}, ppid ${ppid}, pgid ${pgid})`;
+  } catch {
+    return `${pid} (gone)`;
+  }
 }
