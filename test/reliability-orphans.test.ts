@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { after, test } from 'node:test';
 import { openTestVigil, startWorker, until } from './helpers/engine.js';
 import { GUARDIAN_SCRIPT } from '../src/executors/guardian.js';
-import { cliWorker, pidsRunning, waitGone } from './helpers/procs.js';
+import { cliWorker, descendants, pidsRunning, waitGone } from './helpers/procs.js';
 
 /**
  * DESIGN G1 when the supervisor or an executor host is SIGKILLed (issue #13): nothing an attempt started survives.
@@ -17,7 +17,7 @@ const cleanups: Array<() => Promise<void> | void> = [];
 after(async () => {
   for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => undefined);
   // A failed test must not leave its programs running on the machine.
-  for (let i = 1; i <= 12; i++) for (const pid of pidsRunning(['sleep', String(base + i)])) process.kill(pid, 'SIGKILL');
+  for (let i = 1; i <= 16; i++) for (const pid of pidsRunning(['sleep', String(base + i)])) process.kill(pid, 'SIGKILL');
 });
 
 function alive(pid: number): boolean {
@@ -131,4 +131,37 @@ test('the guardian alone: told of one group, at end-of-file it kills that group 
   guardian.stdin!.end(`+${leader.pid}\n`);
   await waitGone('the group and its escaped child', 3_000, () => [...pidsRunning(inGroup), ...pidsRunning(ownSession)]);
   await until('the guardian to exit', 3_000, () => guardian.exitCode !== null);
+});
+
+// The guardian was started lazily, right after the first process it was to guard: a supervisor SIGKILLed while that
+// took (milliseconds of fork and exec under load) left a guardian with nothing listed, and the program ran on (the
+// first test above, 1 run in 8 under load). Now it runs before anything it guards is started.
+test('the guardian is running before the first program, executor host and attempt process it guards are started', async () => {
+  const t = await openTestVigil({ tasks: TASKS });
+  cleanups.push(() => t.cleanup());
+  const cli = cliWorker(TASKS, t.storeUrl, ['--quiet']);
+  cleanups.push(() => void cli.kill('SIGKILL'));
+  const programs = { command: ['sleep', String(base + 14)], thread: ['sleep', String(base + 15)], process: ['sleep', String(base + 16)] };
+  await t.vigil.submit('cmd-sleep', { a: base + 14, b: base + 14 });
+  await t.vigil.submit('thread-spawn', { seconds: base + 15 });
+  await t.vigil.submit('process-spawn', { seconds: base + 16 });
+  await until(`the programs to run (worker said: ${cli.output()})`, 30_000, () => Object.values(programs).every((argv) => pidsRunning(argv).length >= 1));
+  const { readFileSync } = await import('node:fs');
+  const stat = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.split(' ');
+  const guardians = descendants(cli.pid!).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'latin1').startsWith(`/bin/sh\0-c\0trap '' INT TERM HUP`);
+    } catch {
+      return false;
+    }
+  });
+  assert.equal(guardians.length, 1, 'one guardian');
+  const guardian = guardians[0]!;
+  for (const [what, argv] of Object.entries(programs)) {
+    // The process the supervisor started: the program's parent (the command's sh, the host, the attempt process).
+    const root = Number(stat(pidsRunning(argv)[0]!)[1]);
+    const [g, r] = [Number(stat(guardian)[19]), Number(stat(root)[19])];
+    // Start times are in clock ticks (10 ms): within one tick, pids (handed out in order) say who came first.
+    assert.ok(g < r || (g === r && guardian < root), `the guardian (pid ${guardian}, start ${g}) was started before the ${what} root (pid ${root}, start ${r})`);
+  }
 });

@@ -97,6 +97,7 @@ class CommandAttempt implements RunningAttempt {
       this.resultDir = mkdtempSync(join(tmpdir(), 'vigil-result-'));
       env.VIGIL_RESULT_FILE = join(this.resultDir, 'result.json');
     }
+    startedProcesses.beforeStart();
     this.starting = startProgram({
       argv: command.argv,
       cwd: command.cwd,
@@ -112,11 +113,11 @@ class CommandAttempt implements RunningAttempt {
         channel.log(stream, line, ts);
       },
       onActivity: () => channel.activity(),
+      onSpawn: (pid) => startedProcesses.add(pid),
     }).then(
       (program) => {
         this.program = program;
         channel.processStarted(program.pid);
-        startedProcesses.add(program.pid);
         if (this.killRequested) void program.kill();
         else if (this.aborted) program.terminate();
         void program.exited.then((exit) => this.onExit(program, exit));

@@ -96,6 +96,18 @@ function ensure(): ChildProcess | null {
   return guardian;
 }
 
+/**
+ * Called before a process that will be guarded is started: the guardian must be running before the process is, or a
+ * supervisor SIGKILLed in between (while the guardian itself is still being started, milliseconds under load) leaves
+ * a guardian that reads end-of-file with nothing listed, and the program runs on. Once it runs, telling it of the
+ * new group is one write right after the spawn returns.
+ */
+export function armGuardian(): void {
+  if (!ensure()) return;
+  // Nothing may be guarded in the end (the spawn failed): the idle rule still ends the guardian then.
+  if (guarded.size === 0) scheduleIdle();
+}
+
 export function guardGroup(pgid: number): void {
   if (!(pgid > 1)) return;
   if (idleTimer) clearTimeout(idleTimer);
@@ -109,16 +121,19 @@ export function guardGroup(pgid: number): void {
 export function releaseGroup(pgid: number): void {
   if (!guarded.delete(pgid) || !guardian) return;
   guardian.stdin!.write(`-${pgid}\n`);
-  if (guarded.size === 0 && !idleTimer) {
-    idleTimer = setTimeout(() => {
-      idleTimer = null;
-      if (guarded.size > 0 || !guardian) return;
-      // End of input with nothing listed: the guardian exits without killing anything.
-      guardian.stdin!.end();
-      guardian = null;
-    }, IDLE_MS);
-    idleTimer.unref();
-  }
+  if (guarded.size === 0) scheduleIdle();
+}
+
+function scheduleIdle(): void {
+  if (idleTimer) clearTimeout(idleTimer);
+  idleTimer = setTimeout(() => {
+    idleTimer = null;
+    if (guarded.size > 0 || !guardian) return;
+    // End of input with nothing listed: the guardian exits without killing anything.
+    guardian.stdin!.end();
+    guardian = null;
+  }, IDLE_MS);
+  idleTimer.unref();
 }
 
 /** The guardian's pid (tests). */

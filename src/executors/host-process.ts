@@ -55,6 +55,7 @@ export class HostProcess {
     private readonly onGone: () => void,
   ) {
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
+    startedProcesses.beforeStart();
     this.child = fork(entryPath('thread-host'), [String(threadsPerHost)], {
       execArgv: forkExecArgv(),
       // Its own process group: programs its tasks start with plain child_process stay in it, so killing the group

@@ -140,6 +140,7 @@ class ProcessAttempt extends AttemptBase {
     extraExecArgv: string[] = [],
   ) {
     super(spec, channel);
+    startedProcesses.beforeStart();
     this.child = fork(entryPath('process-entry'), this.inspectorSocket ? [this.inspectorSocket] : [], {
       execArgv: [...attemptExecArgv(), ...extraExecArgv],
       detached: true,

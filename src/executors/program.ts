@@ -30,6 +30,11 @@ export interface ProgramSpec {
   onLine(stream: OutputStream | 'system', line: string, ts: number): void;
   /** Any output at all arrived (feeds `silence`). */
   onActivity?(): void;
+  /**
+   * Called the moment the program runs, before anything else is done for it: where a supervisor registers the
+   * program with its guardian, since a SIGKILL that lands before that leaves the program running.
+   */
+  onSpawn?(pid: number): void;
   /** Bytes of each stream kept for error messages and results (default 64 KiB). */
   stdoutTailBytes?: number;
   stderrTailBytes?: number;
@@ -90,6 +95,7 @@ export async function startProgram(spec: ProgramSpec): Promise<Program> {
     const err = await new Promise<unknown>((resolve) => child.once('error', resolve));
     throw startError(argv[0]!, spec.cwd, env, err);
   }
+  spec.onSpawn?.(child.pid);
   return new Program(child, spec);
 }
 

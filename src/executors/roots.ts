@@ -2,7 +2,7 @@ import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { ProcessRoot, ProcessRootsRecord } from '../store/contract.js';
 import { hostEvents } from './events.js';
-import { guardGroup, releaseGroup } from './guardian.js';
+import { armGuardian, guardGroup, releaseGroup } from './guardian.js';
 import { HAS_PROC, readAllStats, readProcStat, type ProcStat } from './proc-scan.js';
 
 /**
@@ -21,6 +21,11 @@ type Listener = () => void;
 class StartedProcesses {
   private readonly roots = new Map<number, ProcessRoot>();
   private readonly listeners = new Set<Listener>();
+
+  /** A root is about to be started: its guardian must already run (guardian.ts, armGuardian). */
+  beforeStart(): void {
+    if (HAS_PROC) armGuardian();
+  }
 
   add(pid: number): void {
     if (!HAS_PROC || !(pid > 0)) return;
