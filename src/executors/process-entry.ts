@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { RELAY_SOURCE } from '../forensics/inspector-relay.js';
 import { serializeError } from '../task/serialize.js';
 import type { RunnerInbound, RunnerOutbound } from './ipc.js';
-import { killGroup } from './kill.js';
+import { killDescendants, killGroup } from './kill.js';
 import { serveRunner } from './task-runner.js';
 
 /**
@@ -30,10 +30,35 @@ const WATCHDOG = `
 const { parentPort, workerData } = require('node:worker_threads');
 const groups = new Set();
 parentPort.on('message', (m) => (m.started ? groups.add(m.pid) : groups.delete(m.pid)));
-// kill.ts's killGroup, restated: this source runs as an eval'd thread without a loader, so it imports nothing.
+// kill.ts's killGroup and killDescendants, restated: this source runs as an eval'd thread without a loader, so it
+// imports nothing.
 const kill = (pid) => { try { process.kill(-pid, 'SIGKILL'); } catch {} };
+const { readdirSync, readFileSync } = require('node:fs');
+const childrenOf = (pid) => {
+  const out = [];
+  let tids = [];
+  try { tids = readdirSync('/proc/' + pid + '/task'); } catch { return out; }
+  for (const tid of tids) {
+    try { for (const c of readFileSync('/proc/' + pid + '/task/' + tid + '/children', 'latin1').trim().split(' ')) if (c) out.push(Number(c)); } catch {}
+  }
+  return out;
+};
+const killDescendants = () => {
+  const found = [];
+  const queue = childrenOf(process.pid);
+  while (queue.length > 0) {
+    const pid = queue.shift();
+    if (found.includes(pid)) continue;
+    found.push(pid);
+    try { process.kill(pid, 'SIGSTOP'); } catch {}
+    queue.push(...childrenOf(pid));
+  }
+  for (const pid of found) { kill(pid); try { process.kill(pid, 'SIGKILL'); } catch {} }
+};
 setInterval(() => {
   if (process.ppid === workerData.ppid) return;
+  // Programs that left the group (a detached spawn) first: once this process is gone, nothing links them to it.
+  killDescendants();
   for (const pid of groups) kill(pid);
   kill(process.pid);
   process.kill(process.pid, 'SIGKILL');
@@ -81,7 +106,9 @@ process.on('error', () => {
 });
 
 process.on('disconnect', () => {
-  // The supervisor is gone: the attempt and everything it started go with it.
+  // The supervisor is gone: the attempt and everything it started go with it — descendants that left the group
+  // first, while this process is still their parent.
+  killDescendants();
   for (const pid of execPids) killGroup(pid);
   killGroup(process.pid);
 });

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { HangReport } from '../types.js';
 import { serializeError } from '../task/serialize.js';
 import { EndMarkerScanner, type DiagnoseReply, type HostInbound, type HostOutbound, type RunnerInbound, type RunnerOutbound, type ThreadHello } from './ipc.js';
-import { killGroup, signalPid } from './kill.js';
+import { killDescendants, killGroup, signalPid } from './kill.js';
 import { threadDescendants } from './proctree.js';
 import { LineSplitter, textLines } from './line-splitter.js';
 import { workerEntry } from './node-entry.js';
@@ -54,6 +54,8 @@ process.on('disconnect', () => {
   // The supervisor is gone: nothing may outlive it. process.exit() can hang behind a thread blocked in a syscall,
   // so the host kills its own process after the programs its tasks started.
   for (const slot of slots) killSpawned(slot);
+  // Whatever else left the group (started from this host's own thread) while this process is still its parent.
+  killDescendants();
   // The host leads its own group (host-process.ts): programs started with plain child_process die with it.
   killGroup(process.pid);
   process.kill(process.pid, 'SIGKILL');
