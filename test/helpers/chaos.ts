@@ -28,6 +28,12 @@ export interface ChaosOptions {
   timeoutMs: number;
   seed?: number;
   log?: (line: string) => void;
+  /**
+   * Restarts of the database during the kills (PostgreSQL on a server of the test's own: helpers/private-pg.ts),
+   * spread evenly over the kill quota; each takes it down for a random time in `downMs`, by a fast shutdown or an
+   * immediate one (as a crash) in turn. Kills go on meanwhile.
+   */
+  restarts?: { count: number; downMs: [number, number]; restart(downMs: number, mode: 'fast' | 'immediate'): Promise<void> };
 }
 
 export interface ChaosFigures {
@@ -42,6 +48,11 @@ export interface ChaosFigures {
   ms: number;
   /** Most processes of the run seen alive at once (workers, hosts, programs). */
   seenTagged: number;
+  /** Database restarts made, and the time it was down in all. */
+  dbRestarts: number;
+  dbDownMs: number;
+  /** Workers that exited by themselves (e.g. started while the database was down) and were started again. */
+  workerRespawns: number;
 }
 
 const KINDS = ['ok', 'ok', 'throws', 'hang', 'busy', 'fan', 'cmd', 'exec', 'ok'] as const;
@@ -80,6 +91,22 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosFigures> {
   };
   let workerKills = 0;
   let hostKills = 0;
+  let workerRespawns = 0;
+  let dbRestarts = 0;
+  let dbDownMs = 0;
+  let restarting: Promise<void> | null = null;
+  // The run's own store calls meet the database restarts too: retried until it is back (bounded).
+  const retrying = async <T>(call: () => Promise<T>): Promise<T> => {
+    const end = Date.now() + 90_000;
+    for (;;) {
+      try {
+        return await call();
+      } catch (err) {
+        if (!o.restarts || Date.now() > end) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  };
   // The leftover check finds processes by their environment: it must see the run's own processes while they run.
   let seenTagged = 0;
   try {
@@ -89,10 +116,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosFigures> {
       const kind = KINDS[Math.floor(random() * KINDS.length)]!;
       const input =
         kind === 'ok' ? { n, ms: Math.floor(random() * 300) } : kind === 'fan' ? { n, kids: 2 + Math.floor(random() * 3) } : kind === 'hang' || kind === 'busy' ? {} : { n };
-      roots.push(await vigil.submit(`c-${kind}`, input));
+      roots.push(await retrying(() => vigil.submit(`c-${kind}`, input)));
     }
     const rootIds = roots.map((j) => j.id);
-    const allTerminal = async (): Promise<boolean> => (await vigil.store.getMany(rootIds)).every((j) => j.state !== 'queued' && j.state !== 'running');
+    const allTerminal = async (): Promise<boolean> => (await retrying(() => vigil.store.getMany(rootIds))).every((j) => j.state !== 'queued' && j.state !== 'running');
+    const restartEvery = o.restarts ? Math.max(1, Math.floor(o.kills / (o.restarts.count + 1))) : Infinity;
 
     // Kill until the quota is reached AND the jobs are all terminal (kills keep landing while work remains).
     const killDeadline = started + o.timeoutMs * 0.7;
@@ -103,11 +131,33 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosFigures> {
         // Keep the kills landing on work: more jobs, same mix.
         const kind = KINDS[Math.floor(random() * KINDS.length)]!;
         const n = rootIds.length;
-        rootIds.push((await vigil.submit(`c-${kind}`, kind === 'ok' ? { n, ms: 100 } : kind === 'fan' ? { n, kids: 3 } : kind === 'hang' || kind === 'busy' ? {} : { n })).id);
+        rootIds.push((await retrying(() => vigil.submit(`c-${kind}`, kind === 'ok' ? { n, ms: 100 } : kind === 'fan' ? { n, kids: 3 } : kind === 'hang' || kind === 'busy' ? {} : { n }))).id);
       }
       await new Promise((r) => setTimeout(r, o.pauseMs[0] + random() * (o.pauseMs[1] - o.pauseMs[0])));
       seenTagged = Math.max(seenTagged, pidsWithEnv('VIGIL_CHAOS_TAG', tag).length);
+      // A worker that ended by itself (one started while the database was down gives up) is started again, as a
+      // service manager would.
+      for (let i = 0; i < workers.length; i++) {
+        const w = workers[i]!;
+        if (w.exitCode !== null || (w.signalCode !== null && w.signalCode !== 'SIGKILL')) {
+          log(`chaos: worker ${w.pid} ended by itself (${w.exitCode ?? w.signalCode}): ${w.output().trim().split('\n').slice(-2).join(' | ')}`);
+          workerRespawns++;
+          spawnWorker(i);
+        }
+      }
       if (workerKills + hostKills >= o.kills) continue;
+      if (o.restarts && !restarting && dbRestarts < o.restarts.count && workerKills + hostKills >= restartEvery * (dbRestarts + 1)) {
+        const { restart, downMs } = o.restarts;
+        const down = downMs[0] + Math.floor(random() * (downMs[1] - downMs[0]));
+        const mode = dbRestarts % 2 === 0 ? 'fast' : 'immediate';
+        dbRestarts++;
+        log(`chaos: database restart ${dbRestarts} (${mode}, down ${down} ms) after ${workerKills + hostKills} kills`);
+        const t0 = Date.now();
+        restarting = restart(down, mode).then(() => {
+          dbDownMs += Date.now() - t0;
+          restarting = null;
+        });
+      }
       const i = Math.floor(random() * workers.length);
       const w = workers[i]!;
       const hosts = descendants(w.pid!).filter((pid) => isNode(pid));
@@ -125,7 +175,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosFigures> {
         }
       }
     }
-    log(`chaos: ${workerKills} worker kills, ${hostKills} host kills in ${Date.now() - started} ms; waiting for the jobs to finish`);
+    if (restarting) await restarting;
+    log(`chaos: ${workerKills} worker kills, ${hostKills} host kills, ${dbRestarts} database restarts in ${Date.now() - started} ms; waiting for the jobs to finish`);
     await until('every job to be terminal', Math.max(30_000, started + o.timeoutMs - Date.now()), allTerminal);
     // A graceful stop of every worker: nothing is running, so they exit at once.
     for (const w of workers) w.kill('SIGTERM');
@@ -133,7 +184,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosFigures> {
     // A worker killed near the end may have left programs that only a restart on the host reaps: start one worker
     // more (as the operator's supervisor would), let it reap, stop it.
     spawnWorker(0);
-    await until(`the last worker to start (${workers[0]!.output()})`, 60_000, async () => (await vigil.store.listWorkers()).some((w) => w.pid === workers[0]!.pid));
+    await until(`the last worker to start (${workers[0]!.output()})`, 60_000, async () => (await retrying(() => vigil.store.listWorkers())).some((w) => w.pid === workers[0]!.pid));
     workers[0]!.kill('SIGTERM');
     await until('the last worker to exit', 30_000, () => workers[0]!.exitCode !== null || workers[0]!.signalCode !== null);
     await until(`no process started by the run to be left (pids ${pidsWithEnv('VIGIL_CHAOS_TAG', tag).map((p) => `${p} ${cmdline(p)}`).join('; ')})`, 5_000, () => pidsWithEnv('VIGIL_CHAOS_TAG', tag).length === 0);
@@ -143,7 +194,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosFigures> {
     // Invariants from the store.
     const all: Job[] = [];
     for (let before: string | undefined; ; ) {
-      const page = await vigil.store.list({ limit: 500, beforeId: before });
+      const page = await retrying(() => vigil.store.list({ limit: 500, beforeId: before }));
       all.push(...page);
       if (page.length < 500) break;
       before = page[page.length - 1]!.id;
@@ -156,7 +207,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosFigures> {
     for (const job of all) {
       states[job.state] = (states[job.state] ?? 0) + 1;
       if (job.state === 'queued' || job.state === 'running') throw new Error(`job ${job.id} (${job.task}) is ${job.state} at the end`);
-      const list = await vigil.store.attempts(job.id);
+      const list = await retrying(() => vigil.store.attempts(job.id));
       attempts += list.length;
       for (const a of list) outcomes[a.outcome ?? 'unfinished'] = (outcomes[a.outcome ?? 'unfinished'] ?? 0) + 1;
       const unfinished = list.filter((a) => a.outcome === null);
@@ -186,8 +237,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosFigures> {
       outcomes,
       ms: Date.now() - started,
       seenTagged,
+      dbRestarts,
+      dbDownMs,
+      workerRespawns,
     };
   } finally {
+    if (restarting) await (restarting as Promise<void>).catch(() => undefined);
     for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
     await vigil.close();
   }
@@ -202,6 +257,8 @@ function cmdline(pid: number): string {
 }
 
 export function formatFigures(f: ChaosFigures): string {
-  return `chaos ${f.store}: ${f.workerKills + f.hostKills} kills survived (${f.workerKills} workers, ${f.hostKills} executor hosts); ${f.jobs} jobs + ${f.children} children, ${f.attempts} attempts; states ${JSON.stringify(f.states)}; attempt outcomes ${JSON.stringify(f.outcomes)}; ${(f.ms / 1000).toFixed(1)} s`;
+  const db = f.dbRestarts > 0 ? `, ${f.dbRestarts} database restarts (down ${(f.dbDownMs / 1000).toFixed(1)} s in all)` : '';
+  const respawns = f.workerRespawns > 0 ? `, ${f.workerRespawns} workers that ended by themselves started again` : '';
+  return `chaos ${f.store}: ${f.workerKills + f.hostKills} kills survived (${f.workerKills} workers, ${f.hostKills} executor hosts)${db}${respawns}; ${f.jobs} jobs + ${f.children} children, ${f.attempts} attempts; states ${JSON.stringify(f.states)}; attempt outcomes ${JSON.stringify(f.outcomes)}; ${(f.ms / 1000).toFixed(1)} s`;
 }
 
