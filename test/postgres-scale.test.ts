@@ -2,19 +2,20 @@
 // restart. Each scenario runs in its own fresh schema and checks the product's promise from outside the store (a
 // file every attempt appends its job id to) and inside it (exactly one successful attempt per job).
 //
-// Needs VIGIL_TEST_PG_URL; the restart scenario also needs root and `pg_ctlcluster` (it stops the local cluster for
-// 5 s, so do not run it next to other PostgreSQL tests).
+// Needs VIGIL_TEST_PG_URL; the restart scenario runs on a PostgreSQL server of its own (helpers/private-pg.ts:
+// initdb in /tmp, its own port), so the shared server other suites use is never stopped.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { openPostgresStore, type PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { append } from './fixtures/pg-scale-tasks.js';
 import { CLI, exited } from './helpers/cli.js';
+import { privatePgSkip, startPrivatePg } from './helpers/private-pg.js';
 
 const BASE = process.env.VIGIL_TEST_PG_URL;
 const TASKS = resolve('test/fixtures/pg-scale-tasks.ts');
@@ -36,34 +37,9 @@ if (!BASE) {
   );
 }
 
-const pgCluster = ((): { version: string; skip: string | false } => {
-  let versions: string[] = [];
-  try {
-    versions = readdirSync('/etc/postgresql');
-  } catch {
-    // not a Debian-style PostgreSQL installation
-  }
-  if (versions.length !== 1) return { version: '', skip: 'no single local Debian PostgreSQL cluster (/etc/postgresql) to restart' };
-  if (process.getuid?.() !== 0) return { version: '', skip: 'restarting PostgreSQL needs root (pg_ctlcluster)' };
-  return { version: versions[0]!, skip: false };
-})();
-
-function pgCtl(action: 'stop' | 'start' | 'status'): void {
-  const args = ['--skip-systemctl-redirect', pgCluster.version, 'main', action];
-  if (action === 'stop') args.push('-m', 'fast');
-  execFileSync('pg_ctlcluster', args, { stdio: 'pipe', timeout: 60_000 });
-}
-
-function pgRunning(): boolean {
-  try {
-    pgCtl('status');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 interface Scenario {
+  /** The server's superuser URL (no schema). */
+  base: string;
   schema: string;
   url: string;
   dir: string;
@@ -73,19 +49,19 @@ interface Scenario {
 
 const scenarios: Scenario[] = [];
 
-async function scenario(): Promise<Scenario> {
+async function scenario(base: string = BASE!): Promise<Scenario> {
   const schema = `vigil_scale_${randomBytes(5).toString('hex')}`;
-  const url = `${BASE}${BASE!.includes('?') ? '&' : '?'}schema=${schema}`;
+  const url = `${base}${base.includes('?') ? '&' : '?'}schema=${schema}`;
   const dir = mkdtempSync(join(tmpdir(), 'vigil-pg-scale-'));
   const store = await openPostgresStore(url);
-  const s = { schema, url, dir, outFile: join(dir, 'ran.txt'), store };
+  const s = { base, schema, url, dir, outFile: join(dir, 'ran.txt'), store };
   scenarios.push(s);
   return s;
 }
 
 async function cleanup(s: Scenario): Promise<void> {
   await s.store.close().catch(() => undefined);
-  const client = new pg.Client({ connectionString: BASE });
+  const client = new pg.Client({ connectionString: s.base });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -161,7 +137,7 @@ async function waitDrained(s: Scenario, n: number, timeoutMs: number, workers: (
 /** The invariants of issue 6, checked from the file the tasks wrote and from the store's own rows. */
 async function checkInvariants(s: Scenario, n: number): Promise<{ duplicates: number; crashed: number; attempts: number }> {
   // A connection of its own, opened now: one opened before a database restart would be dead.
-  const admin = new pg.Client({ connectionString: BASE });
+  const admin = new pg.Client({ connectionString: s.base });
   admin.on('error', () => undefined);
   await admin.connect();
   try {
@@ -207,11 +183,6 @@ async function check(s: Scenario, n: number, admin: pg.Client): Promise<{ duplic
 }
 
 describe('PostgreSQL at scale (issue 6)', { skip: BASE ? false : 'VIGIL_TEST_PG_URL not set — PostgreSQL scale tests SKIPPED' }, () => {
-  before(() => {
-    // A previous run that died mid-restart must not make this one fail for the wrong reason.
-    if (!pgCluster.skip && !pgRunning()) pgCtl('start');
-  });
-
   after(async () => {
     for (const s of scenarios) await cleanup(s);
   });
@@ -264,8 +235,9 @@ describe('PostgreSQL at scale (issue 6)', { skip: BASE ? false : 'VIGIL_TEST_PG_
     }
   });
 
-  it(`a PostgreSQL restart (down 5 s) in the middle of ${RESTART_JOBS} jobs: workers recover by themselves`, { timeout: 200_000, skip: pgCluster.skip }, async (t) => {
-    const s = await scenario();
+  it(`a PostgreSQL restart (down 5 s) in the middle of ${RESTART_JOBS} jobs: workers recover by themselves`, { timeout: 200_000, skip: privatePgSkip() }, async (t) => {
+    const server = await startPrivatePg();
+    const s = await scenario(server.url);
     const workers: WorkerProcess[] = [];
     const started = Date.now();
     try {
@@ -280,11 +252,11 @@ describe('PostgreSQL at scale (issue 6)', { skip: BASE ? false : 'VIGIL_TEST_PG_
         await new Promise((r) => setTimeout(r, 100));
       }
       const before = await s.store.counts();
-      pgCtl('stop');
+      await server.stop('fast');
       const stoppedAt = Date.now();
       // The outage itself: 5 s with no database (longer than the 2 s lease, so every lease held expires).
       await new Promise((r) => setTimeout(r, 5_000));
-      pgCtl('start');
+      await server.start();
       const downMs = Date.now() - stoppedAt;
       await waitDrained(s, RESTART_JOBS, 150_000, () => workers);
       const drainedMs = Date.now() - started;
@@ -297,8 +269,10 @@ describe('PostgreSQL at scale (issue 6)', { skip: BASE ? false : 'VIGIL_TEST_PG_
           `${r.attempts} attempts, ${r.crashed} crashed, ${r.duplicates} job ids written more than once`,
       );
     } finally {
-      if (!pgRunning()) pgCtl('start');
       await stopAll(workers);
+      await cleanup(s);
+      scenarios.splice(scenarios.indexOf(s), 1);
+      server.cleanup();
     }
   });
 });

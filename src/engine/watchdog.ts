@@ -46,13 +46,15 @@ export interface WatchdogThreadData {
   webhookUrl: string | null;
 }
 
-export type WatchdogMessage = { type: 'freeze'; freeze: NewFreeze } | { type: 'storeOpened' };
+export type WatchdogMessage = { type: 'freeze'; freeze: NewFreeze } | { type: 'storeOpened' } | { type: 'loaderStarted' };
 
 export class Watchdog {
   private readonly stamp = new Float64Array(new SharedArrayBuffer(8));
   private readonly timer: NodeJS.Timeout;
   private readonly thread: Worker;
   private threadHasStore = false;
+  /** From source: the thread registered tsx, whose esbuild service must be stopped before the thread ends. */
+  private threadHasLoader = false;
 
   constructor(options: WatchdogOptions = {}) {
     const beatMs = options.beatMs ?? 250;
@@ -78,6 +80,7 @@ export class Watchdog {
     this.thread.on('message', (m: WatchdogMessage) => {
       if (m.type === 'freeze') options.onFreeze?.(m.freeze);
       if (m.type === 'storeOpened') this.threadHasStore = true;
+      if (m.type === 'loaderStarted') this.threadHasLoader = true;
     });
     this.thread.on('error', (err) => process.stderr.write(`[vigil watchdog] the watchdog thread failed: ${err.message}\n`));
     this.thread.unref();
@@ -86,11 +89,12 @@ export class Watchdog {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     // Nothing to close in the thread (the usual case: it opens its store only on a freeze): end it at once.
-    if (!this.threadHasStore) {
+    if (!this.threadHasStore && !this.threadHasLoader) {
       await this.thread.terminate();
       return;
     }
-    // Ask first so the thread closes its store connection; terminate if it does not go in time.
+    // Ask first so the thread closes its store connection and stops its loader's esbuild; terminate if it does not
+    // go in time.
     const exited = new Promise<void>((resolve) => this.thread.once('exit', () => resolve()));
     this.thread.postMessage('stop');
     let timer: NodeJS.Timeout | undefined;
@@ -111,6 +115,28 @@ function threadModule(): { url: string; tsxApi: string | null } {
 }
 
 /**
+ * A module-customization hook module without hooks (only `initialize`), registered after tsx in the watchdog thread so
+ * it runs in the same loader thread as tsx: asked to, it stops that thread's esbuild service (the same esbuild
+ * module tsx loaded there) and waits until the process is reaped (gone from the thread's children list).
+ */
+const REAPER = `
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+const children = () => { try { return readFileSync('/proc/thread-self/children', 'latin1').trim(); } catch { return ''; } };
+export function initialize({ port, tsxApi }) {
+  port.on('message', async () => {
+    try {
+      await createRequire(tsxApi)('esbuild').stop();
+      const end = Date.now() + 900;
+      while (children() !== '' && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    } catch {}
+    port.postMessage('stopped');
+  });
+  port.unref();
+}
+`;
+
+/**
  * The watching, as a tiny eval'd script: every worker runs it, so it loads nothing. The capture module (inspector,
  * forensics, a store connection) is loaded on the first freeze only, and the stack is taken only if the loop is
  * still frozen once it is loaded. Dynamic imports: an eval'd thread is CommonJS or ESM depending on the flags.
@@ -122,7 +148,26 @@ const { writeSync } = await import('node:fs');
 const say = (text) => { try { writeSync(2, text); } catch {} };
 const stamp = new Float64Array(data.buffer);
 let mod = null;
-const load = () => (mod ??= (data.tsxApi ? import(data.tsxApi).then((m) => m.register()) : Promise.resolve()).then(() => import(data.moduleUrl)));
+// From source, tsx compiles the capture module in this thread's own loader thread, whose esbuild service is a child
+// process that thread started: when this thread ends, that loop ends with it and nobody reaps the esbuild process
+// (a zombie of the supervisor). REAPER runs in the same loader thread and stops esbuild there, waiting for its exit.
+let reaper = null;
+const registerLoader = async () => {
+  (await import(data.tsxApi)).register();
+  const { register } = await import('node:module');
+  const { MessageChannel } = await import('node:worker_threads');
+  const { port1, port2 } = new MessageChannel();
+  register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(REAPER)}), { data: { port: port2, tsxApi: data.tsxApi }, transferList: [port2] });
+  reaper = port1;
+  parentPort.postMessage({ type: 'loaderStarted' });
+};
+const stopLoader = () => {
+  if (!reaper) return Promise.resolve();
+  const answered = new Promise((resolve) => { reaper.once('message', resolve); setTimeout(resolve, 1000).unref(); });
+  reaper.postMessage('stop');
+  return answered.then(() => reaper.close());
+};
+const load = () => (mod ??= (data.tsxApi ? registerLoader() : Promise.resolve()).then(() => import(data.moduleUrl)));
 const frozenFor = () => Date.now() - stamp[0];
 let frozenSince = 0;
 let captured = false;
@@ -159,7 +204,7 @@ setInterval(() => {
   }
 }, Math.max(20, Math.min(250, data.stallMs / 4))).unref();
 parentPort.on('message', () => {
-  (mod ? mod.then((m) => m.close()) : Promise.resolve()).catch(() => undefined).finally(() => process.exit(0));
+  (mod ? mod.then((m) => m.close()) : Promise.resolve()).catch(() => undefined).then(stopLoader).finally(() => process.exit(0));
 });
 })();
 `;
