@@ -11,16 +11,18 @@ import { spawn, type ChildProcess } from 'node:child_process';
  * program whose start was still on its way to this process (thread → host → supervisor) when it died, or a task's
  * own `spawn(…, { detached: true })`. SIGKILLing the listed groups at once would re-parent such a program to init and
  * lose the only link to it. So the guardian first SIGSTOPs the listed groups (a stopped process starts nothing more
- * and stays its children's parent), then walks /proc for every process whose parent is in a listed group or was
- * found so (stopping each group found, until a pass finds nothing new), and only then SIGKILLs it all.
+ * and stays its children's parent), then walks down from each group's leader through /proc's children lists
+ * (stopping each process found), and only then SIGKILLs it all, with the groups the found processes lead.
  *
  * The guardian stays in this process's own group (a kill of the whole group takes it along; then the store's record
  * of started processes, roots.ts, is the backstop) and ignores SIGINT/SIGTERM/SIGHUP (a Ctrl-C must not take it
  * before the worker has finished draining).
  */
 
-// dash-compatible, builtins only (no ps: not every image has procps). A stat line is `pid (comm) state ppid pgid …`
-// where comm may hold spaces and parentheses: the fields start after its LAST ") ".
+// dash-compatible, builtins only (no ps: not every image has procps). The walk reads the `children` lists of the
+// group leaders' threads, then of what it found, stopping each process before its own list is read (so the list is
+// final): its cost is the size of the tree, not of the machine's process table. A live pid names a group only when
+// it leads one, so `kill -9 -PID` of a found process hits its group or nothing.
 export const GUARDIAN_SCRIPT = `trap '' INT TERM HUP
 pgs=''
 while IFS= read -r line; do
@@ -31,32 +33,27 @@ while IFS= read -r line; do
 done
 [ -n "$pgs" ] || exit 0
 for p in $pgs; do kill -STOP "-$p" 2>/dev/null; done
-pgs=" $pgs "
-members=' '
-loose=''
-passes=0
-while [ $passes -lt 20 ]; do
-  passes=$((passes + 1))
-  grew=''
-  for f in /proc/[0-9]*/stat; do
-    read -r s < "$f" 2>/dev/null || continue
-    pid=\${s%% *}
-    set -- \${s##*) }
-    case "$members" in *" $pid "*) continue ;; esac
-    case "$pgs" in
-      *" $3 "*) ;;
-      *)
-        case "$members" in *" $2 "*) ;; *) continue ;; esac
-        if [ "$3" = "$pid" ]; then pgs="$pgs$pid "; kill -STOP "-$pid" 2>/dev/null
-        else loose="$loose $pid"; kill -STOP "$pid" 2>/dev/null; fi ;;
-    esac
-    members="$members$pid "
-    grew=1
+all=''
+queue=$pgs
+while [ -n "$queue" ]; do
+  next=''
+  for p in $queue; do
+    all="$all $p "
+    for c in /proc/$p/task/*/children; do
+      kids=''
+      # The list ends without a newline: read fails at its end, but has read it.
+      read -r kids < "$c" 2>/dev/null
+      for k in $kids; do
+        case "$all $next " in *" $k "*) continue ;; esac
+        kill -STOP "$k" 2>/dev/null
+        next="$next $k"
+      done
+    done
   done
-  [ -n "$grew" ] || break
+  queue=$next
 done
 for p in $pgs; do kill -9 "-$p" 2>/dev/null; done
-for p in $loose; do kill -9 "$p" 2>/dev/null; done
+for p in $all; do kill -9 "-$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
 `;
 
 let guardian: ChildProcess | null = null;

@@ -124,6 +124,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosFigures> {
 
     // Kill until the quota is reached AND the jobs are all terminal (kills keep landing while work remains).
     const killDeadline = started + o.timeoutMs * 0.7;
+    let registered = new Set<number>();
     while (Date.now() < killDeadline) {
       const done = await allTerminal();
       if (done && workerKills + hostKills >= o.kills) break;
@@ -158,7 +159,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosFigures> {
           restarting = null;
         });
       }
-      const i = Math.floor(random() * workers.length);
+      // Only a worker that has started (registered in the store) is a victim: on a loaded machine a `vigil worker`
+      // takes seconds to start, and kills that only ever cut starts short would never reach a running attempt.
+      try {
+        if (!restarting) registered = new Set((await vigil.store.listWorkers()).map((w) => w.pid));
+      } catch {
+        // The database is away: the last list known stands (kills go on during restarts).
+      }
+      const eligible = workers.map((_, n) => n).filter((n) => registered.has(workers[n]!.pid!));
+      if (eligible.length === 0) continue;
+      const i = eligible[Math.floor(random() * eligible.length)]!;
       const w = workers[i]!;
       const hosts = descendants(w.pid!).filter((pid) => isNode(pid));
       if (random() < 0.4 || hosts.length === 0) {
