@@ -58,8 +58,10 @@ function leftOver(before: Resources): string[] {
   }
   for (const pid of now.children) {
     if (before.children.has(pid)) continue;
-    // A zombie runs nothing and holds nothing but its pid: it is reported, not counted (an unreaped child seen in
-    // clean CI-like runs after the frozen-supervisor test; which child it is stays to be found).
+    // A zombie runs nothing and holds nothing but its pid: it is reported (with its name), not counted. The one seen
+    // in clean CI-like runs after the frozen-supervisor test was tsx's esbuild service, started in the watchdog
+    // thread's loader thread and left unreaped when that thread ended; the watchdog now stops and reaps it there
+    // (test/watchdog.test.ts).
     if (isZombie(pid)) {
       zombies.set(pid, zombieName(pid));
       continue;
