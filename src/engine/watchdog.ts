@@ -150,22 +150,22 @@ const stamp = new Float64Array(data.buffer);
 let mod = null;
 // From source, tsx compiles the capture module in this thread's own loader thread, whose esbuild service is a child
 // process that thread started: when this thread ends, that loop ends with it and nobody reaps the esbuild process
-// (a zombie of the supervisor). REAPER runs in the same loader thread and stops esbuild there, waiting for its exit.
-let reaper = null;
+// (a zombie of the supervisor). At stop, REAPER is registered in the same loader thread (not before: the capture
+// must not wait for it) and stops esbuild there, waiting for its exit.
+let loaderRegistered = false;
 const registerLoader = async () => {
   (await import(data.tsxApi)).register();
+  loaderRegistered = true;
+  parentPort.postMessage({ type: 'loaderStarted' });
+};
+const stopLoader = async () => {
+  if (!loaderRegistered) return;
   const { register } = await import('node:module');
   const { MessageChannel } = await import('node:worker_threads');
   const { port1, port2 } = new MessageChannel();
   register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(REAPER)}), { data: { port: port2, tsxApi: data.tsxApi }, transferList: [port2] });
-  reaper = port1;
-  parentPort.postMessage({ type: 'loaderStarted' });
-};
-const stopLoader = () => {
-  if (!reaper) return Promise.resolve();
-  const answered = new Promise((resolve) => { reaper.once('message', resolve); setTimeout(resolve, 1000).unref(); });
-  reaper.postMessage('stop');
-  return answered.then(() => reaper.close());
+  await new Promise((resolve) => { port1.once('message', resolve); setTimeout(resolve, 1000).unref(); port1.postMessage('stop'); });
+  port1.close();
 };
 const load = () => (mod ??= (data.tsxApi ? registerLoader() : Promise.resolve()).then(() => import(data.moduleUrl)));
 const frozenFor = () => Date.now() - stamp[0];
