@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { HangReport } from '../types.js';
 import { serializeError } from '../task/serialize.js';
-import { EndMarkerScanner, type DiagnoseReply, type HostInbound, type HostOutbound, type RunnerInbound, type RunnerOutbound, type ThreadHello } from './ipc.js';
+import { EndMarkerScanner, Outbox, type DiagnoseReply, type HostInbound, type HostOutbound, type RunnerInbound, type RunnerOutbound, type ThreadHello } from './ipc.js';
 import { killGroup, signalPid } from './kill.js';
 import { ThreadChildren } from './proctree.js';
 import { LineSplitter, textLines } from './line-splitter.js';
@@ -42,8 +42,12 @@ interface Slot {
 const slots = new Set<Slot>();
 const byKey = new Map<string, Slot>();
 
+const outbox = new Outbox<HostOutbound>((batch) => {
+  if (process.connected) process.send!(batch);
+});
+
 function send(message: HostOutbound): void {
-  if (process.connected) process.send!(message);
+  outbox.push(message);
 }
 
 process.on('error', () => {
@@ -59,7 +63,11 @@ process.on('disconnect', () => {
   process.kill(process.pid, 'SIGKILL');
 });
 
-process.on('message', (message: HostInbound) => {
+process.on('message', (batch: HostInbound[]) => {
+  for (const message of batch) receive(message);
+});
+
+function receive(message: HostInbound): void {
   switch (message.type) {
     case 'start':
       try {
@@ -89,7 +97,7 @@ process.on('message', (message: HostInbound) => {
       void capture(message.key, message.budgetMs).then((where) => send({ type: 'captured', id: message.id, where }));
       return;
   }
-});
+}
 
 function start(spec: AttemptSpec): void {
   let slot: Slot | undefined;
