@@ -61,7 +61,7 @@ export class HostProcess {
       // Its own process group: programs its tasks start with plain child_process stay in it, so killing the group
       // when the host is gone kills them too, even after they were re-parented (DESIGN G1).
       detached: true,
-      serialization: 'advanced',
+      serialization: 'json',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     this.pid = this.child.pid ?? -1;

@@ -4,7 +4,9 @@ import type { AllRequest, AttemptEnd, AttemptSpec, SpawnRequest } from './types.
 
 /**
  * Wire format between the three places an attempt touches:
- *   supervisor ⇄ host process (child_process IPC, 'advanced' serialization)
+ *   supervisor ⇄ host process (child_process IPC, JSON: every message is JSON-safe by construction — inputs,
+ *   results and heartbeat details are checked by payloadProblem — and JSON costs ~30 % less CPU per attempt than
+ *   'advanced' here, bench/NOTES.md)
  *   host ⇄ worker thread (worker.postMessage), or supervisor ⇄ attempt process (process mode).
  * The runner (thread or process) speaks RunnerInbound/RunnerOutbound; the host adds HostInbound/HostOutbound.
  * Every attempt-scoped message carries the attempt key so late messages for a finished attempt can be dropped.
