@@ -32,9 +32,10 @@ const input = JSON.parse(args.input!) as never;
 const channel = { log() {}, heartbeat() {}, progress() {}, spawn: async () => [], all: async () => [], processStarted() {}, processEnded() {}, activity() {} };
 
 const TICK = 100; // USER_HZ on Linux
-function cpuMsOf(pid: number): number {
+/** utime+stime of /proc/<proc>/stat: a process (pid) or one of its threads (`pid/task/tid`). */
+function cpuMsOf(proc: number | string): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(`/proc/${proc}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(f[11]) + Number(f[12])) * 1000) / TICK;
   } catch {
@@ -100,6 +101,8 @@ const run = (prefix: string): Promise<unknown> => Promise.all(Array.from({ lengt
 await run('w'); // warm: hosts and threads up, tasks module loaded
 next = 0;
 const hosts = exec.hostPids();
+const hostMainMs = (): number => hosts.reduce((a, p) => a + cpuMsOf(`${p}/task/${p}`), 0);
+const main0 = hostMainMs();
 const cpu0 = selfCpuMs() + hosts.reduce((a, p) => a + cpuMsOf(p), 0);
 const sup0 = selfCpuMs();
 const t0 = performance.now();
@@ -107,9 +110,10 @@ await run('j');
 const wall = performance.now() - t0;
 const supMs = selfCpuMs() - sup0;
 const cpu = selfCpuMs() + hosts.reduce((a, p) => a + cpuMsOf(p), 0) - cpu0;
+const mainMs = hostMainMs() - main0;
 const rss = hosts.map(rssMiB).reduce((a, b) => a + b, 0);
 console.log(
-  `rate ${Math.round(n / (wall / 1000))} tasks/s; cpu ${((cpu * 1000) / n).toFixed(1)} µs/task (supervisor ${((supMs * 1000) / n).toFixed(1)}, hosts ${(((cpu - supMs) * 1000) / n).toFixed(1)}); ${hosts.length} host(s) ${rss.toFixed(0)} MiB${failed ? `; ${failed} FAILED` : ''}`,
+  `rate ${Math.round(n / (wall / 1000))} tasks/s; cpu ${((cpu * 1000) / n).toFixed(1)} µs/task (supervisor ${((supMs * 1000) / n).toFixed(1)}, hosts ${(((cpu - supMs) * 1000) / n).toFixed(1)} of which host main threads ${((mainMs * 1000) / n).toFixed(1)}); ${hosts.length} host(s) ${rss.toFixed(0)} MiB${failed ? `; ${failed} FAILED` : ''}`,
 );
 if (process.env.PROFHACK) {
   for (const h of (exec as unknown as { hosts: Set<{ child: { disconnect(): void } }> }).hosts) h.child.disconnect();
