@@ -4,6 +4,7 @@
 //
 //   node --import tsx bench/exec-only.mts [--tasks 5000] [--threads 3] [--inflight 3] [--root DIR] [--tasks-module P]
 //   node --import tsx bench/exec-only.mts --mem 10          # RSS of the hosts with 10 attempts in flight (4 per host)
+//   node --import tsx bench/exec-only.mts --piscina         # the same shape on a bare piscina pool, for the ratio
 //
 // --root runs another checkout's executor (A/B against main: `git archive main | tar -x -C /tmp/base`, symlink
 // node_modules, then --root /tmp/base). --tasks-module defaults to ROOT/bench/tasks.ts.
@@ -23,8 +24,32 @@ const { values: args } = parseArgs({
     mem: { type: 'string' },
     input: { type: 'string', default: '{}' },
     dist: { type: 'boolean', default: false },
+    piscina: { type: 'boolean', default: false },
   },
 });
+const selfCpu = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+if (args.piscina) {
+  // piscina runs its threads in this process: its CPU per task is this process's.
+  const { Piscina } = await import('piscina');
+  const threads = Number(args.threads);
+  const inflight = Number(args.inflight ?? threads);
+  const n = Number(args.tasks);
+  const pool = new Piscina({ filename: fileURLToPath(new URL('./piscina-noop.mjs', import.meta.url)), minThreads: threads, maxThreads: threads });
+  await Promise.all(Array.from({ length: threads * 4 }, () => pool.run({})));
+  let next = 0;
+  const c0 = selfCpu();
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: inflight }, async () => {
+    while (next++ < n) await pool.run({});
+  }));
+  const wall = performance.now() - t0;
+  console.log(`piscina rate ${Math.round(n / (wall / 1000))} tasks/s; cpu ${(((selfCpu() - c0) * 1000) / n).toFixed(1)} µs/task`);
+  await pool.destroy();
+  process.exit(0);
+}
 const root = resolve(args.root!);
 const { ThreadExecutor } = (await import(pathToFileURL(args.dist ? `${root}/dist/src/executors/thread-executor.js` : `${root}/src/executors/thread-executor.ts`).href)) as typeof import('../src/executors/thread-executor.js');
 const tasksModule = resolve(args['tasks-module'] ?? `${root}/bench/tasks.ts`);
