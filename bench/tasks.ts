@@ -8,3 +8,14 @@ export const noop = defineTask<Record<string, never>, { startedAt: number }>({
   retries: 0,
   run: () => ({ startedAt: Date.now() }),
 });
+
+/** Holds its thread for `ms` (bench/exec-only.mts --mem: hosts' RSS with every slot busy). */
+export const hold = defineTask<{ ms: number }, null>({
+  name: 'bench.hold',
+  isolation: 'thread',
+  retries: 0,
+  run: async ({ ms }) => {
+    await new Promise((r) => setTimeout(r, ms));
+    return null;
+  },
+});

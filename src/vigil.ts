@@ -10,15 +10,12 @@ import { loadTasks, requireTask, type TaskMap } from './task/registry.js';
 import { servingStatus } from './task/serving.js';
 import { validateInput } from './task/validate.js';
 import { checkOptionKeys } from './task/option-keys.js';
-import { Worker, type WorkerOptions } from './engine/worker.js';
+import type { Worker, WorkerOptions } from './engine/worker.js';
 import { waitForJobs, isTerminal } from './engine/waiter.js';
-import { ThreadExecutor } from './executors/thread-executor.js';
-import { ProcessExecutor } from './executors/process-executor.js';
-import { CommandExecutor } from './executors/command-executor.js';
 import type { Attempt, Job, JobState, Json, LogLine, RetryPolicy } from './types.js';
-import { freezeAlert, watchAlerts, type AlertListener, type OpsAlert } from './ops/alerts.js';
-import { requestSnapshot, type TakenSnapshot } from './forensics/snapshot-request.js';
-import { explainJob, type ExplainOptions, type WhyAnswer } from './why/explain.js';
+import type { AlertListener, OpsAlert } from './ops/alerts.js';
+import type { TakenSnapshot } from './forensics/snapshot-request.js';
+import type { ExplainOptions, WhyAnswer } from './why/explain.js';
 
 export interface VigilOptions {
   /** A store URL (`sqlite:./vigil.db`, `./jobs.db`, `postgres://…`) or an open Store. */
@@ -285,6 +282,7 @@ export class Vigil {
    * worker answered in time.
    */
   async snapshot(id: string, options: { timeoutMs?: number } = {}): Promise<TakenSnapshot> {
+    const { requestSnapshot } = await import('./forensics/snapshot-request.js');
     return requestSnapshot(this.store, id, options);
   }
 
@@ -310,7 +308,8 @@ export class Vigil {
    * X, Y, no live worker, a retry backoff, a rate limit or pause, a lost lease), or for a parent the same answer
    * for each unfinished child, down the wait-for graph.
    */
-  why(id: string, options: Omit<ExplainOptions, 'tasks'> = {}): Promise<WhyAnswer> {
+  async why(id: string, options: Omit<ExplainOptions, 'tasks'> = {}): Promise<WhyAnswer> {
+    const { explainJob } = await import('./why/explain.js');
     return explainJob(this.store, id, { ...options, tasks: this.tasks });
   }
 
@@ -321,6 +320,7 @@ export class Vigil {
     if (!this.tasks || !this.tasksModule) {
       throw new UsageError('VIGIL_USAGE', 'a worker needs the tasks module: Vigil.open({ store, tasks: "./tasks.ts" })');
     }
+    const { Worker, ThreadExecutor, ProcessExecutor, CommandExecutor, freezeAlert, watchAlerts } = await workerModules();
     const executors = {
       thread: options.executors?.thread ?? new ThreadExecutor(),
       process: options.executors?.process ?? new ProcessExecutor(),
@@ -431,4 +431,27 @@ export class Vigil {
     }
     return payload;
   }
+}
+
+/**
+ * What a worker needs, loaded when the first worker starts: every task thread imports this module (through
+ * `import { defineTask } from 'vigil'`), and the engine, executors and forensics it would load statically cost each
+ * thread ~5 MiB (from dist; ~9 MiB from source through tsx) and its start-up time (bench/NOTES.md, execperf).
+ */
+async function workerModules() {
+  const [worker, thread, proc, command, alerts] = await Promise.all([
+    import('./engine/worker.js'),
+    import('./executors/thread-executor.js'),
+    import('./executors/process-executor.js'),
+    import('./executors/command-executor.js'),
+    import('./ops/alerts.js'),
+  ]);
+  return {
+    Worker: worker.Worker,
+    ThreadExecutor: thread.ThreadExecutor,
+    ProcessExecutor: proc.ProcessExecutor,
+    CommandExecutor: command.CommandExecutor,
+    freezeAlert: alerts.freezeAlert,
+    watchAlerts: alerts.watchAlerts,
+  };
 }

@@ -36,6 +36,27 @@ describe('thread executor: normal ends', () => {
     assert.deepEqual(await attempt.done, { type: 'returned', value: { a: [1, 'two', null] } });
   });
 
+  test('input and result cross supervisor -> host -> thread and back unchanged (JSON on the host channel)', async () => {
+    // Every JSON value the store can hold: a lone surrogate, U+2028, a NUL and a newline in strings, an own
+    // "__proto__" key, an empty key, the largest safe integer, tiny and huge doubles, deep nesting, a 200 KiB string.
+    const value = JSON.parse(
+      JSON.stringify({
+        text: 'a\ud800b \u2028 \u0000 line\nbreak "quoted" \\ é 🙂',
+        '': 'empty key',
+        numbers: [Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 5e-324, 1.7976931348623157e308, -0.5, 0],
+        nested: JSON.parse('{"a":'.repeat(100) + '1' + '}'.repeat(100)),
+        big: 'x'.repeat(200 * 1024),
+        list: [null, true, false, [], {}],
+      }),
+    );
+    Object.defineProperty(value, '__proto__', { value: { own: true }, enumerable: true, configurable: true, writable: true });
+    const { attempt } = run('echo', { value });
+    const end = await attempt.done;
+    assert.ok(end.type === 'returned', JSON.stringify(end).slice(0, 300));
+    assert.deepEqual(end.value, value);
+    assert.ok(Object.hasOwn(end.value as object, '__proto__'), 'an own "__proto__" key stays an own key');
+  });
+
   test('a thrown error keeps message, code and stack', async () => {
     const end = await run('fails').attempt.done;
     assert.equal(end.type, 'threw');

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { Lifecycle } from '../src/executors/attempt-base.js';
-import { END_MARKER, EndMarkerScanner } from '../src/executors/ipc.js';
+import { END_MARKER, EndMarkerScanner, Outbox } from '../src/executors/ipc.js';
+import { ThreadChildren, threadDescendants } from '../src/executors/proctree.js';
 import { LineSplitter, textLines } from '../src/executors/line-splitter.js';
 import { Throttle } from '../src/executors/throttle.js';
 
@@ -53,4 +55,51 @@ test('Throttle: the first value at once, then at most one per interval, the late
   assert.deepEqual(sent, [0, 999, 1_001]);
   throttle.flush();
   assert.deepEqual(sent, [0, 999, 1_001], 'nothing held, nothing sent');
+});
+
+test('Outbox: the messages of one turn go out as one array, in order; the next turn starts a new one', async () => {
+  const writes: number[][] = [];
+  const outbox = new Outbox<number>((batch) => writes.push(batch));
+  outbox.push(1);
+  outbox.push(2);
+  await Promise.resolve();
+  outbox.push(3);
+  assert.deepEqual(writes, [], 'nothing is written before the turn ends');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(writes, [[1, 2, 3]]);
+  outbox.push(4);
+  outbox.flush();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(writes, [[1, 2, 3], [4]], 'flush() writes at once, and the scheduled flush finds nothing left');
+});
+
+test('ThreadChildren: one kept-open fd reads the thread\'s children as threadDescendants does, also after they exit', { skip: process.platform !== 'linux' }, async () => {
+  const tid = process.pid; // the main thread's tid is the pid
+  const children = new ThreadChildren(tid);
+  try {
+    assert.deepEqual(children.descendants(), []);
+    // More children than the 512-byte buffer holds pids of: the whole list is read.
+    const sleepers = Array.from({ length: 120 }, () => spawn('sleep', ['30'], { stdio: 'ignore' }));
+    const pids = sleepers.map((c) => c.pid!).sort((a, b) => a - b);
+    const seen = children.descendants().map((s) => s.pid).sort((a, b) => a - b);
+    assert.deepEqual(seen, pids);
+    assert.deepEqual(threadDescendants(tid).map((s) => s.pid).sort((a, b) => a - b), pids);
+    const exited = sleepers.map((c) => new Promise((r) => c.once('exit', r)));
+    for (const c of sleepers) c.kill('SIGKILL');
+    await Promise.all(exited);
+    assert.deepEqual(children.descendants(), [], 'the same fd reads the list again from its start');
+  } finally {
+    children.close();
+  }
+});
+
+test('importing the worker and the executors does not open stdin (node:process imported as ESM would)', () => {
+  // Through ESM, `import { platform } from 'node:process'` builds a facade that reads every property of process,
+  // process.stdin included: a worker started with a pipe on stdin then held a handle it never asked for.
+  const code = `for (const m of ['./src/engine/worker.ts', './src/executors/thread-executor.ts', './src/executors/process-executor.ts', './src/executors/command-executor.ts', './src/forensics/proc-snapshot.ts', './src/forensics/os-threads.ts']) await import(m);
+process.stdout.write(JSON.stringify(process._getActiveHandles().map((h) => h._handle?.fd ?? h.fd)));`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['pipe', 'pipe', 'inherit'], encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0);
+  const fds = JSON.parse(r.stdout) as Array<number | undefined>;
+  assert.ok(!fds.includes(0), `fd 0 (stdin) was opened: handles on fds ${JSON.stringify(fds)}`);
 });

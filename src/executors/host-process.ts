@@ -3,7 +3,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type { HangReport } from '../types.js';
 import { Lifecycle } from './attempt-base.js';
 import { hostEvents } from './events.js';
-import type { HostInbound, HostOutbound } from './ipc.js';
+import { Outbox, type HostInbound, type HostOutbound } from './ipc.js';
 import { killGroup, settlesWithin } from './kill.js';
 import { textLines, LineSplitter } from './line-splitter.js';
 import { entryPath, forkExecArgv } from './node-entry.js';
@@ -47,6 +47,7 @@ export class HostProcess {
   private idleTimer: ReturnType<typeof setTimeout> | null = null;
   private nextCaptureId = 1;
   private readonly captures = new Map<number, (where: HangReport['where'] | null) => void>();
+  private readonly outbox = new Outbox<HostInbound>((batch) => this.write(batch));
 
   constructor(
     threadsPerHost: number,
@@ -61,7 +62,7 @@ export class HostProcess {
       // Its own process group: programs its tasks start with plain child_process stay in it, so killing the group
       // when the host is gone kills them too, even after they were re-parented (DESIGN G1).
       detached: true,
-      serialization: 'advanced',
+      serialization: 'json',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     this.pid = this.child.pid ?? -1;
@@ -71,7 +72,9 @@ export class HostProcess {
       stream?.on('data', (chunk: Buffer) => lines.write(chunk));
       stream?.on('end', () => lines.end());
     }
-    this.child.on('message', (message: HostOutbound) => this.onMessage(message));
+    this.child.on('message', (batch: HostOutbound[]) => {
+      for (const message of batch) this.onMessage(message);
+    });
     this.child.on('exit', (code, signal) => this.onExit(`exited with ${signal ? `signal ${signal}` : `code ${code}`}`));
     this.child.on('error', (err) => {
       // Fork failed, or the IPC channel broke: the host is useless either way.
@@ -92,9 +95,13 @@ export class HostProcess {
   }
 
   send(message: HostInbound): void {
+    if (this.alive) this.outbox.push(message);
+  }
+
+  private write(batch: HostInbound[]): void {
     if (!this.alive || !this.child.connected) return;
     try {
-      this.child.send(message);
+      this.child.send(batch);
     } catch {
       // The channel closed under us: the exit handler resolves the attempts.
     }

@@ -4,7 +4,9 @@ import type { AllRequest, AttemptEnd, AttemptSpec, SpawnRequest } from './types.
 
 /**
  * Wire format between the three places an attempt touches:
- *   supervisor ⇄ host process (child_process IPC, 'advanced' serialization)
+ *   supervisor ⇄ host process (child_process IPC, JSON: every message is JSON-safe by construction — inputs,
+ *   results and heartbeat details are checked by payloadProblem — and JSON costs ~30 % less CPU per attempt than
+ *   'advanced' here, bench/NOTES.md)
  *   host ⇄ worker thread (worker.postMessage), or supervisor ⇄ attempt process (process mode).
  * The runner (thread or process) speaks RunnerInbound/RunnerOutbound; the host adds HostInbound/HostOutbound.
  * Every attempt-scoped message carries the attempt key so late messages for a finished attempt can be dropped.
@@ -59,7 +61,32 @@ export interface ThreadHello {
   tid: number | null;
 }
 
-/** Supervisor → host. */
+/**
+ * Messages for one channel, written as one array per event-loop turn: the attempts that end (or start) in the same
+ * turn share one write and one wake-up of the other side, where a message each cost a write syscall each.
+ * Order is kept. The flush runs in the same turn's check phase (setImmediate), so a message waits at most the I/O
+ * callbacks of the current turn.
+ */
+export class Outbox<T> {
+  private queue: T[] = [];
+
+  constructor(private readonly write: (batch: T[]) => void) {}
+
+  push(message: T): void {
+    if (this.queue.length === 0) setImmediate(this.flush);
+    this.queue.push(message);
+  }
+
+  /** Writes what is queued now (also called by the scheduled flush). */
+  readonly flush = (): void => {
+    if (this.queue.length === 0) return;
+    const batch = this.queue;
+    this.queue = [];
+    this.write(batch);
+  };
+}
+
+/** Supervisor → host (sent in arrays: see Outbox). */
 export type HostInbound =
   | { type: 'start'; spec: AttemptSpec }
   | { type: 'abort'; key: string; reason: string }
@@ -67,7 +94,7 @@ export type HostInbound =
   | { type: 'capture'; key: string; id: number; budgetMs: number }
   | ReplyMessage;
 
-/** Host → supervisor: the runner's attempt messages (forwarded), plus answers to captures. */
+/** Host → supervisor (sent in arrays: see Outbox): the runner's attempt messages (forwarded), plus answers to captures. */
 export type HostOutbound =
   | Exclude<RunnerOutbound, DiagnoseReply>
   | { type: 'captured'; id: number; where: HangReport['where'] };

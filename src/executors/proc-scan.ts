@@ -1,5 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { platform } from 'node:process';
+// process.platform, not `import { platform } from 'node:process'`: the first ESM import of node:process builds a
+// facade of every property of process, which opens stdin (a handle the importing process never asked for).
+const { platform } = process;
 
 /**
  * One /proc scan shared by every process tree this process watches. A scan reads /proc/<pid>/stat for every process

@@ -1,9 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import type { HangReport } from '../types.js';
 import { serializeError } from '../task/serialize.js';
-import { EndMarkerScanner, type DiagnoseReply, type HostInbound, type HostOutbound, type RunnerInbound, type RunnerOutbound, type ThreadHello } from './ipc.js';
+import { EndMarkerScanner, Outbox, type DiagnoseReply, type HostInbound, type HostOutbound, type RunnerInbound, type RunnerOutbound, type ThreadHello } from './ipc.js';
 import { killDescendants, killGroup, signalPid } from './kill.js';
-import { threadDescendants } from './proctree.js';
+import { ThreadChildren } from './proctree.js';
 import { LineSplitter, textLines } from './line-splitter.js';
 import { workerEntry } from './node-entry.js';
 import type { AttemptEnd, AttemptSpec } from './types.js';
@@ -16,7 +16,7 @@ import type { AttemptEnd, AttemptSpec } from './types.js';
  * argv: [threadsPerHost]
  */
 
-const threadsPerHost = Math.max(1, Number(process.argv[2]) || 4);
+const threadsPerHost = Math.max(1, Number(process.argv[2]) || 8);
 /** How long an ended attempt waits for its console output markers before it is reported anyway. */
 const MARKER_WAIT_MS = 500;
 
@@ -33,8 +33,8 @@ interface Slot {
   error: unknown;
   exited: boolean;
   execPids: Set<number>;
-  /** The thread's OS thread id (Linux), once it said so: how the programs its tasks start are found. */
-  tid: number | null;
+  /** The programs the thread started, found by its OS thread id (Linux) once it said so. */
+  children: ThreadChildren | null;
   out: EndMarkerScanner;
   err: EndMarkerScanner;
 }
@@ -42,8 +42,12 @@ interface Slot {
 const slots = new Set<Slot>();
 const byKey = new Map<string, Slot>();
 
+const outbox = new Outbox<HostOutbound>((batch) => {
+  if (process.connected) process.send!(batch);
+});
+
 function send(message: HostOutbound): void {
-  if (process.connected) process.send!(message);
+  outbox.push(message);
 }
 
 process.on('error', () => {
@@ -61,7 +65,11 @@ process.on('disconnect', () => {
   process.kill(process.pid, 'SIGKILL');
 });
 
-process.on('message', (message: HostInbound) => {
+process.on('message', (batch: HostInbound[]) => {
+  for (const message of batch) receive(message);
+});
+
+function receive(message: HostInbound): void {
   switch (message.type) {
     case 'start':
       try {
@@ -91,7 +99,7 @@ process.on('message', (message: HostInbound) => {
       void capture(message.key, message.budgetMs).then((where) => send({ type: 'captured', id: message.id, where }));
       return;
   }
-});
+}
 
 function start(spec: AttemptSpec): void {
   let slot: Slot | undefined;
@@ -148,14 +156,17 @@ function createSlot(memoryMb: number | null): Slot {
     error: undefined,
     exited: false,
     execPids: new Set(),
-    tid: null,
+    children: null,
     out: new EndMarkerScanner(new LineSplitter(textLines((line) => output(slot, 'stdout', line))), () => marker(slot, 'stdout')),
     err: new EndMarkerScanner(new LineSplitter(textLines((line) => output(slot, 'stderr', line))), () => marker(slot, 'stderr')),
   };
   slots.add(slot);
   worker.stdout.on('data', (chunk: Buffer) => slot.out.write(chunk));
   worker.stderr.on('data', (chunk: Buffer) => slot.err.write(chunk));
-  worker.on('message', (message: RunnerOutbound | ThreadHello) => (message.type === 'os-thread' ? (slot.tid = message.tid) : fromThread(slot, message)));
+  worker.on('message', (message: RunnerOutbound | ThreadHello) => {
+    if (message.type !== 'os-thread') fromThread(slot, message);
+    else if (message.tid !== null && !slot.exited) slot.children = new ThreadChildren(message.tid);
+  });
   worker.on('error', (err) => {
     slot.error = err;
   });
@@ -230,6 +241,7 @@ function finish(slot: Slot, end: AttemptEnd): void {
 function threadExited(slot: Slot, code: number): void {
   slot.exited = true;
   slots.delete(slot);
+  slot.children?.close();
   if (slot.key === null) return;
   for (const pid of slot.execPids) killGroup(pid);
   if (slot.heldEnd) {
@@ -303,6 +315,6 @@ function diagnose(slot: Slot, ms: number): Promise<DiagnoseReply | null> {
 /** SIGKILL to the ctx.exec groups and to every process the slot's thread started, with their descendants. */
 function killSpawned(slot: Slot): void {
   for (const pid of slot.execPids) killGroup(pid);
-  if (slot.tid === null || slot.exited) return;
-  for (const stat of threadDescendants(slot.tid)) signalPid(stat.pid, 'SIGKILL');
+  if (!slot.children || slot.exited) return;
+  for (const stat of slot.children.descendants()) signalPid(stat.pid, 'SIGKILL');
 }

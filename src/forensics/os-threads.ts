@@ -1,4 +1,6 @@
-import { platform } from 'node:process';
+// process.platform, not `import { platform } from 'node:process'`: the first ESM import of node:process builds a
+// facade of every property of process, which opens stdin (a handle the importing process never asked for).
+const { platform } = process;
 import type { ProcessSnapshot } from '../types.js';
 import { isIdleWait, snapshotProcessesWithNotes, type ThreadSnapshot } from './proc-snapshot.js';
 

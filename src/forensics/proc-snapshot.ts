@@ -1,5 +1,7 @@
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs';
-import { arch, platform } from 'node:process';
+// process.platform, not `import { platform } from 'node:process'`: the first ESM import of node:process builds a
+// facade of every property of process, which opens stdin (a handle the importing process never asked for).
+const { arch, platform } = process;
 import { execFileSync } from 'node:child_process';
 import { isMainThread } from 'node:worker_threads';
 import type { ProcessSnapshot } from '../types.js';
