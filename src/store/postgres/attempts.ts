@@ -5,7 +5,7 @@ import { applyDecisions, DECISION_COLUMNS, decisionFacts, decisionPolicy, type D
 import type { Db } from './db.js';
 import { cutLogLine, LOG_RETENTION_CHUNK, LOG_RETENTION_LINES } from '../log-rules.js';
 import { isJobId } from '../rows.js';
-import { json } from './rows.js';
+import { json, jobColumns, jsonValue, toJob } from './rows.js';
 
 // Every write on behalf of an attempt carries this condition (DESIGN G5): a zombie whose lease expired or was taken
 // over changes nothing. `now` is the database's clock.
@@ -40,6 +40,7 @@ export async function renewLeases(
             upd.snapshot_requested_at AS snapshot
        FROM f LEFT JOIN upd ON upd.id = f.job_id AND upd.attempts = f.attempt`,
     [...fenceArrays(valid), Math.max(1, Math.round(leaseMs))],
+    { prepare: true },
   );
   const state = new Map(rows.map((r) => [`${r.job_id}/${r.attempt}`, r]));
   const lost: Fence[] = [];
@@ -83,6 +84,7 @@ export async function recordActivity(db: Db, updates: ActivityUpdate[]): Promise
       list.map((u) => (u.heartbeatAt === undefined ? null : Math.round(u.heartbeatAt))),
       list.map((u) => json(u.progress)),
     ],
+    { prepare: true },
   );
 }
 
@@ -130,38 +132,102 @@ export async function appendLogs(db: Db, lines: NewLogLine[]): Promise<void> {
 }
 
 /**
- * Ends attempts: one transaction locks the fenced job rows (`SELECT … FOR UPDATE`, in id order so two batches never
- * deadlock), nextState() decides on each in TypeScript, and one set-based statement writes every decision. Returns,
- * per item, the job after the change or null for a stale fence. A second call for the same fence answers null: the
- * attempt is over. (If the reply to a committed call is lost with the connection, the retry answers null too; the
- * outcome is recorded once, and the attempt's row shows it.)
+ * Ends attempts. A success is written by one fenced statement of its own (finishSucceeded); every other outcome
+ * by one transaction that locks the fenced job rows (`SELECT … FOR UPDATE`, in id order so two batches never
+ * deadlock), lets nextState() decide each in TypeScript, and writes every decision with one set-based statement.
+ * Returns, per item, the job after the change or null for a stale fence. A second call for the same fence answers
+ * null: the attempt is over. (If the reply to a committed call is lost with the connection, the retry answers null
+ * too; the outcome is recorded once, and the attempt's row shows it.)
  */
 export async function finishAttempts(db: Db, items: Array<{ fence: Fence; finish: AttemptFinish }>): Promise<Array<Job | null>> {
   const valid = items.filter((i) => isId(i.fence.jobId));
   if (valid.length === 0) return items.map(() => null);
+  const succeeded = valid.filter((i) => i.finish.outcome === 'succeeded');
+  const others = valid.filter((i) => i.finish.outcome !== 'succeeded');
+  const done = new Map<string, Job>();
+  // Both are committed before any caller hears back (the group commit settles the batch after this returns).
+  if (succeeded.length > 0) for (const job of await finishSucceeded(db, succeeded)) done.set(job.id, job);
+  if (others.length > 0) for (const job of await finishDecided(db, others)) done.set(job.id, job);
+  return items.map((i) => {
+    const job = done.get(i.fence.jobId);
+    return job && job.attempts === i.fence.attempt ? job : null;
+  });
+}
+
+/**
+ * nextState() decides a success without reading the row (its rule 1: `succeeded`, charged, the result kept, the
+ * charged count one up; test/postgres-store.test.ts checks that against nextState for varied rows), so successes
+ * need no locking read and no decision round trip: one autocommitted statement locks the fenced rows in id order,
+ * writes the decision nextState gives and ends the attempts. One round trip and one commit instead of four round
+ * trips (BEGIN, SELECT … FOR UPDATE, UPDATE, COMMIT) — the C=1 drain is bound by round trips.
+ */
+async function finishSucceeded(db: Db, items: Array<{ fence: Fence; finish: AttemptFinish }>): Promise<Job[]> {
   const S = db.s;
-  const done = await db.tx(async (q) => {
+  const decided = items.map((i) => ({ fence: i.fence, next: nextState(ANY_ROW, i.finish, ANY_POLICY, 0) }));
+  for (const d of decided) {
+    // A guard, not a branch: should rule 1 ever read the row, this path must go (the test above fails first).
+    if (d.next.state !== 'succeeded' || !d.next.charged || d.next.chargedAttempts !== 1 || d.next.error !== null) {
+      throw new Error('nextState no longer decides a success without the row: finishSucceeded must not be used');
+    }
+  }
+  const rows = await db.query(
+    `WITH c AS (SELECT ${S}.now_ms() AS now),
+     d AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[]) AS d(job_id, attempt, worker_id, result)),
+     lk AS (
+       SELECT j.id FROM ${S}.jobs j JOIN d ON j.id = d.job_id, c
+        WHERE ${FENCED('j', 'd.job_id', 'd.attempt', 'd.worker_id', 'c.now')}
+        ORDER BY j.id
+          FOR UPDATE OF j
+     ),
+     j AS (
+       UPDATE ${S}.jobs j SET
+         state = 'succeeded', result = d.result, error = NULL, charged_attempts = j.charged_attempts + 1,
+         finished_at = c.now, updated_at = c.now, lease_owner = NULL, lease_expires_at = NULL
+       FROM lk, d, c
+       WHERE j.id = lk.id AND ${FENCED('j', 'd.job_id', 'd.attempt', 'd.worker_id', 'c.now')}
+       RETURNING ${jobColumns('j')}
+     ),
+     a AS (
+       UPDATE ${S}.attempts a SET finished_at = j.finished_at, outcome = 'succeeded', charged = true, error = NULL,
+              hang_report = NULL
+         FROM j
+        WHERE a.job_id = j.id AND a.attempt = j.attempts AND a.finished_at IS NULL
+     )
+     SELECT * FROM j ORDER BY id`,
+    [
+      ...fenceArrays(decided.map((d) => d.fence)),
+      decided.map((d) => jsonValue(d.next.result)),
+    ],
+    { prepare: true },
+  );
+  return rows.map(toJob);
+}
+
+/** What a success's decision is made on: any row and any policy give the same (see finishSucceeded). */
+const ANY_ROW = { chargedAttempts: 0, deadlineAt: null, cancelRequested: false, cancelReason: null } as const;
+const ANY_POLICY = { maxAttempts: 1, backoffMs: 0, factor: 1, maxDelayMs: 0, jitter: 0 } as const;
+
+/** Every outcome but success: lock, decide with nextState() on the locked row, write (one transaction). */
+async function finishDecided(db: Db, items: Array<{ fence: Fence; finish: AttemptFinish }>): Promise<Job[]> {
+  const S = db.s;
+  return db.tx(async (q) => {
     const rows = await q<DecisionRow & { attempt: number; worker_id: string }>(
       `WITH f AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[]) AS f(job_id, attempt, worker_id))
        SELECT ${DECISION_COLUMNS(S)}, f.attempt, f.worker_id FROM ${S}.jobs j JOIN f ON j.id = f.job_id
         WHERE ${FENCED('j', 'f.job_id', 'f.attempt', 'f.worker_id', `${S}.now_ms()`)}
         ORDER BY j.id
           FOR UPDATE OF j`,
-      fenceArrays(valid.map((i) => i.fence)),
+      fenceArrays(items.map((i) => i.fence)),
+      { prepare: true },
     );
-    if (rows.length === 0) return new Map<string, Job>();
-    const byFence = new Map(valid.map((i) => [`${i.fence.jobId}/${i.fence.attempt}/${i.fence.workerId}`, i.finish]));
+    if (rows.length === 0) return [];
+    const byFence = new Map(items.map((i) => [`${i.fence.jobId}/${i.fence.attempt}/${i.fence.workerId}`, i.finish]));
     const now = Number(rows[0]!.now);
     const decisions = rows.map((row) => {
       const finish = byFence.get(`${row.id}/${row.attempt}/${row.worker_id}`)!;
       return { jobId: row.id, attempt: row.attempt, finish, next: nextState(decisionFacts(row), finish, decisionPolicy(row), now) };
     });
-    const after = await applyDecisions(q, S, decisions, now);
-    return new Map(after.map((job) => [job.id, job]));
-  });
-  return items.map((i) => {
-    const job = done.get(i.fence.jobId);
-    return job && job.attempts === i.fence.attempt ? job : null;
+    return applyDecisions(q, S, decisions, now);
   });
 }
 

@@ -35,9 +35,13 @@ async function claimFree(db: Db, req: ClaimRequest, names: string[], caps: numbe
      tree(id) AS (SELECT $6::bigint WHERE $6::bigint IS NOT NULL
                   UNION ALL SELECT j.id FROM ${S}.jobs j JOIN tree ON j.parent_id = tree.id),
      req AS (SELECT * FROM unnest($1::text[], $2::int[]) AS r(task, cap)),
+     -- Walks jobs_deadlines only: "IS TRUE" keeps the task test out of any index condition. Offered task = ANY as
+     -- an index condition, the planner (which can not see how few queued jobs have a deadline behind "now") took
+     -- jobs_queued_run_at and filtered the task's whole queue on every claim (bench/NOTES.md, pgperf).
      expired AS (
        SELECT id, deadline_at FROM ${S}.jobs
-        WHERE state = 'queued' AND deadline_at IS NOT NULL AND deadline_at <= (SELECT now FROM c) AND task = ANY($1::text[])
+        WHERE state = 'queued' AND deadline_at IS NOT NULL AND deadline_at <= (SELECT now FROM c)
+          AND (task = ANY($1::text[])) IS TRUE
         ORDER BY deadline_at LIMIT ${SWEEP_BATCH}
      ),
      -- Jobs of a task paused by RetryAfterError that were enqueued since the pause: show why they wait, and move
@@ -81,6 +85,8 @@ async function claimFree(db: Db, req: ClaimRequest, names: string[], caps: numbe
        LEFT JOIN claimed x ON true
       ORDER BY x.priority DESC, x.run_at, x.id`,
     [names, caps, limit, req.workerId, Math.max(1, Math.round(req.leaseMs)), req.rootJobId ?? null],
+    // Prepared: planning this statement cost more than running it (2–5 ms against ~1 ms, EXPLAIN in bench/NOTES.md).
+    { prepare: true },
   );
   const expired = (rows[0]?.expired ?? null) as Array<[string, number | string]> | null;
   if (expired && expired.length > 0) {

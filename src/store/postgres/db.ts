@@ -1,19 +1,51 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { StoreUnavailableError, VigilError, errorMessage } from '../../errors.js';
 
 export type Row = Record<string, unknown>;
 
+/** Options of one statement. */
+export interface QueryOptions {
+  /**
+   * Send it as a named prepared statement: parsed and planned once per pooled connection instead of on every call.
+   * Only for the hot path's fixed texts (claim, renew, finish, heartbeat): each distinct text stays prepared on every
+   * connection for the connection's life, so a text built from varying values must never be prepared.
+   */
+  prepare?: boolean;
+}
+
+export type Query = <R extends Row = Row>(sql: string, params?: unknown[], options?: QueryOptions) => Promise<R[]>;
+
 /** What every store operation gets: one round trip, or one transaction. Operations never see the pool itself. */
 export interface Db {
   /** The quoted schema, to prefix table names. */
   readonly s: string;
-  query<R extends Row = Row>(sql: string, params?: unknown[]): Promise<R[]>;
+  query<R extends Row = Row>(sql: string, params?: unknown[], options?: QueryOptions): Promise<R[]>;
   /**
    * A read that may be repeated: it is retried once on a fresh connection when the first one turns out dead
    * (an idle pooled connection killed by a restart is only noticed when used).
    */
   read<R extends Row = Row>(sql: string, params?: unknown[]): Promise<R[]>;
-  tx<T>(work: (q: <R extends Row = Row>(sql: string, params?: unknown[]) => Promise<R[]>) => Promise<T>): Promise<T>;
+  tx<T>(work: (q: Query) => Promise<T>): Promise<T>;
+}
+
+const statementNames = new Map<string, string>();
+
+/**
+ * node-postgres's query config for a statement: named (so prepared once per connection) when asked. The name is
+ * derived from the text, so one text always has one name and two texts never share one (a name reused for another
+ * text is refused by the driver).
+ */
+export function queryConfig(sql: string, params: unknown[] | undefined, options: QueryOptions | undefined): pg.QueryConfig {
+  if (!options?.prepare) return { text: sql, values: params };
+  let name = statementNames.get(sql);
+  if (name === undefined) {
+    name = `vigil_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
+    // Bounded all the same: prepared texts are a fixed handful per schema, a process rarely opens many schemas.
+    if (statementNames.size >= 1_000) statementNames.clear();
+    statementNames.set(sql, name);
+  }
+  return { name, text: sql, values: params };
 }
 
 // SQLSTATE classes and codes that mean "the database went away", not "the query is wrong".
@@ -65,10 +97,11 @@ export function toStoreError(err: unknown, description: string): unknown {
 }
 
 export function createDb(pool: pg.Pool, schema: string, description: string): Db {
-  const run = async <R extends Row>(sql: string, params: unknown[] | undefined): Promise<R[]> => {
+  const run = async <R extends Row>(sql: string, params: unknown[] | undefined, options?: QueryOptions): Promise<R[]> => {
+    const config = queryConfig(sql, params, options);
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = await pool.query<R>(sql, params);
+        const res = await pool.query<R>(config);
         return res.rows;
       } catch (err) {
         if (attempt < 4 && isRetryable(err)) continue;
@@ -87,7 +120,7 @@ export function createDb(pool: pg.Pool, schema: string, description: string): Db
         return run<R>(sql, params);
       }
     },
-    async tx<T>(work: (q: <R extends Row = Row>(sql: string, params?: unknown[]) => Promise<R[]>) => Promise<T>): Promise<T> {
+    async tx<T>(work: (q: Query) => Promise<T>): Promise<T> {
       for (let attempt = 1; ; attempt++) {
         let client: pg.PoolClient;
         try {
@@ -104,8 +137,8 @@ export function createDb(pool: pg.Pool, schema: string, description: string): Db
         client.on('error', onError);
         try {
           await client.query('BEGIN');
-          const q = async <R extends Row = Row>(sql: string, params?: unknown[]): Promise<R[]> =>
-            (await client.query<R>(sql, params)).rows;
+          const q = async <R extends Row = Row>(sql: string, params?: unknown[], options?: QueryOptions): Promise<R[]> =>
+            (await client.query<R>(queryConfig(sql, params, options))).rows;
           const out = await work(q);
           await client.query('COMMIT');
           return out;
