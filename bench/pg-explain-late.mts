@@ -35,6 +35,8 @@ for (const round of [1, 2]) {
   if (round === 2) console.log(r.rows.map((x) => x['QUERY PLAN']).filter((l) => !l.includes('never executed')).join('\n'));
   await client.query('ROLLBACK');
 }
+const st = await client.query(`SELECT n_live_tup, n_dead_tup, last_autoanalyze, last_analyze, last_autovacuum FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = $2`, [schema, "jobs"]);
+console.log(JSON.stringify(st.rows));
 await client.query(`DROP SCHEMA "${schema}" CASCADE`);
 await client.end();
 await store.close();
