@@ -12,6 +12,17 @@ const n = Number(process.argv[2] ?? 2000);
 const explain = process.argv.includes('--explain');
 const schema = `ops_${randomBytes(4).toString('hex')}`;
 const store = await openPostgresStore(`${PG}?schema=${schema}`);
+// A worker listens on the store's channel (for enqueues): so does this bench, so NOTIFYs have a receiver.
+store.subscribe(() => undefined);
+await store.whenListening();
+if (process.env.PG_OPS_NO_FINISH_NOTIFY) {
+  // Experiment: the finished-jobs NOTIFY removed from the trigger, to price it.
+  const admin0 = new pg.Client({ connectionString: PG });
+  await admin0.connect();
+  const def = (await admin0.query<{ d: string }>(`SELECT pg_get_functiondef('"${schema}".jobs_updated()'::regprocedure) AS d`)).rows[0]!.d;
+  await admin0.query(def.replace(/pg_notify\(/g, 'concat_ws('));
+  await admin0.end();
+}
 const retry = { maxAttempts: 1, backoffMs: 0, factor: 1, maxDelayMs: 0, jitter: 0 };
 
 type Sent = { text: string; values: unknown[] | undefined; name?: string };

@@ -418,7 +418,9 @@ describe('PostgreSQL store', { skip }, () => {
     const original = pg.Client.prototype.query;
     pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
       const a = args[0] as { text?: string; values?: unknown[] } | string;
-      if (typeof a === 'object' && a?.text?.includes('claimed AS')) claimSql = { text: a.text, values: a.values ?? [] };
+      const text = typeof a === 'string' ? a : a?.text;
+      const values = typeof a === 'string' ? (args[1] as unknown[] | undefined) : a?.values;
+      if (text?.includes('claimed AS')) claimSql = { text, values: values ?? [] };
       return (original as (...x: unknown[]) => unknown).apply(this, args);
     } as typeof original;
     try {
@@ -491,6 +493,26 @@ describe('PostgreSQL store', { skip }, () => {
     assert.equal(await store.finishAttempt(c!.fence, { outcome: 'succeeded', result: 2 }), null);
     assert.equal(await store.finishAttempt({ ...c!.fence, workerId: 'other' }, { outcome: 'succeeded', result: 3 }), null);
     assert.deepEqual((await store.get(c!.job.id))?.result, { ok: true });
+  });
+
+  it('a batch mixing successes and failures is one transaction, each job decided as alone', async () => {
+    const schema = freshSchema();
+    const store = await open(schema);
+    await store.enqueue([job('mix', { input: 1 }), job('mix', { input: 2 }), job('mix', { input: 3 })]);
+    const claimed = await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 3, tasks: { mix: 3 } });
+    assert.equal(claimed.length, 3);
+    // Submitted in one turn: the group commit writes them as one batch.
+    const [ok, retried, failed] = await Promise.all([
+      store.finishAttempt(claimed[0]!.fence, { outcome: 'succeeded', result: 'r' }),
+      store.finishAttempt(claimed[1]!.fence, { outcome: 'error', error: { kind: 'error', message: 'again' }, charged: true }),
+      store.finishAttempt(claimed[2]!.fence, { outcome: 'error', error: { kind: 'error', message: 'no', retryable: false }, charged: true }),
+    ]);
+    assert.equal(ok?.state, 'succeeded');
+    assert.equal(retried?.state, 'queued');
+    assert.equal(retried?.chargedAttempts, 1);
+    assert.equal(failed?.state, 'failed');
+    const outcomes = await Promise.all(claimed.map(async (c) => (await store.attempts(c.job.id))[0]?.outcome));
+    assert.deepEqual(outcomes, ['succeeded', 'error', 'error']);
   });
 
   it("uses the database's clock for leases, not the worker's", async () => {

@@ -84,7 +84,6 @@ export async function applyDecisions(q: Query, S: string, decisions: Decision[],
       col((d) => (d.finish.outcome === 'succeeded' ? null : json(d.finish.hangReport ?? null))),
       now,
     ],
-    { prepare: true },
   );
   return rows.map(toJob);
 }

@@ -2,16 +2,18 @@ import type { AttemptSnapshot, Job, JobState } from '../../types.js';
 import type { ActivityUpdate, AttemptFinish, Fence, NewLogLine, SnapshotRequest } from '../contract.js';
 import { nextState } from '../next-state.js';
 import { applyDecisions, DECISION_COLUMNS, decisionFacts, decisionPolicy, type DecisionRow } from './apply.js';
-import type { Db } from './db.js';
+import type { Db, Query } from './db.js';
 import { cutLogLine, LOG_RETENTION_CHUNK, LOG_RETENTION_LINES } from '../log-rules.js';
 import { isJobId } from '../rows.js';
 import { json, jobColumns, jsonValue, toJob } from './rows.js';
 
 // Every write on behalf of an attempt carries this condition (DESIGN G5): a zombie whose lease expired or was taken
-// over changes nothing. `now` is the database's clock.
+// over changes nothing. `now` is the database's clock. The lease test is wrapped in IS TRUE (same truth: a NULL
+// lease fails both ways) so it is never an index condition: offered one, the planner could walk jobs_leases (every
+// running job) to find the one fenced row; it did so with few jobs running (EXPLAIN in bench/NOTES.md, pgperf).
 const FENCED = (j: string, jobId: string, attempt: string, worker: string, now: string): string =>
   `${j}.id = ${jobId} AND ${j}.attempts = ${attempt} AND ${j}.lease_owner = ${worker} AND ${j}.state = 'running'
-   AND ${j}.lease_expires_at > ${now}`;
+   AND (${j}.lease_expires_at > ${now}) IS TRUE`;
 
 function fenceArrays(fences: readonly Fence[]): [string[], number[], string[]] {
   return [fences.map((f) => f.jobId), fences.map((f) => f.attempt), fences.map((f) => f.workerId)];
@@ -40,7 +42,6 @@ export async function renewLeases(
             upd.snapshot_requested_at AS snapshot
        FROM f LEFT JOIN upd ON upd.id = f.job_id AND upd.attempts = f.attempt`,
     [...fenceArrays(valid), Math.max(1, Math.round(leaseMs))],
-    { prepare: true },
   );
   const state = new Map(rows.map((r) => [`${r.job_id}/${r.attempt}`, r]));
   const lost: Fence[] = [];
@@ -84,7 +85,6 @@ export async function recordActivity(db: Db, updates: ActivityUpdate[]): Promise
       list.map((u) => (u.heartbeatAt === undefined ? null : Math.round(u.heartbeatAt))),
       list.map((u) => json(u.progress)),
     ],
-    { prepare: true },
   );
 }
 
@@ -144,10 +144,13 @@ export async function finishAttempts(db: Db, items: Array<{ fence: Fence; finish
   if (valid.length === 0) return items.map(() => null);
   const succeeded = valid.filter((i) => i.finish.outcome === 'succeeded');
   const others = valid.filter((i) => i.finish.outcome !== 'succeeded');
-  const done = new Map<string, Job>();
-  // Both are committed before any caller hears back (the group commit settles the batch after this returns).
-  if (succeeded.length > 0) for (const job of await finishSucceeded(db, succeeded)) done.set(job.id, job);
-  if (others.length > 0) for (const job of await finishDecided(db, others)) done.set(job.id, job);
+  // All successes: one autocommitted statement. Anything else: one transaction for the whole batch, successes
+  // included, so a failure leaves none of it committed (the group commit then retries item by item, and a success
+  // committed on its own would answer "stale fence" to that retry).
+  const jobs = others.length === 0
+    ? await finishSucceeded(db.query, db.s, succeeded)
+    : await db.tx(async (q) => [...(await finishSucceeded(q, db.s, succeeded)), ...(await finishDecided(q, db.s, others))]);
+  const done = new Map(jobs.map((job) => [job.id, job]));
   return items.map((i) => {
     const job = done.get(i.fence.jobId);
     return job && job.attempts === i.fence.attempt ? job : null;
@@ -161,8 +164,8 @@ export async function finishAttempts(db: Db, items: Array<{ fence: Fence; finish
  * writes the decision nextState gives and ends the attempts. One round trip and one commit instead of four round
  * trips (BEGIN, SELECT … FOR UPDATE, UPDATE, COMMIT) — the C=1 drain is bound by round trips.
  */
-async function finishSucceeded(db: Db, items: Array<{ fence: Fence; finish: AttemptFinish }>): Promise<Job[]> {
-  const S = db.s;
+async function finishSucceeded(q: Query, S: string, items: Array<{ fence: Fence; finish: AttemptFinish }>): Promise<Job[]> {
+  if (items.length === 0) return [];
   const decided = items.map((i) => ({ fence: i.fence, next: nextState(ANY_ROW, i.finish, ANY_POLICY, 0) }));
   for (const d of decided) {
     // A guard, not a branch: should rule 1 ever read the row, this path must go (the test above fails first).
@@ -170,21 +173,22 @@ async function finishSucceeded(db: Db, items: Array<{ fence: Fence; finish: Atte
       throw new Error('nextState no longer decides a success without the row: finishSucceeded must not be used');
     }
   }
-  const rows = await db.query(
+  const rows = await q(
     `WITH c AS (SELECT ${S}.now_ms() AS now),
      d AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[]) AS d(job_id, attempt, worker_id, result)),
+     -- Row by row by id, locked in id order (two batches never deadlock), whatever the planner thinks of the join.
      lk AS (
-       SELECT j.id FROM ${S}.jobs j JOIN d ON j.id = d.job_id, c
-        WHERE ${FENCED('j', 'd.job_id', 'd.attempt', 'd.worker_id', 'c.now')}
-        ORDER BY j.id
-          FOR UPDATE OF j
+       SELECT x.id FROM (SELECT * FROM d ORDER BY job_id) o, c, LATERAL (
+         SELECT j.id FROM ${S}.jobs j WHERE ${FENCED('j', 'o.job_id', 'o.attempt', 'o.worker_id', 'c.now')} FOR UPDATE
+       ) x
      ),
      j AS (
        UPDATE ${S}.jobs j SET
          state = 'succeeded', result = d.result, error = NULL, charged_attempts = j.charged_attempts + 1,
          finished_at = c.now, updated_at = c.now, lease_owner = NULL, lease_expires_at = NULL
+       -- lk fenced and locked these rows in this statement: nothing can have moved them since.
        FROM lk, d, c
-       WHERE j.id = lk.id AND ${FENCED('j', 'd.job_id', 'd.attempt', 'd.worker_id', 'c.now')}
+       WHERE j.id = lk.id AND d.job_id = lk.id
        RETURNING ${jobColumns('j')}
      ),
      a AS (
@@ -198,7 +202,6 @@ async function finishSucceeded(db: Db, items: Array<{ fence: Fence; finish: Atte
       ...fenceArrays(decided.map((d) => d.fence)),
       decided.map((d) => jsonValue(d.next.result)),
     ],
-    { prepare: true },
   );
   return rows.map(toJob);
 }
@@ -207,28 +210,26 @@ async function finishSucceeded(db: Db, items: Array<{ fence: Fence; finish: Atte
 const ANY_ROW = { chargedAttempts: 0, deadlineAt: null, cancelRequested: false, cancelReason: null } as const;
 const ANY_POLICY = { maxAttempts: 1, backoffMs: 0, factor: 1, maxDelayMs: 0, jitter: 0 } as const;
 
-/** Every outcome but success: lock, decide with nextState() on the locked row, write (one transaction). */
-async function finishDecided(db: Db, items: Array<{ fence: Fence; finish: AttemptFinish }>): Promise<Job[]> {
-  const S = db.s;
-  return db.tx(async (q) => {
-    const rows = await q<DecisionRow & { attempt: number; worker_id: string }>(
-      `WITH f AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[]) AS f(job_id, attempt, worker_id))
-       SELECT ${DECISION_COLUMNS(S)}, f.attempt, f.worker_id FROM ${S}.jobs j JOIN f ON j.id = f.job_id
-        WHERE ${FENCED('j', 'f.job_id', 'f.attempt', 'f.worker_id', `${S}.now_ms()`)}
-        ORDER BY j.id
-          FOR UPDATE OF j`,
-      fenceArrays(items.map((i) => i.fence)),
-      { prepare: true },
-    );
-    if (rows.length === 0) return [];
-    const byFence = new Map(items.map((i) => [`${i.fence.jobId}/${i.fence.attempt}/${i.fence.workerId}`, i.finish]));
-    const now = Number(rows[0]!.now);
-    const decisions = rows.map((row) => {
-      const finish = byFence.get(`${row.id}/${row.attempt}/${row.worker_id}`)!;
-      return { jobId: row.id, attempt: row.attempt, finish, next: nextState(decisionFacts(row), finish, decisionPolicy(row), now) };
-    });
-    return applyDecisions(q, S, decisions, now);
+/** Every outcome but success, inside the caller's transaction: lock, decide with nextState() on the locked row, write. */
+async function finishDecided(q: Query, S: string, items: Array<{ fence: Fence; finish: AttemptFinish }>): Promise<Job[]> {
+  const rows = await q<DecisionRow & { attempt: number; worker_id: string }>(
+    // Row by row through the primary key, locked in id order (see finishSucceeded).
+    `WITH f AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[]) AS f(job_id, attempt, worker_id))
+     SELECT x.*, o.attempt, o.worker_id FROM (SELECT * FROM f ORDER BY job_id) o, LATERAL (
+       SELECT ${DECISION_COLUMNS(S)} FROM ${S}.jobs j
+        WHERE ${FENCED('j', 'o.job_id', 'o.attempt', 'o.worker_id', `${S}.now_ms()`)}
+          FOR UPDATE
+     ) x`,
+    fenceArrays(items.map((i) => i.fence)),
+  );
+  if (rows.length === 0) return [];
+  const byFence = new Map(items.map((i) => [`${i.fence.jobId}/${i.fence.attempt}/${i.fence.workerId}`, i.finish]));
+  const now = Number(rows[0]!.now);
+  const decisions = rows.map((row) => {
+    const finish = byFence.get(`${row.id}/${row.attempt}/${row.worker_id}`)!;
+    return { jobId: row.id, attempt: row.attempt, finish, next: nextState(decisionFacts(row), finish, decisionPolicy(row), now) };
   });
+  return applyDecisions(q, S, decisions, now);
 }
 
 function noNul(text: string): string {

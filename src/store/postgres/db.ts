@@ -1,51 +1,30 @@
-import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { StoreUnavailableError, VigilError, errorMessage } from '../../errors.js';
 
 export type Row = Record<string, unknown>;
 
-/** Options of one statement. */
-export interface QueryOptions {
-  /**
-   * Send it as a named prepared statement: parsed and planned once per pooled connection instead of on every call.
-   * Only for the hot path's fixed texts (claim, renew, finish, heartbeat): each distinct text stays prepared on every
-   * connection for the connection's life, so a text built from varying values must never be prepared.
-   */
-  prepare?: boolean;
-}
+/** One statement: on the pool (its own transaction) or inside a `tx`. */
+export type Query = <R extends Row = Row>(sql: string, params?: unknown[]) => Promise<R[]>;
 
-export type Query = <R extends Row = Row>(sql: string, params?: unknown[], options?: QueryOptions) => Promise<R[]>;
-
-/** What every store operation gets: one round trip, or one transaction. Operations never see the pool itself. */
+/**
+ * What every store operation gets: one round trip, or one transaction. Operations never see the pool itself.
+ *
+ * Statements are deliberately NOT named prepared statements (node-postgres `name:`), although planning the claim or a
+ * finish costs about as much as running it (~0.5 ms each): a prepared statement soon runs a generic plan fixed for
+ * the connection's life, and plans fixed while the jobs table was small kept a sequential scan once it had grown —
+ * 45 ms per finish and 76 ms per claim at 100,000 jobs, against under 1 ms with plans made for each call
+ * (bench/pg-plan-growth.mts, bench/NOTES.md pgperf).
+ */
 export interface Db {
   /** The quoted schema, to prefix table names. */
   readonly s: string;
-  query<R extends Row = Row>(sql: string, params?: unknown[], options?: QueryOptions): Promise<R[]>;
+  query<R extends Row = Row>(sql: string, params?: unknown[]): Promise<R[]>;
   /**
    * A read that may be repeated: it is retried once on a fresh connection when the first one turns out dead
    * (an idle pooled connection killed by a restart is only noticed when used).
    */
   read<R extends Row = Row>(sql: string, params?: unknown[]): Promise<R[]>;
-  tx<T>(work: (q: Query) => Promise<T>): Promise<T>;
-}
-
-const statementNames = new Map<string, string>();
-
-/**
- * node-postgres's query config for a statement: named (so prepared once per connection) when asked. The name is
- * derived from the text, so one text always has one name and two texts never share one (a name reused for another
- * text is refused by the driver).
- */
-export function queryConfig(sql: string, params: unknown[] | undefined, options: QueryOptions | undefined): pg.QueryConfig {
-  if (!options?.prepare) return { text: sql, values: params };
-  let name = statementNames.get(sql);
-  if (name === undefined) {
-    name = `vigil_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
-    // Bounded all the same: prepared texts are a fixed handful per schema, a process rarely opens many schemas.
-    if (statementNames.size >= 1_000) statementNames.clear();
-    statementNames.set(sql, name);
-  }
-  return { name, text: sql, values: params };
+  tx<T>(work: (q: <R extends Row = Row>(sql: string, params?: unknown[]) => Promise<R[]>) => Promise<T>): Promise<T>;
 }
 
 // SQLSTATE classes and codes that mean "the database went away", not "the query is wrong".
@@ -97,11 +76,10 @@ export function toStoreError(err: unknown, description: string): unknown {
 }
 
 export function createDb(pool: pg.Pool, schema: string, description: string): Db {
-  const run = async <R extends Row>(sql: string, params: unknown[] | undefined, options?: QueryOptions): Promise<R[]> => {
-    const config = queryConfig(sql, params, options);
+  const run = async <R extends Row>(sql: string, params: unknown[] | undefined): Promise<R[]> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = await pool.query<R>(config);
+        const res = await pool.query<R>(sql, params);
         return res.rows;
       } catch (err) {
         if (attempt < 4 && isRetryable(err)) continue;
@@ -120,7 +98,7 @@ export function createDb(pool: pg.Pool, schema: string, description: string): Db
         return run<R>(sql, params);
       }
     },
-    async tx<T>(work: (q: Query) => Promise<T>): Promise<T> {
+    async tx<T>(work: (q: <R extends Row = Row>(sql: string, params?: unknown[]) => Promise<R[]>) => Promise<T>): Promise<T> {
       for (let attempt = 1; ; attempt++) {
         let client: pg.PoolClient;
         try {
@@ -137,8 +115,8 @@ export function createDb(pool: pg.Pool, schema: string, description: string): Db
         client.on('error', onError);
         try {
           await client.query('BEGIN');
-          const q = async <R extends Row = Row>(sql: string, params?: unknown[], options?: QueryOptions): Promise<R[]> =>
-            (await client.query<R>(queryConfig(sql, params, options))).rows;
+          const q = async <R extends Row = Row>(sql: string, params?: unknown[]): Promise<R[]> =>
+            (await client.query<R>(sql, params)).rows;
           const out = await work(q);
           await client.query('COMMIT');
           return out;

@@ -39,7 +39,7 @@ export async function workerHeartbeat(db: Db, workerId: string, stats: Json): Pr
   await db.query(`UPDATE ${db.s}.workers SET last_seen_at = ${db.s}.now_ms(), stats = $2 WHERE worker_id = $1`, [
     workerId,
     JSON.stringify(stats ?? null),
-  ], { prepare: true });
+  ]);
 }
 
 export async function unregisterWorker(db: Db, workerId: string): Promise<void> {
