@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { StoreUnavailableError } from '../src/errors.js';
 import type { Fence, NewJob, StoreEvent } from '../src/store/contract.js';
+import { nextState } from '../src/store/next-state.js';
 import { NEXT_RUN_AT } from '../src/store/postgres/claim.js';
 import { loadMigrations, migrate } from '../src/store/postgres/migrate.js';
 import { openPostgresStore, type PostgresStore } from '../src/store/postgres/postgres-store.js';
@@ -403,6 +404,117 @@ describe('PostgreSQL store', { skip }, () => {
     assert.ok(next !== null && next >= before + 60_001 && next <= after + 60_001, `nextRunAt ${next} for jobs enqueued in [${before}, ${after}]`);
   });
 
+  it("claim's deadline sweep walks jobs_deadlines, never the task's queue", async () => {
+    // Regression: offered `task = ANY($1)` as an index condition, the planner served the sweep of queued jobs past
+    // their deadline from jobs_queued_run_at and filtered every queued job of the task on every claim (O(queue)
+    // per claim: 2,000 rows removed by filter for one claim of a 5,000-job queue, bench/NOTES.md pgperf).
+    const schema = freshSchema();
+    const store = await open(schema);
+    // No job has a deadline and the table was never analyzed (a new store, or autovacuum not around yet): the
+    // planner then guesses, and must not be able to guess the whole queue.
+    await admin.query(`ALTER TABLE "${schema}".jobs SET (autovacuum_enabled = false)`);
+    await store.enqueue(Array.from({ length: 3_000 }, (_, i) => job('sweep', { input: i })));
+    let claimSql: { text: string; values: unknown[] } | undefined;
+    const original = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const a = args[0] as { text?: string; values?: unknown[] } | string;
+      const text = typeof a === 'string' ? a : a?.text;
+      const values = typeof a === 'string' ? (args[1] as unknown[] | undefined) : a?.values;
+      if (text?.includes('claimed AS')) claimSql = { text, values: values ?? [] };
+      return (original as (...x: unknown[]) => unknown).apply(this, args);
+    } as typeof original;
+    try {
+      assert.equal((await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { sweep: 1 } })).length, 1);
+    } finally {
+      pg.Client.prototype.query = original;
+    }
+    assert.ok(claimSql, 'the claim statement was seen');
+    type PlanNode = { 'Node Type': string; 'Relation Name'?: string; 'Index Name'?: string; 'Rows Removed by Filter'?: number; Plans?: PlanNode[] };
+    await admin.query('BEGIN');
+    try {
+      const plan = await admin.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${claimSql.text}`, claimSql.values);
+      const reads: string[] = [];
+      let removed = 0;
+      const visit = (n: PlanNode): void => {
+        // Bitmap index scans name their index but not the table; every jobs_* index is on jobs.
+        if (n['Relation Name'] === 'jobs' || n['Index Name']?.startsWith('jobs_')) {
+          reads.push(`${n['Node Type']} ${n['Index Name'] ?? ''}`.trim());
+          removed += n['Rows Removed by Filter'] ?? 0;
+        }
+        for (const c of n.Plans ?? []) visit(c);
+      };
+      for (const top of plan.rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>) visit(top.Plan);
+      assert.ok(reads.some((r) => r.includes('jobs_deadlines')), `reads of jobs: ${reads.join(', ')}`);
+      assert.ok(removed < 100, `one claim filtered ${removed} rows of jobs (reads: ${reads.join(', ')})`);
+    } finally {
+      await admin.query('ROLLBACK');
+    }
+  });
+
+  it('a success needs nothing of the row to be decided (the one-statement finish relies on it)', () => {
+    // finishSucceeded (src/store/postgres/attempts.ts) writes a success without reading the job row; that is only
+    // right while nextState() decides a success the same way for every row and policy.
+    const finish = { outcome: 'succeeded' as const, result: { r: 1 } };
+    const rows = [
+      { chargedAttempts: 0, deadlineAt: null, cancelRequested: false, cancelReason: null },
+      { chargedAttempts: 4, deadlineAt: 1, cancelRequested: true, cancelReason: 'stop' },
+      { chargedAttempts: 2, deadlineAt: 10_000_000, cancelRequested: false, cancelReason: null },
+    ];
+    const policies: RetryPolicy[] = [RETRY, { maxAttempts: 1, backoffMs: 0, factor: 1, maxDelayMs: 0, jitter: 1 }];
+    for (const row of rows) {
+      for (const policy of policies) {
+        for (const now of [0, 5_000, 20_000_000]) {
+          const next = nextState(row, finish, policy, now, () => 0.5);
+          assert.deepEqual(next, { state: 'succeeded', runAt: null, result: { r: 1 }, error: null, charged: true, chargedAttempts: row.chargedAttempts + 1 });
+        }
+      }
+    }
+  });
+
+  it('a success finished in one statement leaves job and attempt exactly as the locked path would', async () => {
+    const schema = freshSchema();
+    const store = await open(schema);
+    const [a] = await store.enqueue([job('one', { input: 1 })]);
+    const [c] = await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { one: 1 } });
+    assert.equal(c!.job.id, a!.job.id);
+    await admin.query(`UPDATE "${schema}".jobs SET cancel_requested = true, cancel_reason = 'late' WHERE id = $1`, [c!.job.id]);
+    const done = await store.finishAttempt(c!.fence, { outcome: 'succeeded', result: { ok: true } });
+    assert.equal(done?.state, 'succeeded', 'a success wins over a cancel requested meanwhile (rule 1)');
+    assert.deepEqual(done?.result, { ok: true });
+    assert.equal(done?.error, null);
+    assert.equal(done?.chargedAttempts, 1);
+    assert.equal(done?.leaseOwner, null);
+    assert.ok(done?.finishedAt !== null);
+    const [att] = await store.attempts(c!.job.id);
+    assert.equal(att?.outcome, 'succeeded');
+    assert.equal(att?.charged, true);
+    assert.equal(att?.finishedAt, done?.finishedAt);
+    // Stale and repeated fences change nothing.
+    assert.equal(await store.finishAttempt(c!.fence, { outcome: 'succeeded', result: 2 }), null);
+    assert.equal(await store.finishAttempt({ ...c!.fence, workerId: 'other' }, { outcome: 'succeeded', result: 3 }), null);
+    assert.deepEqual((await store.get(c!.job.id))?.result, { ok: true });
+  });
+
+  it('a batch mixing successes and failures is one transaction, each job decided as alone', async () => {
+    const schema = freshSchema();
+    const store = await open(schema);
+    await store.enqueue([job('mix', { input: 1 }), job('mix', { input: 2 }), job('mix', { input: 3 })]);
+    const claimed = await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 3, tasks: { mix: 3 } });
+    assert.equal(claimed.length, 3);
+    // Submitted in one turn: the group commit writes them as one batch.
+    const [ok, retried, failed] = await Promise.all([
+      store.finishAttempt(claimed[0]!.fence, { outcome: 'succeeded', result: 'r' }),
+      store.finishAttempt(claimed[1]!.fence, { outcome: 'error', error: { kind: 'error', message: 'again' }, charged: true }),
+      store.finishAttempt(claimed[2]!.fence, { outcome: 'error', error: { kind: 'error', message: 'no', retryable: false }, charged: true }),
+    ]);
+    assert.equal(ok?.state, 'succeeded');
+    assert.equal(retried?.state, 'queued');
+    assert.equal(retried?.chargedAttempts, 1);
+    assert.equal(failed?.state, 'failed');
+    const outcomes = await Promise.all(claimed.map(async (c) => (await store.attempts(c.job.id))[0]?.outcome));
+    assert.deepEqual(outcomes, ['succeeded', 'error', 'error']);
+  });
+
   it("uses the database's clock for leases, not the worker's", async () => {
     const schema = freshSchema();
     const skewed = await open(schema);
@@ -503,8 +615,9 @@ describe('PostgreSQL store', { skip }, () => {
         }),
       );
       const claimMs = performance.now() - t0;
-      // A claim is one statement; a finish is one transaction of four (BEGIN, SELECT … FOR UPDATE, UPDATE, COMMIT).
-      assert.ok(statements <= claims + 4 * finishes, `${statements} statements for ${claims} claims and ${finishes} finishes`);
+      // A claim is one statement; successes are one statement per group-committed batch (a failure would be one
+      // transaction of four: BEGIN, SELECT … FOR UPDATE, UPDATE, COMMIT).
+      assert.ok(statements <= claims + finishes, `${statements} statements for ${claims} claims and ${finishes} finishes`);
       t.diagnostic(`claim+finish: ${done} jobs in ${claimMs.toFixed(0)} ms (${Math.round(done / (claimMs / 1000))} jobs/s, 4 workers, batches of 25; ${statements} statements)`);
       assert.equal((await store.counts()).succeeded, done);
       const sample = await store.attempts(res[0]!.job.id);

@@ -2,10 +2,8 @@ import type { Job, RetryPolicy } from '../../types.js';
 import type { AttemptFinish } from '../contract.js';
 import type { JobFacts, NextState } from '../next-state.js';
 import { numOrNull } from '../rows.js';
-import type { Row } from './db.js';
+import type { Query, Row } from './db.js';
 import { json, jobColumns, jsonValue, toJob } from './rows.js';
-
-type Query = <R extends Row = Row>(sql: string, params?: unknown[]) => Promise<R[]>;
 
 /** The columns nextState() reads, selected FOR UPDATE together with the database clock. */
 export const DECISION_COLUMNS = (S: string): string =>

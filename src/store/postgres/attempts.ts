@@ -2,16 +2,18 @@ import type { AttemptSnapshot, Job, JobState } from '../../types.js';
 import type { ActivityUpdate, AttemptFinish, Fence, NewLogLine, SnapshotRequest } from '../contract.js';
 import { nextState } from '../next-state.js';
 import { applyDecisions, DECISION_COLUMNS, decisionFacts, decisionPolicy, type DecisionRow } from './apply.js';
-import type { Db } from './db.js';
+import type { Db, Query } from './db.js';
 import { cutLogLine, LOG_RETENTION_CHUNK, LOG_RETENTION_LINES } from '../log-rules.js';
 import { isJobId } from '../rows.js';
-import { json } from './rows.js';
+import { json, jobColumns, jsonValue, toJob } from './rows.js';
 
 // Every write on behalf of an attempt carries this condition (DESIGN G5): a zombie whose lease expired or was taken
-// over changes nothing. `now` is the database's clock.
+// over changes nothing. `now` is the database's clock. The lease test is wrapped in IS TRUE (same truth: a NULL
+// lease fails both ways) so it is never an index condition: offered one, the planner could walk jobs_leases (every
+// running job) to find the one fenced row; it did so with few jobs running (EXPLAIN in bench/NOTES.md, pgperf).
 const FENCED = (j: string, jobId: string, attempt: string, worker: string, now: string): string =>
   `${j}.id = ${jobId} AND ${j}.attempts = ${attempt} AND ${j}.lease_owner = ${worker} AND ${j}.state = 'running'
-   AND ${j}.lease_expires_at > ${now}`;
+   AND (${j}.lease_expires_at > ${now}) IS TRUE`;
 
 function fenceArrays(fences: readonly Fence[]): [string[], number[], string[]] {
   return [fences.map((f) => f.jobId), fences.map((f) => f.attempt), fences.map((f) => f.workerId)];
@@ -130,39 +132,104 @@ export async function appendLogs(db: Db, lines: NewLogLine[]): Promise<void> {
 }
 
 /**
- * Ends attempts: one transaction locks the fenced job rows (`SELECT … FOR UPDATE`, in id order so two batches never
- * deadlock), nextState() decides on each in TypeScript, and one set-based statement writes every decision. Returns,
- * per item, the job after the change or null for a stale fence. A second call for the same fence answers null: the
- * attempt is over. (If the reply to a committed call is lost with the connection, the retry answers null too; the
- * outcome is recorded once, and the attempt's row shows it.)
+ * Ends attempts. A success is written by one fenced statement of its own (finishSucceeded); every other outcome
+ * by one transaction that locks the fenced job rows (`SELECT … FOR UPDATE`, in id order so two batches never
+ * deadlock), lets nextState() decide each in TypeScript, and writes every decision with one set-based statement.
+ * Returns, per item, the job after the change or null for a stale fence. A second call for the same fence answers
+ * null: the attempt is over. (If the reply to a committed call is lost with the connection, the retry answers null
+ * too; the outcome is recorded once, and the attempt's row shows it.)
  */
 export async function finishAttempts(db: Db, items: Array<{ fence: Fence; finish: AttemptFinish }>): Promise<Array<Job | null>> {
   const valid = items.filter((i) => isId(i.fence.jobId));
   if (valid.length === 0) return items.map(() => null);
-  const S = db.s;
-  const done = await db.tx(async (q) => {
-    const rows = await q<DecisionRow & { attempt: number; worker_id: string }>(
-      `WITH f AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[]) AS f(job_id, attempt, worker_id))
-       SELECT ${DECISION_COLUMNS(S)}, f.attempt, f.worker_id FROM ${S}.jobs j JOIN f ON j.id = f.job_id
-        WHERE ${FENCED('j', 'f.job_id', 'f.attempt', 'f.worker_id', `${S}.now_ms()`)}
-        ORDER BY j.id
-          FOR UPDATE OF j`,
-      fenceArrays(valid.map((i) => i.fence)),
-    );
-    if (rows.length === 0) return new Map<string, Job>();
-    const byFence = new Map(valid.map((i) => [`${i.fence.jobId}/${i.fence.attempt}/${i.fence.workerId}`, i.finish]));
-    const now = Number(rows[0]!.now);
-    const decisions = rows.map((row) => {
-      const finish = byFence.get(`${row.id}/${row.attempt}/${row.worker_id}`)!;
-      return { jobId: row.id, attempt: row.attempt, finish, next: nextState(decisionFacts(row), finish, decisionPolicy(row), now) };
-    });
-    const after = await applyDecisions(q, S, decisions, now);
-    return new Map(after.map((job) => [job.id, job]));
-  });
+  const succeeded = valid.filter((i) => i.finish.outcome === 'succeeded');
+  const others = valid.filter((i) => i.finish.outcome !== 'succeeded');
+  // All successes: one autocommitted statement. Anything else: one transaction for the whole batch, successes
+  // included, so a failure leaves none of it committed (the group commit then retries item by item, and a success
+  // committed on its own would answer "stale fence" to that retry).
+  const jobs = others.length === 0
+    ? await finishSucceeded(db.query, db.s, succeeded)
+    : await db.tx(async (q) => [...(await finishSucceeded(q, db.s, succeeded)), ...(await finishDecided(q, db.s, others))]);
+  const done = new Map(jobs.map((job) => [job.id, job]));
   return items.map((i) => {
     const job = done.get(i.fence.jobId);
     return job && job.attempts === i.fence.attempt ? job : null;
   });
+}
+
+/**
+ * nextState() decides a success without reading the row (its rule 1: `succeeded`, charged, the result kept, the
+ * charged count one up; test/postgres-store.test.ts checks that against nextState for varied rows), so successes
+ * need no locking read and no decision round trip: one autocommitted statement locks the fenced rows in id order,
+ * writes the decision nextState gives and ends the attempts. One round trip and one commit instead of four round
+ * trips (BEGIN, SELECT … FOR UPDATE, UPDATE, COMMIT) — the C=1 drain is bound by round trips.
+ */
+async function finishSucceeded(q: Query, S: string, items: Array<{ fence: Fence; finish: AttemptFinish }>): Promise<Job[]> {
+  if (items.length === 0) return [];
+  const decided = items.map((i) => ({ fence: i.fence, next: nextState(ANY_ROW, i.finish, ANY_POLICY, 0) }));
+  for (const d of decided) {
+    // A guard, not a branch: should rule 1 ever read the row, this path must go (the test above fails first).
+    if (d.next.state !== 'succeeded' || !d.next.charged || d.next.chargedAttempts !== 1 || d.next.error !== null) {
+      throw new Error('nextState no longer decides a success without the row: finishSucceeded must not be used');
+    }
+  }
+  const rows = await q(
+    `WITH c AS (SELECT ${S}.now_ms() AS now),
+     d AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[]) AS d(job_id, attempt, worker_id, result)),
+     -- Row by row by id, locked in id order (two batches never deadlock), whatever the planner thinks of the join.
+     lk AS (
+       SELECT x.id FROM (SELECT * FROM d ORDER BY job_id) o, c, LATERAL (
+         SELECT j.id FROM ${S}.jobs j WHERE ${FENCED('j', 'o.job_id', 'o.attempt', 'o.worker_id', 'c.now')} FOR UPDATE
+       ) x
+     ),
+     j AS (
+       UPDATE ${S}.jobs j SET
+         state = 'succeeded', result = d.result, error = NULL, charged_attempts = j.charged_attempts + 1,
+         finished_at = c.now, updated_at = c.now, lease_owner = NULL, lease_expires_at = NULL
+       -- lk fenced and locked these rows in this statement: nothing can have moved them since.
+       FROM lk, d, c
+       WHERE j.id = lk.id AND d.job_id = lk.id
+       RETURNING ${jobColumns('j')}
+     ),
+     a AS (
+       UPDATE ${S}.attempts a SET finished_at = j.finished_at, outcome = 'succeeded', charged = true, error = NULL,
+              hang_report = NULL
+         FROM j
+        WHERE a.job_id = j.id AND a.attempt = j.attempts AND a.finished_at IS NULL
+     )
+     SELECT * FROM j ORDER BY id`,
+    [
+      ...fenceArrays(decided.map((d) => d.fence)),
+      decided.map((d) => jsonValue(d.next.result)),
+    ],
+  );
+  return rows.map(toJob);
+}
+
+/** What a success's decision is made on: any row and any policy give the same (see finishSucceeded). */
+const ANY_ROW = { chargedAttempts: 0, deadlineAt: null, cancelRequested: false, cancelReason: null } as const;
+const ANY_POLICY = { maxAttempts: 1, backoffMs: 0, factor: 1, maxDelayMs: 0, jitter: 0 } as const;
+
+/** Every outcome but success, inside the caller's transaction: lock, decide with nextState() on the locked row, write. */
+async function finishDecided(q: Query, S: string, items: Array<{ fence: Fence; finish: AttemptFinish }>): Promise<Job[]> {
+  const rows = await q<DecisionRow & { attempt: number; worker_id: string }>(
+    // Row by row through the primary key, locked in id order (see finishSucceeded).
+    `WITH f AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[]) AS f(job_id, attempt, worker_id))
+     SELECT x.*, o.attempt, o.worker_id FROM (SELECT * FROM f ORDER BY job_id) o, LATERAL (
+       SELECT ${DECISION_COLUMNS(S)} FROM ${S}.jobs j
+        WHERE ${FENCED('j', 'o.job_id', 'o.attempt', 'o.worker_id', `${S}.now_ms()`)}
+          FOR UPDATE
+     ) x`,
+    fenceArrays(items.map((i) => i.fence)),
+  );
+  if (rows.length === 0) return [];
+  const byFence = new Map(items.map((i) => [`${i.fence.jobId}/${i.fence.attempt}/${i.fence.workerId}`, i.finish]));
+  const now = Number(rows[0]!.now);
+  const decisions = rows.map((row) => {
+    const finish = byFence.get(`${row.id}/${row.attempt}/${row.worker_id}`)!;
+    return { jobId: row.id, attempt: row.attempt, finish, next: nextState(decisionFacts(row), finish, decisionPolicy(row), now) };
+  });
+  return applyDecisions(q, S, decisions, now);
 }
 
 function noNul(text: string): string {

@@ -35,18 +35,25 @@ async function claimFree(db: Db, req: ClaimRequest, names: string[], caps: numbe
      tree(id) AS (SELECT $6::bigint WHERE $6::bigint IS NOT NULL
                   UNION ALL SELECT j.id FROM ${S}.jobs j JOIN tree ON j.parent_id = tree.id),
      req AS (SELECT * FROM unnest($1::text[], $2::int[]) AS r(task, cap)),
+     -- Walks jobs_deadlines only: "IS TRUE" keeps the task test out of any index condition. Offered task = ANY as
+     -- an index condition, the planner (which can not see how few queued jobs have a deadline behind "now") took
+     -- jobs_queued_run_at and filtered the task's whole queue on every claim (bench/NOTES.md, pgperf).
      expired AS (
        SELECT id, deadline_at FROM ${S}.jobs
-        WHERE state = 'queued' AND deadline_at IS NOT NULL AND deadline_at <= (SELECT now FROM c) AND task = ANY($1::text[])
+        WHERE state = 'queued' AND deadline_at IS NOT NULL AND deadline_at <= (SELECT now FROM c)
+          AND (task = ANY($1::text[])) IS TRUE
         ORDER BY deadline_at LIMIT ${SWEEP_BATCH}
      ),
      -- Jobs of a task paused by RetryAfterError that were enqueued since the pause: show why they wait, and move
      -- them to the pause's end so idle workers sleep (the older ones were moved by pauseTask itself).
+     -- The EXISTS is a one-time gate: with no pause in force (the usual case) the jobs table is never touched here,
+     -- whatever join order the planner picks for the UPDATE.
      paused AS (
        UPDATE ${S}.jobs j SET run_at = p.until, wait_reason = 'task ' || p.task || ' is paused: ' || p.reason
          FROM ${S}.task_pauses p
         WHERE p.until > (SELECT now FROM c) AND p.task = ANY($1::text[]) AND j.task = p.task AND j.state = 'queued'
           AND j.run_at < p.until
+          AND EXISTS (SELECT 1 FROM ${S}.task_pauses g WHERE g.until > (SELECT now FROM c) AND g.task = ANY($1::text[]))
      ),
      cand AS (
        SELECT x.id, x.priority, x.run_at FROM req CROSS JOIN LATERAL (
@@ -81,6 +88,7 @@ async function claimFree(db: Db, req: ClaimRequest, names: string[], caps: numbe
        LEFT JOIN claimed x ON true
       ORDER BY x.priority DESC, x.run_at, x.id`,
     [names, caps, limit, req.workerId, Math.max(1, Math.round(req.leaseMs)), req.rootJobId ?? null],
+    // Not a prepared statement: see createDb (a generic plan of this one walked the whole queue in "paused").
   );
   const expired = (rows[0]?.expired ?? null) as Array<[string, number | string]> | null;
   if (expired && expired.length > 0) {

@@ -3,7 +3,18 @@ import { StoreUnavailableError, VigilError, errorMessage } from '../../errors.js
 
 export type Row = Record<string, unknown>;
 
-/** What every store operation gets: one round trip, or one transaction. Operations never see the pool itself. */
+/** One statement: on the pool (its own transaction) or inside a `tx`. */
+export type Query = <R extends Row = Row>(sql: string, params?: unknown[]) => Promise<R[]>;
+
+/**
+ * What every store operation gets: one round trip, or one transaction. Operations never see the pool itself.
+ *
+ * Statements are deliberately NOT named prepared statements (node-postgres `name:`), although planning the claim or a
+ * finish costs about as much as running it (~0.5 ms each): a prepared statement soon runs a generic plan fixed for
+ * the connection's life, and plans fixed while the jobs table was small kept a sequential scan once it had grown —
+ * 45 ms per finish and 76 ms per claim at 100,000 jobs, against under 1 ms with plans made for each call
+ * (bench/pg-plan-growth.mts, bench/NOTES.md pgperf).
+ */
 export interface Db {
   /** The quoted schema, to prefix table names. */
   readonly s: string;
