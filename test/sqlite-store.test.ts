@@ -98,6 +98,36 @@ describe('sqlite store: file and schema', () => {
     await third.close();
   });
 
+  it('job events: trimmed to the newest 100,000 in steps of 1,000, the newest kept, seq never reused (migration 009)', async () => {
+    const path = dbPath();
+    const store = await SqliteStore.open(path);
+    const [first] = await store.enqueue([{ task: 't', input: 1, retry }]);
+    const db = new Database(path);
+    try {
+      const count = (): number => (db.prepare('SELECT count(*) AS n FROM job_events').get() as { n: number }).n;
+      const maxSeq = (): number => (db.prepare('SELECT max(seq) AS s FROM job_events').get() as { s: number }).s;
+      // Events as the triggers write them, 100,998 more (one per row, so the trim trigger fires as in production).
+      db.prepare(
+        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100998)
+         INSERT INTO job_events (job_id, task, state, parent_id, attempt, cancel_requested, at) SELECT 1, 't', 'queued', NULL, 0, 0, 0 FROM n`,
+      ).run();
+      assert.equal(maxSeq(), 100_999);
+      // The trim at seq 100,000 deleted nothing below 0; at each multiple of 1,000 only what is 100,000 behind.
+      assert.equal(count(), 100_999);
+      db.prepare(`INSERT INTO job_events (job_id, task, state, parent_id, attempt, cancel_requested, at) VALUES (1, 't', 'queued', NULL, 0, 0, 0)`).run();
+      assert.equal(maxSeq(), 101_000);
+      assert.equal(count(), 100_000, 'seq 101,000 trims everything at or below seq 1,000');
+      assert.equal((db.prepare('SELECT min(seq) AS s FROM job_events').get() as { s: number }).s, 1_001);
+    } finally {
+      db.close();
+    }
+    // Changes keep being recorded after the newest seq, by the store's own writes.
+    await store.cancel([first!.job.id], 'test');
+    const events = await store.eventsAfter(101_000, 10);
+    assert.deepEqual(events.map((e) => [e.seq, e.jobId, e.state]), [[101_001, first!.job.id, 'cancelled']]);
+    await store.close();
+  });
+
   it('refuses a file with a schema newer than it knows', async () => {
     const path = dbPath();
     (await SqliteStore.open(path)).close();
