@@ -4,6 +4,8 @@
 //   node --import tsx bench/store-loop.mts [--root DIR] [--sql "DROP TRIGGER …"] [--batch K] <jobs>
 //
 // --batch K claims K at a time and finishes them together in one call each (the group-commit shape).
+// --pipeline: the next claim is asked in the same turn as the previous job's finish (what a worker does when a
+// slot frees), so a store that groups the writes of a turn can commit both at once.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -21,6 +23,9 @@ function option(name: string): string | undefined {
 const root = resolve(option('--root') ?? resolve(HERE, '..'));
 const scratchSql = option('--sql') ?? '';
 const batch = Number(option('--batch') ?? '1');
+const pipelineAt = args.indexOf('--pipeline');
+const pipeline = pipelineAt >= 0;
+if (pipeline) args.splice(pipelineAt, 1);
 const n = Number(args[0] ?? '5000');
 
 const { openStore } = (await import(pathToFileURL(join(root, 'src/store/open.ts')).href)) as typeof import('../src/store/open.js');
@@ -38,14 +43,26 @@ for (let i = 0; i < n; i += 1000) await store.enqueue(Array.from({ length: Math.
 const t0 = performance.now();
 const c0 = process.cpuUsage();
 let done = 0;
-while (done < n) {
-  const claimed = await store.claim({ workerId: 'w', leaseMs: 30_000, limit: batch, tasks: { 'bench.noop': batch } });
-  if (claimed.length === 0) throw new Error('nothing claimed');
-  await Promise.all(claimed.map((c) => store.finishAttempt(c.fence, { outcome: 'succeeded', result: { startedAt: 0 } } as never)));
-  done += claimed.length;
+const ask = () => store.claim({ workerId: 'w', leaseMs: 30_000, limit: batch, tasks: { 'bench.noop': batch } });
+const finish = (c: { fence: Parameters<typeof store.finishAttempt>[0] }) => store.finishAttempt(c.fence, { outcome: 'succeeded', result: { startedAt: 0 } } as never);
+if (pipeline) {
+  let claimed = await ask();
+  while (claimed.length > 0) {
+    const next = done + claimed.length < n ? ask() : Promise.resolve([]);
+    await Promise.all(claimed.map(finish));
+    done += claimed.length;
+    claimed = await next;
+  }
+} else {
+  while (done < n) {
+    const claimed = await ask();
+    if (claimed.length === 0) throw new Error('nothing claimed');
+    await Promise.all(claimed.map(finish));
+    done += claimed.length;
+  }
 }
 const ms = performance.now() - t0;
 const c = process.cpuUsage(c0);
-console.log(JSON.stringify({ root: root.split('/').pop(), batch, n, jobsPerSec: Math.round(n / (ms / 1000)), cpuUsPerJob: Math.round((c.user + c.system) / n), sql: scratchSql.slice(0, 40) }));
+console.log(JSON.stringify({ root: root.split('/').pop(), batch, pipeline, n, jobsPerSec: Math.round(n / (ms / 1000)), cpuUsPerJob: Math.round((c.user + c.system) / n), sql: scratchSql.slice(0, 40) }));
 await store.close();
 rmSync(dir, { recursive: true, force: true });
