@@ -128,6 +128,29 @@ describe('sqlite store: file and schema', () => {
     await store.close();
   });
 
+  it('the queue indexes hold only queued jobs, and claims/nextRunAt/doctor use them (migration 009: the drain regression)', async () => {
+    const path = dbPath();
+    const store = await SqliteStore.open(path);
+    await store.enqueue(Array.from({ length: 5 }, () => ({ task: 't', input: 1, retry })));
+    const [claimed] = await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { t: 1 } });
+    await store.finishAttempt(claimed!.fence, { outcome: 'succeeded', result: null });
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      for (const name of ['jobs_claim', 'jobs_task_run_at', 'jobs_run_at']) {
+        const { sql } = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?").get(name) as { sql: string };
+        assert.match(sql, /WHERE state = 'queued'$/, `${name} is partial: a state change outside the queue does not rewrite it`);
+      }
+      // Entries only for the 4 jobs still queued: the finished one left jobs_claim when it was claimed.
+      assert.equal((db.prepare("SELECT count(*) AS n FROM jobs INDEXED BY jobs_claim WHERE state = 'queued'").get() as { n: number }).n, 4);
+      const plan = (sql: string): string => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+      assert.match(plan("SELECT MIN(run_at) FROM jobs INDEXED BY jobs_run_at WHERE state = 'queued' AND run_at <= 0"), /COVERING INDEX jobs_run_at/);
+      assert.match(plan("SELECT task, count(*) FROM jobs INDEXED BY jobs_task_run_at WHERE state = 'queued' GROUP BY task"), /COVERING INDEX jobs_task_run_at/);
+    } finally {
+      db.close();
+    }
+  });
+
   it('refuses a file with a schema newer than it knows', async () => {
     const path = dbPath();
     (await SqliteStore.open(path)).close();
