@@ -65,6 +65,22 @@ function descendantsCpu(): Map<number, number> {
   return out;
 }
 
+/** utime+stime in µs of each thread of this process, by thread name (several threads may share a name). */
+function threadsCpu(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(`${name}#${tid}`, ((Number(rest[11]) + Number(rest[12])) * 1e6) / TICK);
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
 function selfCpu(): number {
   const u = process.cpuUsage();
   return u.user + u.system;
@@ -91,6 +107,8 @@ let done = 0;
 let t0 = 0;
 let self0 = 0;
 let kids0 = new Map<number, number>();
+let threads0 = new Map<string, number>();
+let threadsUs: Record<string, number> = {};
 const finished = new Promise<{ ms: number; selfUs: number; kidsUs: number; procs: number }>((resolveFinished, reject) => {
   const onEvent = (e: { type: string; outcome?: string; recorded?: boolean }): void => {
     if (e.type !== 'finished') return;
@@ -100,7 +118,13 @@ const finished = new Promise<{ ms: number; selfUs: number; kidsUs: number; procs
       t0 = performance.now();
       self0 = selfCpu();
       kids0 = descendantsCpu();
+      threads0 = threadsCpu();
     } else if (done === n) {
+      // The main thread (tid = pid) against every other thread of the supervisor (libuv pool, V8, Node workers).
+      for (const [key, us] of threadsCpu()) {
+        const name = key.endsWith(`#${process.pid}`) ? 'main' : 'other threads';
+        threadsUs[name] = (threadsUs[name] ?? 0) + us - (threads0.get(key) ?? 0);
+      }
       const ms = performance.now() - t0;
       const selfUs = selfCpu() - self0;
       const kids = descendantsCpu();
@@ -124,6 +148,7 @@ console.log(
     supervisorUsPerJob: Math.round(r.selfUs / per),
     childrenUsPerJob: Math.round(r.kidsUs / per),
     children: r.procs,
+    supervisorThreadsUsPerJob: Object.fromEntries(Object.entries(threadsUs).filter(([, us]) => us > 0).map(([k, us]) => [k, Math.round(us / per)])),
   }),
 );
 await worker.stop({ drainMs: 5_000 });
