@@ -352,6 +352,39 @@ describe('sqlite store: another process holding the write lock', () => {
   });
 });
 
+describe('sqlite store: writes of one turn share one transaction', () => {
+  it('a finish and the claim asked with it commit together (one clock read), each caller hearing its own answer; a bad item fails only its caller', async () => {
+    // The clock is read once per transaction: a tick per read tells transactions apart.
+    let now = 1_700_000_000_000;
+    const store = await SqliteStore.open(dbPath(), { clock: () => (now += 1_000) });
+    try {
+      await store.enqueue([{ task: 't', input: 1, retry }, { task: 't', input: 2, retry }, { task: 't', input: 3, retry }]);
+      const [first] = await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { t: 1 } });
+      // What a worker does when a slot frees: the finish and the refill claim in the same turn.
+      const [finished, [second]] = await Promise.all([
+        store.finishAttempt(first!.fence, { outcome: 'succeeded', result: 'one' }),
+        store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { t: 1 } }),
+      ]);
+      assert.equal(finished?.state, 'succeeded');
+      assert.equal(finished.finishedAt, second!.job.startedAt, 'one transaction: the same store time for both');
+      // A write the store refuses (an enqueue of a job without a task) fails its own caller only; the rest commit.
+      const [bad, renewed, finishedToo] = await Promise.allSettled([
+        store.enqueue([{ task: '', input: 1, retry }]),
+        store.renewLeases('w', [second!.fence], 30_000),
+        store.finishAttempt(second!.fence, { outcome: 'succeeded', result: 'two' }),
+      ]);
+      assert.equal(bad.status, 'rejected');
+      assert.equal(renewed.status, 'fulfilled');
+      assert.deepEqual(renewed.value.lost, []);
+      assert.equal(finishedToo.status, 'fulfilled');
+      assert.equal((await store.get(second!.job.id))?.result, 'two');
+      assert.equal((await store.counts()).queued, 1, 'nothing of the refused enqueue was stored');
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('sqlite store: an injected clock', () => {
   it('leases, retry delays and deadlines follow the clock given to open(), without sleeping', async () => {
     let now = 1_700_000_000_000;
