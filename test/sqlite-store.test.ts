@@ -367,9 +367,10 @@ describe('sqlite store: writes of one turn share one transaction', () => {
       ]);
       assert.equal(finished?.state, 'succeeded');
       assert.equal(finished.finishedAt, second!.job.startedAt, 'one transaction: the same store time for both');
-      // A write the store refuses (an enqueue of a job without a task) fails its own caller only; the rest commit.
+      // A write that throws inside the shared transaction (progress JSON can not encode) rolls the batch back; the
+      // others are written again one by one and commit, and only its own caller hears the error.
       const [bad, renewed, finishedToo] = await Promise.allSettled([
-        store.enqueue([{ task: '', input: 1, retry }]),
+        store.recordActivity([{ fence: second!.fence, progress: { n: 1n } as never }]),
         store.renewLeases('w', [second!.fence], 30_000),
         store.finishAttempt(second!.fence, { outcome: 'succeeded', result: 'two' }),
       ]);
@@ -378,7 +379,7 @@ describe('sqlite store: writes of one turn share one transaction', () => {
       assert.deepEqual(renewed.value.lost, []);
       assert.equal(finishedToo.status, 'fulfilled');
       assert.equal((await store.get(second!.job.id))?.result, 'two');
-      assert.equal((await store.counts()).queued, 1, 'nothing of the refused enqueue was stored');
+      assert.equal((await store.get(second!.job.id))?.progress, null, 'nothing of the refused write was stored');
     } finally {
       await store.close();
     }
