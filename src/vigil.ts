@@ -48,6 +48,7 @@ const SUBMIT_KEYS = Object.keys({ key: 1, priority: 1, delay: 1 } satisfies Reco
 const WAIT_KEYS = Object.keys({ timeout: 1, signal: 1, onNoWorker: 1 } satisfies Record<keyof WaitOptions, 1>);
 const WORKER_KEYS = Object.keys({
   concurrency: 1,
+  prefetch: 1,
   leaseMs: 1,
   drainMs: 1,
   pollMs: 1,

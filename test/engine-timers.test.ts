@@ -219,7 +219,8 @@ describe('supervisor timing on a manual clock', () => {
     assert.deepEqual([...reach(ATTEMPT_TRANSITIONS, 'starting')].sort(), Object.keys(ATTEMPT_TRANSITIONS).sort());
     for (const phase of Object.keys(ATTEMPT_TRANSITIONS) as AttemptPhase[]) assert.ok(reach(ATTEMPT_TRANSITIONS, phase).has('done'), `${phase} can end`);
     assert.deepEqual(ATTEMPT_TRANSITIONS.done, []);
-    assert.deepEqual([...reach(SLOT_TRANSITIONS, 'held')].sort(), Object.keys(SLOT_TRANSITIONS).sort());
+    // A claimed attempt starts queued (in the worker's prefetch buffer) and takes a slot when one is granted.
+    assert.deepEqual([...reach(SLOT_TRANSITIONS, 'queued')].sort(), Object.keys(SLOT_TRANSITIONS).sort());
     assert.deepEqual(SLOT_TRANSITIONS.released, []);
   });
 });

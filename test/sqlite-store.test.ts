@@ -98,6 +98,59 @@ describe('sqlite store: file and schema', () => {
     await third.close();
   });
 
+  it('job events: trimmed to the newest 100,000 in steps of 1,000, the newest kept, seq never reused (migration 009)', async () => {
+    const path = dbPath();
+    const store = await SqliteStore.open(path);
+    const [first] = await store.enqueue([{ task: 't', input: 1, retry }]);
+    const db = new Database(path);
+    try {
+      const count = (): number => (db.prepare('SELECT count(*) AS n FROM job_events').get() as { n: number }).n;
+      const maxSeq = (): number => (db.prepare('SELECT max(seq) AS s FROM job_events').get() as { s: number }).s;
+      // Events as the triggers write them, 100,998 more (one per row, so the trim trigger fires as in production).
+      db.prepare(
+        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100998)
+         INSERT INTO job_events (job_id, task, state, parent_id, attempt, cancel_requested, at) SELECT 1, 't', 'queued', NULL, 0, 0, 0 FROM n`,
+      ).run();
+      assert.equal(maxSeq(), 100_999);
+      // The trim at seq 100,000 deleted nothing below 0; at each multiple of 1,000 only what is 100,000 behind.
+      assert.equal(count(), 100_999);
+      db.prepare(`INSERT INTO job_events (job_id, task, state, parent_id, attempt, cancel_requested, at) VALUES (1, 't', 'queued', NULL, 0, 0, 0)`).run();
+      assert.equal(maxSeq(), 101_000);
+      assert.equal(count(), 100_000, 'seq 101,000 trims everything at or below seq 1,000');
+      assert.equal((db.prepare('SELECT min(seq) AS s FROM job_events').get() as { s: number }).s, 1_001);
+    } finally {
+      db.close();
+    }
+    // Changes keep being recorded after the newest seq, by the store's own writes.
+    await store.cancel([first!.job.id], 'test');
+    const events = await store.eventsAfter(101_000, 10);
+    assert.deepEqual(events.map((e) => [e.seq, e.jobId, e.state]), [[101_001, first!.job.id, 'cancelled']]);
+    await store.close();
+  });
+
+  it('the queue indexes hold only queued jobs, and claims/nextRunAt/doctor use them (migration 009: the drain regression)', async () => {
+    const path = dbPath();
+    const store = await SqliteStore.open(path);
+    await store.enqueue(Array.from({ length: 5 }, () => ({ task: 't', input: 1, retry })));
+    const [claimed] = await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { t: 1 } });
+    await store.finishAttempt(claimed!.fence, { outcome: 'succeeded', result: null });
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      for (const name of ['jobs_claim', 'jobs_task_run_at', 'jobs_run_at']) {
+        const { sql } = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?").get(name) as { sql: string };
+        assert.match(sql, /WHERE state = 'queued'$/, `${name} is partial: a state change outside the queue does not rewrite it`);
+      }
+      // Entries only for the 4 jobs still queued: the finished one left jobs_claim when it was claimed.
+      assert.equal((db.prepare("SELECT count(*) AS n FROM jobs INDEXED BY jobs_claim WHERE state = 'queued'").get() as { n: number }).n, 4);
+      const plan = (sql: string): string => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+      assert.match(plan("SELECT MIN(run_at) FROM jobs INDEXED BY jobs_run_at WHERE state = 'queued' AND run_at <= 0"), /COVERING INDEX jobs_run_at/);
+      assert.match(plan("SELECT task, count(*) FROM jobs INDEXED BY jobs_task_run_at WHERE state = 'queued' GROUP BY task"), /COVERING INDEX jobs_task_run_at/);
+    } finally {
+      db.close();
+    }
+  });
+
   it('refuses a file with a schema newer than it knows', async () => {
     const path = dbPath();
     (await SqliteStore.open(path)).close();
@@ -294,6 +347,40 @@ describe('sqlite store: another process holding the write lock', () => {
       assert.ok(worstGapMs < 300, `the event loop was blocked for ${worstGapMs.toFixed(0)} ms`);
     } finally {
       holder.kill('SIGKILL');
+      await store.close();
+    }
+  });
+});
+
+describe('sqlite store: writes of one turn share one transaction', () => {
+  it('a finish and the claim asked with it commit together (one clock read), each caller hearing its own answer; a bad item fails only its caller', async () => {
+    // The clock is read once per transaction: a tick per read tells transactions apart.
+    let now = 1_700_000_000_000;
+    const store = await SqliteStore.open(dbPath(), { clock: () => (now += 1_000) });
+    try {
+      await store.enqueue([{ task: 't', input: 1, retry }, { task: 't', input: 2, retry }, { task: 't', input: 3, retry }]);
+      const [first] = await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { t: 1 } });
+      // What a worker does when a slot frees: the finish and the refill claim in the same turn.
+      const [finished, [second]] = await Promise.all([
+        store.finishAttempt(first!.fence, { outcome: 'succeeded', result: 'one' }),
+        store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { t: 1 } }),
+      ]);
+      assert.equal(finished?.state, 'succeeded');
+      assert.equal(finished.finishedAt, second!.job.startedAt, 'one transaction: the same store time for both');
+      // A write that throws inside the shared transaction (progress JSON can not encode) rolls the batch back; the
+      // others are written again one by one and commit, and only its own caller hears the error.
+      const [bad, renewed, finishedToo] = await Promise.allSettled([
+        store.recordActivity([{ fence: second!.fence, progress: { n: 1n } as never }]),
+        store.renewLeases('w', [second!.fence], 30_000),
+        store.finishAttempt(second!.fence, { outcome: 'succeeded', result: 'two' }),
+      ]);
+      assert.equal(bad.status, 'rejected');
+      assert.equal(renewed.status, 'fulfilled');
+      assert.deepEqual(renewed.value.lost, []);
+      assert.equal(finishedToo.status, 'fulfilled');
+      assert.equal((await store.get(second!.job.id))?.result, 'two');
+      assert.equal((await store.get(second!.job.id))?.progress, null, 'nothing of the refused write was stored');
+    } finally {
       await store.close();
     }
   });

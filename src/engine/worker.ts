@@ -25,6 +25,14 @@ export interface WorkerOptions {
   /** Slots: attempts running at once (parents waiting on children do not count). Default 4. */
   concurrency?: number;
   /**
+   * Prefetch: jobs claimed beyond the free slots and kept ready in this worker, so a freed slot starts its next
+   * attempt at once instead of after a store round trip (the refill is claimed in the background, with the freed
+   * attempt's finish). Buffered jobs hold leases (renewed like running ones) and are handed back to the queue,
+   * uncharged, on stop; a SIGKILLed worker's are recovered when their leases expire, like its running attempts.
+   * Not used for tasks with a rate limit (a start is counted when claimed). Default min(concurrency, 4); 0 turns it off.
+   */
+  prefetch?: number;
+  /**
    * Lease length. Renewed every leaseMs/3, but at least every second: on SQLite the renewal is also how a
    * cancellation requested by another process reaches the attempt. Default 30s.
    */
@@ -50,6 +58,12 @@ export interface WorkerOptions {
   /** The supervisor's self-watchdog (G8): freeze threshold, stack capture, restart-on-freeze. */
   watchdog?: Omit<WatchdogOptions, 'workerId'>;
 }
+
+/** Attempts shorter than this (the median of the last RECENT_RUNS) make the worker prefetch. */
+const PREFETCH_SHORT_MS = 50;
+const RECENT_RUNS = 9;
+/** A prefetched job waits at most about this long for a slot before it goes back to the queue (checked at renewals). */
+const PREFETCH_HOLD_MS = 1_000;
 
 export type WorkerEvent =
   | SupervisorEvent
@@ -99,11 +113,17 @@ export class Worker extends EventEmitter {
   private watchdog: Watchdog | null = null;
   private flow: FlowControl | null = null;
   private readonly learner: TimeoutLearner;
+  /** Prefetched attempts waiting for a slot, oldest first (each is also in `running`, so its lease is renewed). */
+  private readonly buffer: Array<{ sup: AttemptSupervisor; since: number }> = [];
+  private readonly prefetch: number;
+  /** How long the last few attempts ran here (their median decides whether prefetch pays). */
+  private readonly recentRunMs: number[] = [];
 
   constructor(private readonly options: WorkerOptions) {
     super();
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.slots = new Slots(options.concurrency ?? 4);
+    this.prefetch = Math.max(0, Math.floor(options.prefetch ?? Math.min(this.slots.capacity, 4)));
     this.leaseMs = options.leaseMs ?? 30_000;
     this.pollMs = options.pollMs ?? (options.store.crossProcessEvents ? 5_000 : 500);
     this.clock = options.clock ?? systemClock;
@@ -119,8 +139,13 @@ export class Worker extends EventEmitter {
 
   get runningCount(): number {
     let n = 0;
-    for (const { sup } of this.running.values()) if (sup.state.phase !== 'done') n++;
+    for (const { sup } of this.running.values()) if (sup.state.phase !== 'done' && sup.state.slot !== 'queued') n++;
     return n;
+  }
+
+  /** Prefetched jobs claimed and waiting in this worker for a slot. */
+  get prefetchedCount(): number {
+    return this.buffer.length;
   }
 
   async start(): Promise<void> {
@@ -153,7 +178,11 @@ export class Worker extends EventEmitter {
       if (event.type === 'cancelRequested') for (const id of event.jobIds) for (const r of this.attemptsOf(id)) r.sup.cancel();
       if (event.type === 'snapshotRequested') for (const r of this.attemptsOf(event.jobId)) r.sup.snapshot(event.requestedAt);
     });
-    this.slots.onRelease(() => this.poke());
+    // A freed slot goes to the next prefetched attempt at once (no store round trip); the poke refills the buffer.
+    this.slots.onRelease(() => {
+      this.dispatch();
+      this.poke();
+    });
     this.every(Math.max(100, Math.min(1_000, this.leaseMs / 3)), () => this.renew());
     this.every(this.reportEveryMs, () => this.reportStats());
     // Schedules and retention (src/engine/flow.ts); `vigil run` supervises one job tree and does neither.
@@ -191,6 +220,8 @@ export class Worker extends EventEmitter {
     this.stopping = true;
     this.poke();
     await this.loop;
+    // Prefetched jobs never started: back to the queue at once, uncharged, for other workers.
+    for (const { sup } of this.buffer.splice(0)) sup.shutdown();
     if (!(await settlesWithin(this.clock, this.allDone(), drainMs))) {
       for (const { sup } of this.running.values()) sup.shutdown();
       await this.allDone();
@@ -241,13 +272,16 @@ export class Worker extends EventEmitter {
       let nextAt: number | null = null;
       try {
         await this.maybeRecover();
+        this.dispatch();
         const free = this.slots.free;
-        if (free > 0) {
-          const limits = this.taskLimits(free);
+        // Free slots (the buffer is empty when any is free, after dispatch) plus the buffer's missing jobs.
+        const room = free + Math.max(0, this.prefetchTarget() - this.buffer.length);
+        if (room > 0) {
+          const limits = this.taskLimits(free, room);
           if (Object.keys(limits).length > 0) {
-            const claimed = await this.claim(free, limits);
+            const claimed = await this.claim(room, limits);
             this.storeDownSince = null;
-            if (claimed === free) continue;
+            if (claimed === room) continue;
             nextAt = await store.nextRunAt(Object.keys(limits));
           }
         }
@@ -262,17 +296,49 @@ export class Worker extends EventEmitter {
     }
   }
 
-  /** Claims into reserved slots: a parent resuming while the claim is in flight queues behind them. */
-  private async claim(free: number, limits: Record<string, number>): Promise<number> {
-    this.slots.reserve(free);
-    let claimed: Claimed[] = [];
-    try {
-      claimed = await this.options.store.claim({ workerId: this.workerId, leaseMs: this.leaseMs, limit: free, tasks: limits, rootJobId: this.options.rootJobId, rateLimits: rateLimitsOf(this.options.tasks) });
-    } finally {
-      this.slots.unreserve(free - Math.min(free, claimed.length));
-    }
+  /**
+   * Claims up to `room` jobs into the buffer, then starts as many as there are free slots. Nothing starts without
+   * a slot, so a parent resuming while the claim is in flight can never push the worker past its capacity: it
+   * takes the slot, and the claimed job waits in the buffer (its lease renewed) for the next one.
+   */
+  private async claim(room: number, limits: Record<string, number>): Promise<number> {
+    const claimed = await this.options.store.claim({ workerId: this.workerId, leaseMs: this.leaseMs, limit: room, tasks: limits, rootJobId: this.options.rootJobId, rateLimits: rateLimitsOf(this.options.tasks) });
     for (const c of claimed) this.launch(c);
+    this.dispatch();
     return claimed.length;
+  }
+
+  /**
+   * Prefetch pays only for short attempts: it saves one store round trip per start, which a long attempt does not
+   * notice, while a job held in the buffer behind long attempts is one another worker could be running.
+   */
+  private prefetchTarget(): number {
+    if (this.prefetch === 0 || this.recentRunMs.length === 0) return 0;
+    // The median, not a mean: the first attempts of a thread pay for its start-up.
+    const sorted = [...this.recentRunMs].sort((a, b) => a - b);
+    return sorted[sorted.length >> 1]! <= PREFETCH_SHORT_MS ? this.prefetch : 0;
+  }
+
+  /** Prefetched jobs that waited too long for a slot (the attempts ahead turned out long) go back to the queue. */
+  private handBackStale(): void {
+    const now = this.clock.now();
+    for (const held of [...this.buffer]) {
+      if (!held.sup.waitingForSlot || now - held.since < PREFETCH_HOLD_MS) continue;
+      this.buffer.splice(this.buffer.indexOf(held), 1);
+      held.sup.shutdown(`returned to the queue unstarted: it waited over ${PREFETCH_HOLD_MS} ms in this worker's prefetch buffer (not charged)`);
+    }
+  }
+
+  /** Grants free slots to prefetched attempts, oldest first. Not while stopping: those go back to the queue. */
+  private dispatch(): void {
+    if (this.stopping) return;
+    while (this.buffer.length > 0 && this.slots.free > 0) {
+      const { sup } = this.buffer.shift()!;
+      // Ended while buffered (cancelled, lease lost): it records its end without a slot.
+      if (!sup.waitingForSlot) continue;
+      this.slots.take();
+      sup.grantSlot();
+    }
   }
 
   /** Resolves after ms, or at once when poked (also a poke that came while the loop was busy). */
@@ -298,20 +364,26 @@ export class Worker extends EventEmitter {
     });
   }
 
-  private taskLimits(free: number): Record<string, number> {
+  /**
+   * How many jobs of each task the next claim may take: `room` (free slots + missing prefetch), less what a task's
+   * concurrency cap leaves (buffered jobs count, they will run here). A rate-limited task is claimed only for free
+   * slots: its start is counted at the claim, so a job kept in the buffer would start later than counted.
+   */
+  private taskLimits(free: number, room: number): Record<string, number> {
     const limits: Record<string, number> = {};
-    const active = new Map<string, number>();
-    for (const { sup } of this.running.values()) if (sup.active) active.set(sup.task, (active.get(sup.task) ?? 0) + 1);
+    const taken = new Map<string, number>();
+    for (const { sup } of this.running.values()) if (sup.active || sup.waitingForSlot) taken.set(sup.task, (taken.get(sup.task) ?? 0) + 1);
     for (const [name, def] of this.options.tasks) {
       if (this.unusable.has(name)) continue;
       const cap = def.options.concurrency;
-      const n = cap === null ? free : Math.min(free, cap - (active.get(name) ?? 0));
+      const most = def.options.rateLimit ? free : room;
+      const n = cap === null ? most : Math.min(most, cap - (taken.get(name) ?? 0));
       if (n > 0) limits[name] = n;
     }
     return limits;
   }
 
-  /** Starts a claimed attempt in a slot reserved for it. */
+  /** Puts a claimed attempt in the buffer, where it waits for a slot (dispatch). */
   private launch(claimed: Claimed): void {
     const key = fenceKey(claimed.fence);
     // The store gave this job a new attempt, so any older attempt of it here has lost its lease: stop it, and
@@ -323,10 +395,15 @@ export class Worker extends EventEmitter {
       sup,
       done: sup.run(older.length ? Promise.all(older.map((r) => r.done)) : undefined).finally(() => {
         if (this.running.get(key) === entry) this.running.delete(key);
+        const at = this.buffer.findIndex((b) => b.sup === sup);
+        if (at >= 0) this.buffer.splice(at, 1);
+        const ran = sup.ranMs;
+        if (ran !== null && this.recentRunMs.push(ran) > RECENT_RUNS) this.recentRunMs.shift();
         this.poke();
       }),
     };
     this.running.set(key, entry);
+    this.buffer.push({ sup, since: this.clock.now() });
     if (this.forced) sup.shutdown();
   }
 
@@ -351,7 +428,7 @@ export class Worker extends EventEmitter {
       storeRetry: this.storeRetry(),
       onEvent: (event) => this.emit('event', event),
       onTaskUnusable: (task, message) => this.disableTask(task, message),
-    });
+    }, { queued: true });
   }
 
   /** Tries must come often enough that one lands while the lease still holds. */
@@ -376,6 +453,7 @@ export class Worker extends EventEmitter {
   }
 
   private async renew(): Promise<void> {
+    this.handBackStale();
     if (this.running.size === 0) return;
     const fences = [...this.running.values()].map((r) => r.sup.fence);
     try {
@@ -419,7 +497,8 @@ export class Worker extends EventEmitter {
 
   private async reportStats(): Promise<void> {
     const stats: Json = {
-      running: this.running.size,
+      running: this.running.size - this.buffer.length,
+      prefetched: this.buffer.length,
       slotsInUse: this.slots.inUse,
       eventLoopDelayMs: this.eventLoopDelay(),
       tasks: [...this.options.tasks.keys()].filter((t) => !this.unusable.has(t)),

@@ -17,6 +17,11 @@ export class GroupCommit<I, O> {
     private readonly maxBatch = 256,
   ) {}
 
+  /** Resolves once everything submitted so far has been written (or failed). */
+  async flush(): Promise<void> {
+    while (this.queue.length > 0 || this.writing || this.scheduled) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });

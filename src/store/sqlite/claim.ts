@@ -21,12 +21,15 @@ export function claim(db: Db, req: ClaimRequest, now: number): OpResult<Claimed[
   if (limit <= 0 || tasks.length === 0) return { value: [], events: [] };
   const events: StoreEvent[] = [];
 
-  const expired = stmt(
+  // Nearly always nothing has expired: one probe of the (usually empty) deadline index answers that for ~1/5 of the
+  // full sweep's cost (whose json_each and JSON text were paid on every claim).
+  const anyExpired = stmt(db, `SELECT 1 FROM jobs INDEXED BY jobs_deadline WHERE state = 'queued' AND deadline_at IS NOT NULL AND deadline_at <= ? LIMIT 1`);
+  const expired = !anyExpired.get(now) ? [] : (stmt(
     db,
     // INDEXED BY: without it the planner prefers jobs_claim and reads every queued job of the task on every claim.
     `SELECT id, deadline_at FROM jobs INDEXED BY jobs_deadline WHERE state = 'queued' AND deadline_at IS NOT NULL AND deadline_at <= ?
        AND task IN (SELECT value FROM json_each(?)) ORDER BY deadline_at LIMIT ?`,
-  ).all(now, JSON.stringify(tasks.map(([t]) => t)), SWEEP_BATCH) as Array<{ id: number; deadline_at: number }>;
+  ).all(now, JSON.stringify(tasks.map(([t]) => t)), SWEEP_BATCH) as Array<{ id: number; deadline_at: number }>);
   const fail = stmt(
     db,
     `UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, updated_at = ? WHERE id = ? AND state = 'queued' RETURNING *`,

@@ -12,15 +12,25 @@ export const HANG_KINDS = ['timeout', 'stalled', 'oom', 'crashed'] as const;
 export function opsSnapshot(db: Db, now: number, sinceMs: number, limit: number): OpsSnapshot {
   return db.transaction((): OpsSnapshot => {
     const version = stmt(db, 'SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null };
-    const queues = stmt(
+    // Queued jobs from the queue-only index (covering, in task order); running ones from jobs_lease (few: one per
+    // busy slot). One scan over both states walked every queued row's table entry once the indexes became partial.
+    const queued = stmt(
       db,
-      `SELECT task,
-              sum(state = 'queued') AS queued,
-              sum(state = 'queued' AND run_at <= @now) AS runnable,
-              sum(state = 'running') AS running,
-              min(CASE WHEN state = 'queued' AND run_at <= @now THEN run_at END) AS oldest
-       FROM jobs WHERE state IN ('queued', 'running') GROUP BY task ORDER BY task`,
-    ).all({ now }) as Array<{ task: string; queued: number; runnable: number; running: number; oldest: number | null }>;
+      `SELECT task, count(*) AS queued, sum(run_at <= @now) AS runnable, min(CASE WHEN run_at <= @now THEN run_at END) AS oldest
+       FROM jobs INDEXED BY jobs_task_run_at WHERE state = 'queued' GROUP BY task`,
+    ).all({ now }) as Array<{ task: string; queued: number; runnable: number; oldest: number | null }>;
+    const running = stmt(db, `SELECT task, count(*) AS running FROM jobs INDEXED BY jobs_lease WHERE state = 'running' GROUP BY task`).all() as Array<{
+      task: string;
+      running: number;
+    }>;
+    const byTask = new Map<string, { task: string; queued: number; runnable: number; running: number; oldest: number | null }>();
+    for (const q of queued) byTask.set(q.task, { ...q, running: 0 });
+    for (const r of running) {
+      const q = byTask.get(r.task);
+      if (q) q.running = r.running;
+      else byTask.set(r.task, { task: r.task, queued: 0, runnable: 0, running: r.running, oldest: null });
+    }
+    const queues = [...byTask.values()].sort((a, b) => (a.task < b.task ? -1 : a.task > b.task ? 1 : 0));
     const expired = stmt(
       db,
       `SELECT id, task, lease_owner, lease_expires_at FROM jobs

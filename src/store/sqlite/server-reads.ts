@@ -39,7 +39,7 @@ export function stats(db: Db, options: StatsOptions, now: number): StoreStats {
       if (!t) perTask.set(r.task, (t = zeroCounts()));
       t[r.state] = r.n;
     }
-    const oldest = stmt(db, "SELECT MIN(run_at) AS t FROM jobs WHERE state = 'queued' AND run_at <= ?").get(now) as { t: number | null };
+    const oldest = stmt(db, "SELECT MIN(run_at) AS t FROM jobs INDEXED BY jobs_run_at WHERE state = 'queued' AND run_at <= ?").get(now) as { t: number | null };
     const buckets = Array.from({ length: count }, (_, i) => ({ start: start + i * bucketMs, succeeded: 0, failed: 0, cancelled: 0 }));
     const finished = stmt(
       db,
