@@ -101,7 +101,7 @@ if (explain) {
   await client.query('BEGIN');
   for (const s of finishSqls) await show('finish', s.text, s.values?.map(swap));
   await client.query('ROLLBACK');
-  // The same statements as the pool runs them: prepared, with the generic plan (plan_cache_mode of db.ts).
+  // What a prepared statement's generic plan would do with them (the store does not prepare them: see db.ts).
   await client.query('SET plan_cache_mode = force_generic_plan');
   for (const [label, s, values] of [['claim (generic)', claimSql, claimSql.values], ...finishSqls.map((f) => ['finish (generic)', f, f.values?.map(swap)] as const)] as const) {
     await client.query('BEGIN');
@@ -139,7 +139,7 @@ const cpu = process.cpuUsage(usage0);
 const serverUs = ((await backendCpuMs()) - server0) * 1000;
 console.log(`serial claim+finish: ${done} jobs, ${Math.round(done / (ms / 1000))} jobs/s, ${(sent.length / done).toFixed(2)} statements/job, client CPU ${((cpu.user + cpu.system) / done).toFixed(0)} µs/job, server CPU ${(serverUs / done).toFixed(0)} µs/job`);
 await admin.end();
-// How the prepared statements were planned on one pooled connection (custom = planned on every call).
+// Prepared statements on one pooled connection, if any (none since db.ts stopped preparing; kept for experiments).
 const prepared = await (store as unknown as { pool: pg.Pool }).pool.query<{ name: string; generic_plans: string; custom_plans: string }>(
   'SELECT name, generic_plans, custom_plans FROM pg_prepared_statements ORDER BY name',
 );

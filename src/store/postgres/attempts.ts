@@ -161,8 +161,8 @@ export async function finishAttempts(db: Db, items: Array<{ fence: Fence; finish
  * nextState() decides a success without reading the row (its rule 1: `succeeded`, charged, the result kept, the
  * charged count one up; test/postgres-store.test.ts checks that against nextState for varied rows), so successes
  * need no locking read and no decision round trip: one autocommitted statement locks the fenced rows in id order,
- * writes the decision nextState gives and ends the attempts. One round trip and one commit instead of four round
- * trips (BEGIN, SELECT … FOR UPDATE, UPDATE, COMMIT) — the C=1 drain is bound by round trips.
+ * writes the decision nextState gives and ends the attempts: one round trip per batch instead of four (BEGIN,
+ * SELECT … FOR UPDATE, UPDATE, COMMIT), each of which costs a scheduler wake-up of the backend on a busy machine.
  */
 async function finishSucceeded(q: Query, S: string, items: Array<{ fence: Fence; finish: AttemptFinish }>): Promise<Job[]> {
   if (items.length === 0) return [];
