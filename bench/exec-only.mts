@@ -24,7 +24,6 @@ const { values: args } = parseArgs({
     mem: { type: 'string' },
     input: { type: 'string', default: '{}' },
     dist: { type: 'boolean', default: false },
-    'per-host': { type: 'string', default: '8' },
     piscina: { type: 'boolean', default: false },
   },
 });
@@ -81,11 +80,11 @@ const selfCpuMs = (): number => {
 };
 
 if (args.mem) {
-  // The issue's memory figure: hosts' RSS after draining no-op tasks with C attempts in flight (--per-host threads per host,
+  // The issue's memory figure: hosts' RSS after draining no-op tasks with C attempts in flight (4 threads per host,
   // the worker's default), then a round where all C hold their slot at once; and the same with C=1 (the first slot).
   const c = Number(args.mem);
   const drained = async (inflight: number): Promise<number[]> => {
-    const exec = new ThreadExecutor({ threadsPerHost: Number(args['per-host']) });
+    const exec = new ThreadExecutor({ threadsPerHost: 4 });
     const start = (task: string, i: number, input: unknown) =>
       exec.start({ key: `m${i}:1`, jobId: `m${i}`, attempt: 1, task, input: input as never, tasksModule, memoryMb: null, endsAt: Date.now() + 60_000 }, channel as never);
     let next = 0;

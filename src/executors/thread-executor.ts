@@ -12,13 +12,7 @@ import type { AttemptChannel, AttemptSpec, Executor, RunningAttempt } from './ty
  */
 
 export interface ThreadExecutorOptions {
-  /**
-   * Threads per host process before another host is forked (default 8). Each host costs ~70 MiB before its first
-   * thread (its own Node, and tsx for TypeScript) and each thread ~30 MiB, so fewer, fuller hosts keep memory per
-   * slot down (C=10: 4 per host, 3 hosts, ~52 MiB per slot beyond the first; 8 per host, 2 hosts, ~38 MiB; see
-   * bench/NOTES.md). The price: a thread that can not be terminated (blocked in a syscall or native code) is
-   * ended by SIGKILL of its host, and the host's other attempts die with it — re-queued without being charged.
-   */
+  /** Threads per host process before another host is forked (default 4). */
   threadsPerHost?: number;
   /** How long a thread may take to terminate before its whole host is SIGKILLed (default 250 ms). */
   killBoundMs?: number;
@@ -40,7 +34,7 @@ export class ThreadExecutor implements Executor {
   hostsStarted = 0;
 
   constructor(options: ThreadExecutorOptions = {}) {
-    this.threadsPerHost = positiveInt('ThreadExecutor', options.threadsPerHost, 'threadsPerHost', 8);
+    this.threadsPerHost = positiveInt('ThreadExecutor', options.threadsPerHost, 'threadsPerHost', 4);
     this.killBoundMs = positiveInt('ThreadExecutor', options.killBoundMs, 'killBoundMs', 250);
     this.hostIdleMs = positiveInt('ThreadExecutor', options.hostIdleMs, 'hostIdleMs', 30_000);
     this.onHostOutput = options.onHostOutput ?? ((line, pid) => process.stderr.write(`[vigil executor host ${pid}] ${line}\n`));

@@ -16,7 +16,7 @@ import type { AttemptEnd, AttemptSpec } from './types.js';
  * argv: [threadsPerHost]
  */
 
-const threadsPerHost = Math.max(1, Number(process.argv[2]) || 8);
+const threadsPerHost = Math.max(1, Number(process.argv[2]) || 4);
 /** How long an ended attempt waits for its console output markers before it is reported anyway. */
 const MARKER_WAIT_MS = 500;
 
