@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -210,5 +210,37 @@ describe('truthful messages', { concurrency: 1 }, () => {
     const bad = await runCli(['submit', 'fh.slow', '--delay', '30m1h', '--store', store]);
     assert.equal(bad.code, 2);
     assert.match(bad.output, /compound forms like "1h30m"/);
+  });
+});
+
+describe('a TypeScript tasks module in a CommonJS project', () => {
+  test('no "type": "module": the .ts module, its relative import and `vigil` load in a thread and in a process', async () => {
+    // Regression: Node 20.19+ with tsx failed with ERR_REQUIRE_CYCLE_MODULE ("Cannot require() ES Module tasks.ts in
+    // a cycle") for any .ts tasks module of a package that is not "type": "module" — most existing projects.
+    const project = mkdtempSync(join(tmpdir(), 'vigil-cjs-project-'));
+    try {
+      mkdirSync(join(project, 'node_modules'));
+      symlinkSync(resolve('.'), join(project, 'node_modules', 'vigil'), 'dir');
+      writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'cjs-project', version: '1.0.0' }));
+      writeFileSync(join(project, 'helper.ts'), 'export const twice = (n: number): number => n * 2;\n');
+      writeFileSync(
+        join(project, 'tasks.ts'),
+        [
+          "import { defineTask } from 'vigil';",
+          "import { twice } from './helper';",
+          "export const cjsThread = defineTask({ name: 'cjs.thread', run: async (input: { n: number }) => twice(input.n) });",
+          "export const cjsProcess = defineTask({ name: 'cjs.process', isolation: 'process', run: async (input: { n: number }) => twice(input.n) + 1 });",
+          '',
+        ].join('\n'),
+      );
+      const cjsStore = `sqlite:${join(project, 'vigil.db')}`;
+      for (const [task, expected] of [['cjs.thread', 42], ['cjs.process', 43]] as const) {
+        const { code, output } = await runCli(['run', task, '--tasks', join(project, 'tasks.ts'), '--store', cjsStore, '--input', '{"n":21}', '--json'], 30_000);
+        assert.equal(code, 0, output);
+        assert.equal(JSON.parse(output.slice(output.indexOf('{'), output.lastIndexOf('}') + 1)).result, expected, output);
+      }
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
   });
 });

@@ -22,6 +22,24 @@ export async function importModule<T>(path: string): Promise<T> {
   return (await import(pathToFileURL(path).href)) as T;
 }
 
+/**
+ * A `.ts` tasks module in a package without `"type": "module"` is CommonJS to tsx. Imported through tsx's ESM hooks
+ * alone, Node 20.19+ then fails with ERR_REQUIRE_CYCLE_MODULE (tsx requires the file it is importing); tsx's
+ * tsImport compiles it as CommonJS, and its `require('vigil')` reaches our ESM entry through require(esm) (the
+ * package's `default` export condition). Tried second, so ESM projects load exactly as before.
+ */
+async function importTasksModule(path: string): Promise<Record<string, unknown>> {
+  const url = pathToFileURL(path).href;
+  try {
+    return (await import(url)) as Record<string, unknown>;
+  } catch (err) {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (!/\.(c)?tsx?$/.test(path) || (code !== 'ERR_REQUIRE_CYCLE_MODULE' && code !== 'ERR_REQUIRE_ESM')) throw err;
+    const { tsImport } = await import('tsx/esm/api');
+    return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+  }
+}
+
 const cache = new Map<string, Promise<TaskMap>>();
 
 /**
@@ -46,7 +64,7 @@ async function importTasks(path: string): Promise<TaskMap> {
   await ensureTypeScriptLoader(path);
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+    mod = await importTasksModule(path);
   } catch (err) {
     const where = throwSite(err, path);
     throw new UsageError(
