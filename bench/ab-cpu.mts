@@ -7,12 +7,12 @@
 //
 // DIR defaults to this tree; it must hold src/vigil.ts and bench/tasks.ts (bench.noop) — true of every commit since
 // stop 8 (d2029d4). Prints one line of JSON.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { descendantsCpu, selfCpu, threadsCpu } from './cpu.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -33,59 +33,6 @@ if (sqlAt >= 0) {
 const [kind = 'sqlite', jobsArg = '2000', concArg = '1'] = args;
 const n = Number(jobsArg);
 const c = Number(concArg);
-const TICK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-
-/** utime+stime in µs of every descendant of this process still alive (pid → µs). */
-function descendantsCpu(): Map<number, number> {
-  const parent = new Map<number, number>();
-  const cpu = new Map<number, number>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    // Fields after the command (which may hold spaces and parentheses): state ppid ... utime(14) stime(15).
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const pid = Number(name);
-    parent.set(pid, Number(rest[1]));
-    cpu.set(pid, ((Number(rest[11]) + Number(rest[12])) * 1e6) / TICK);
-  }
-  const out = new Map<number, number>();
-  for (const pid of cpu.keys()) {
-    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) {
-      if (p === process.pid) {
-        out.set(pid, cpu.get(pid)!);
-        break;
-      }
-    }
-  }
-  return out;
-}
-
-/** utime+stime in µs of each thread of this process, by thread name (several threads may share a name). */
-function threadsCpu(): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(`${name}#${tid}`, ((Number(rest[11]) + Number(rest[12])) * 1e6) / TICK);
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
-
-function selfCpu(): number {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-}
-
 const { Vigil } = (await import(pathToFileURL(join(root, 'src/vigil.ts')).href)) as typeof import('../src/vigil.js');
 const PG = process.env.VIGIL_BENCH_PG_URL || process.env.VIGIL_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const dir = mkdtempSync(join(tmpdir(), 'vigil-abcpu-'));

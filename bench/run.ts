@@ -13,6 +13,7 @@ import pg from 'pg';
 import { Vigil } from '../src/vigil.js';
 import type { Worker, WorkerEvent } from '../src/engine/worker.js';
 import { noop } from './tasks.js';
+import { cpuMark } from './cpu.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const TASKS = resolve(HERE, 'tasks.ts');
@@ -56,10 +57,16 @@ function fmtMs(ms: number): string {
  * Resolves when `n` attempts have been recorded as succeeded, with the first and last finish times: the rate is
  * counted between them (n − 1 jobs), so the worker's start and its thread host's first load are not counted.
  */
-function drained(worker: Worker, n: number, timeoutMs: number, ignore = new Set<string>()): Promise<{ firstEnd: number; lastEnd: number }> {
+function drained(
+  worker: Worker,
+  n: number,
+  timeoutMs: number,
+  ignore = new Set<string>(),
+): Promise<{ firstEnd: number; lastEnd: number; cpu: { selfUs: number; childrenUs: number } }> {
   return new Promise((resolvePromise, reject) => {
     let done = 0;
     let firstEnd = 0;
+    let mark: ReturnType<typeof cpuMark> | null = null;
     const timer = setTimeout(() => {
       worker.off('event', onEvent);
       reject(new Error(`only ${done} of ${n} jobs finished within ${timeoutMs} ms`));
@@ -73,11 +80,14 @@ function drained(worker: Worker, n: number, timeoutMs: number, ignore = new Set<
         reject(new Error(`job ${e.jobId} ended ${e.outcome} (recorded: ${e.recorded}); a no-op must succeed`));
         return;
       }
-      if (++done === 1) firstEnd = performance.now();
+      if (++done === 1) {
+        firstEnd = performance.now();
+        mark = cpuMark();
+      }
       if (done === n) {
         clearTimeout(timer);
         worker.off('event', onEvent);
-        resolvePromise({ firstEnd, lastEnd: performance.now() });
+        resolvePromise({ firstEnd, lastEnd: performance.now(), cpu: mark!.since() });
       }
     }
     worker.on('event', onEvent);
@@ -99,13 +109,22 @@ async function enqueueOneByOne(vigil: Vigil, n: number): Promise<number> {
   return performance.now() - t0;
 }
 
-/** Drains a backlog of `n` queued jobs: jobs/s over n − 1 jobs after the first finished, and the wall time. */
-async function drain(vigil: Vigil, n: number, concurrency: number): Promise<{ perSec: number; wallMs: number }> {
+/**
+ * Drains a backlog of `n` queued jobs: jobs/s over n − 1 jobs after the first finished, the wall time, and the CPU
+ * per job over the same jobs (this process — the supervisor and the bench — and its descendants — executor hosts),
+ * which a loaded machine changes far less than it changes jobs/s.
+ */
+async function drain(vigil: Vigil, n: number, concurrency: number): Promise<{ perSec: number; wallMs: number; cpu: string }> {
   const t0 = performance.now();
   const worker = await vigil.startWorker({ concurrency, leaseMs: 30_000 });
   try {
-    const { firstEnd, lastEnd } = await drained(worker, n, 20 * 60_000);
-    return { perSec: (n - 1) / ((lastEnd - firstEnd) / 1000), wallMs: lastEnd - t0 };
+    const { firstEnd, lastEnd, cpu } = await drained(worker, n, 20 * 60_000);
+    const per = (us: number): string => Math.round(us / (n - 1)).toLocaleString('en-US');
+    return {
+      perSec: (n - 1) / ((lastEnd - firstEnd) / 1000),
+      wallMs: lastEnd - t0,
+      cpu: `CPU ${per(cpu.selfUs + cpu.childrenUs)} µs/job (supervisor ${per(cpu.selfUs)}, executor hosts ${per(cpu.childrenUs)})`,
+    };
   } finally {
     await worker.stop({ drainMs: 5_000 });
   }
@@ -142,11 +161,11 @@ async function benchStore(label: string, url: string): Promise<Row[]> {
     const batched = await enqueueBatched(vigil, JOBS);
     add('enqueue, batched', rate(JOBS, batched), `${JOBS} jobs in batches of ${BATCH} (store.enqueue)`);
     const c1 = await drain(vigil, JOBS, 1);
-    add('drain, concurrency 1', perSec(c1.perSec), `${JOBS} queued jobs, counted after the first finished; wall ${fmtMs(c1.wallMs)} with worker start`);
+    add('drain, concurrency 1', perSec(c1.perSec), `${JOBS} queued jobs, counted after the first finished; wall ${fmtMs(c1.wallMs)} with worker start; ${c1.cpu}`);
     const single = await enqueueOneByOne(vigil, JOBS);
     add('enqueue, one by one', rate(JOBS, single), `${JOBS} × vigil.submit, sequential`);
     const c8 = await drain(vigil, JOBS, 8);
-    add('drain, concurrency 8', perSec(c8.perSec), `${JOBS} queued jobs, counted after the first finished; wall ${fmtMs(c8.wallMs)} with worker start`);
+    add('drain, concurrency 8', perSec(c8.perSec), `${JOBS} queued jobs, counted after the first finished; wall ${fmtMs(c8.wallMs)} with worker start; ${c8.cpu}`);
     const lat = await latency(vigil, LATENCY_JOBS);
     const note = `${LATENCY_JOBS} jobs submitted every ${LATENCY_GAP_MS} ms to an idle worker (concurrency 8); createdAt → task start, 1 ms resolution`;
     add('enqueue→start latency p50', `${percentile(lat, 50)} ms`, note);

@@ -120,7 +120,8 @@ export class AttemptSupervisor {
   /** The capture of a snapshot in flight, which an enforcement capture meanwhile reuses. */
   private snapshotWhere: Promise<HangReport['where']> | null = null;
   private readonly clock: Clock;
-  private readonly startedAt: number;
+  /** When the attempt started (for a prefetched one: left the buffer), for hang reports' and snapshots' elapsed time. */
+  private startedAt: number;
   private readonly timers = new Set<Timer>();
   private heartbeatTimer: Timer | null = null;
   private silenceTimer: Timer | null = null;
@@ -192,6 +193,7 @@ export class AttemptSupervisor {
   async run(after?: Promise<unknown>): Promise<void> {
     if (after) await after;
     await this.slotWait;
+    this.startedAt = this.clock.now();
     const job = this.claimed.job;
     const opts = this.def.options;
     let timeoutMs = opts.timeoutMs;
