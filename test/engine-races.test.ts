@@ -79,7 +79,9 @@ describe('H1: one job, two attempts, one worker', () => {
       const file = join(t.dir, 'ticks.txt');
       const fifo = join(t.dir, 'fifo');
       execFileSync('mkfifo', [fifo]);
-      const job = await t.vigil.submit('ticker', { file, ms: 2_500 });
+      // Attempt 1 ticks for 15 s, so it is still alive when the host dies however long a loaded machine takes to start
+      // fifoHang's thread (its 2.5 s used to run out first at load 9+, and the test then saw no collateral kill).
+      const job = await t.vigil.submit('ticker', { file, ms: 2_500, firstMs: 15_000 });
       await until('attempt 1 ticking', 15_000, () => existsSync(file) && readFileSync(file, 'utf8').includes('tick 1'));
       // A thread stuck in a system call in the same host: after its timeout the whole host is SIGKILLed.
       const hang = await t.vigil.submit('fifoHang', { path: fifo });
