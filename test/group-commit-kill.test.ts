@@ -4,52 +4,18 @@
 // (its "succeeded" log line, written after the commit) is in the store, and no job ever ran twice at once — the
 // attempts the kill cut short stopped with their worker, before another worker started them again.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Vigil } from '../src/index.js';
 import { exited, startCli } from './helpers/cli.js';
 import { until } from './helpers/engine.js';
 import { storeFactories, type StoreLocation } from './helpers/stores.js';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { alive, runsOf } from './helpers/recorded-runs.js';
 
 const TASKS = resolve('test/fixtures/group-commit-tasks.ts');
 const JOBS = 400;
-
-interface Run {
-  attempt: number;
-  pid: number;
-  start: number;
-  end: number | null;
-}
-
-function runsOf(file: string): Map<string, Run[]> {
-  const runs = new Map<string, Run[]>();
-  for (const line of readFileSync(file, 'utf8').trim().split('\n')) {
-    const [what, jobId, attempt, pid, ts] = line.split(' ') as [string, string, string, string, string];
-    const list = runs.get(jobId) ?? [];
-    runs.set(jobId, list);
-    if (what === 'start') {
-      assert.ok(!list.some((r) => r.attempt === Number(attempt)), `attempt ${attempt} of job ${jobId} started twice`);
-      list.push({ attempt: Number(attempt), pid: Number(pid), start: Number(ts), end: null });
-    } else {
-      const run = list.find((r) => r.attempt === Number(attempt));
-      assert.ok(run, `job ${jobId} attempt ${attempt} ended without a start`);
-      run.end = Number(ts);
-    }
-  }
-  return runs;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 for (const factory of storeFactories()) {
   describe(`group commit, ${factory.name}: a worker SIGKILLed mid-commit`, { skip: factory.skip }, () => {

@@ -3,7 +3,7 @@
 // worker's buffered jobs are recovered when their leases expire, like its running attempts, and no job ever runs
 // twice at once.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -11,29 +11,9 @@ import { Vigil } from '../src/index.js';
 import { exited, startCli } from './helpers/cli.js';
 import { until } from './helpers/engine.js';
 import { storeFactories, type StoreLocation } from './helpers/stores.js';
+import { alive, runsOf } from './helpers/recorded-runs.js';
 
 const TASKS = resolve('test/fixtures/group-commit-tasks.ts');
-
-interface Run {
-  attempt: number;
-  pid: number;
-  start: number;
-  end: number | null;
-}
-
-function runsOf(file: string): Map<string, Run[]> {
-  const runs = new Map<string, Run[]>();
-  if (!existsSync(file)) return runs;
-  for (const line of readFileSync(file, 'utf8').trim().split('\n')) {
-    if (!line) continue;
-    const [what, jobId, attempt, pid, ts] = line.split(' ') as [string, string, string, string, string];
-    const list = runs.get(jobId) ?? [];
-    runs.set(jobId, list);
-    if (what === 'start') list.push({ attempt: Number(attempt), pid: Number(pid), start: Number(ts), end: null });
-    else list.find((r) => r.attempt === Number(attempt))!.end = Number(ts);
-  }
-  return runs;
-}
 
 for (const factory of storeFactories()) {
   describe(`prefetch, ${factory.name}`, { skip: factory.skip }, () => {
@@ -137,11 +117,3 @@ for (const factory of storeFactories()) {
   });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
