@@ -30,6 +30,13 @@ if (sqlAt >= 0) {
   scratchSql = args[sqlAt + 1]!;
   args.splice(sqlAt, 2);
 }
+// --prefetch K: the worker's prefetch option (default: the tree's own default).
+const prefetchAt = args.indexOf('--prefetch');
+let prefetch: number | undefined;
+if (prefetchAt >= 0) {
+  prefetch = Number(args[prefetchAt + 1]);
+  args.splice(prefetchAt, 2);
+}
 const [kind = 'sqlite', jobsArg = '2000', concArg = '1'] = args;
 const n = Number(jobsArg);
 const c = Number(concArg);
@@ -49,7 +56,7 @@ if (scratchSql) {
 const retry = { maxAttempts: 1, backoffMs: 0, factor: 1, maxDelayMs: 0, jitter: 0 };
 for (let i = 0; i < n; i += 1000) await vigil.store.enqueue(Array.from({ length: Math.min(1000, n - i) }, () => ({ task: 'bench.noop', input: {}, retry })));
 
-const worker = await vigil.startWorker({ concurrency: c, leaseMs: 30_000 });
+const worker = await vigil.startWorker({ concurrency: c, leaseMs: 30_000, ...(prefetch === undefined ? {} : { prefetch }) });
 let done = 0;
 let t0 = 0;
 let self0 = 0;

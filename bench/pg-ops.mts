@@ -2,10 +2,10 @@
 // EXPLAIN (ANALYZE, BUFFERS) of the statements claim and finish send.
 //   VIGIL_BENCH_PG_URL=postgres://… node --import tsx bench/pg-ops.mts [jobs=2000] [--explain]
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import pgUtils from 'pg/lib/utils.js';
 import { openPostgresStore } from '../src/store/postgres/postgres-store.js';
+import { pidsCpuMs } from './cpu.js';
 
 const PG = process.env.VIGIL_BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const n = Number(process.argv[2] ?? 2000);
@@ -40,16 +40,7 @@ const admin = new pg.Client({ connectionString: PG });
 await admin.connect();
 async function backendCpuMs(): Promise<number> {
   const pids = (await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [store.applicationName])).rows;
-  let ticks = 0;
-  for (const { pid } of pids) {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      // gone
-    }
-  }
-  return ticks * 10;
+  return pidsCpuMs(pids.map((r) => r.pid));
 }
 // Warm the pool (4 connections) so the backends exist before measuring.
 await Promise.all(Array.from({ length: 4 }, () => store.counts()));

@@ -61,7 +61,11 @@ test('a tasks module that fails to load in the executor is a worker-level error:
     const warning = await until('the no-worker warning', 10_000, () => t.vigil.noWorkerWarning('fh.embed'));
     assert.match(warning, /none of the 1 live worker serves task "fh\.embed"/);
     for (const j of jobs) {
-      const now = await t.vigil.get(j.id);
+      // The failed attempt's outcome is written after the worker's error event (asynchronously, group-committed).
+      const now = await until(`job ${j.id} back in the queue`, 10_000, async () => {
+        const job = await t.vigil.get(j.id);
+        return job.state === 'queued' ? job : null;
+      });
       assert.equal(now.state, 'queued', `job ${j.id} waits for a worker that can run it`);
       assert.equal(now.chargedAttempts, 0, `job ${j.id}: no retry burned`);
     }

@@ -26,14 +26,14 @@ function idOf(output: string): string {
 describe('no silent waits', { concurrency: 1 }, () => {
   test('submit --wait with no worker warns within 2 s, and --wait-timeout ends the wait (exit 1)', async () => {
     const started = Date.now();
-    const child = startCli(['submit', 'fh.slow', '--tasks', TASKS, '--input', '{"ms":1}', '--wait', '--wait-timeout', '4s', '--store', store]);
+    const child = startCli(['submit', 'fh.slow', '--tasks', TASKS, '--input', '{"ms":1}', '--wait', '--wait-timeout', '3s', '--store', store]);
     await until('the no-worker warning', 10_000, () => /no worker is running on this store/.test(child.output()));
     const warnedMs = Date.now() - started;
     assert.ok(warnedMs <= 2_000, `the warning took ${warnedMs} ms (bound 2000 ms)`);
     assert.match(child.output(), /job \d+ is queued and will not start: no worker is running on this store: jobs of task "fh\.slow" wait until one starts/);
     const code = await exited(child, 15_000);
     assert.equal(code, 1, child.output());
-    assert.match(child.output(), /did not finish within 4s \(it is queued/);
+    assert.match(child.output(), /did not finish within 3s \(it is queued/);
   });
 
   test('status of a queued job says why it will not start', async () => {
@@ -47,12 +47,14 @@ describe('no silent waits', { concurrency: 1 }, () => {
 describe('read-only commands create nothing', { concurrency: 1 }, () => {
   test('jobs/status/inspect/logs/doctor on a missing SQLite path: exit 2, a clear message, no file', async () => {
     const typo = join(dir, 'typo.db');
-    for (const args of [['jobs'], ['status', '1'], ['inspect', '1'], ['logs', '1'], ['doctor']]) {
-      const r = await runCli([...args, '--store', typo]);
-      assert.equal(r.code, 2, `${args[0]}: ${r.output}`);
+    // Side by side: none of them may create the file, so none can see another's.
+    const commands = [['jobs'], ['status', '1'], ['inspect', '1'], ['logs', '1'], ['doctor']];
+    const results = await Promise.all(commands.map((args) => runCli([...args, '--store', typo])));
+    for (const [i, r] of results.entries()) {
+      assert.equal(r.code, 2, `${commands[i]![0]}: ${r.output}`);
       assert.match(r.output, /there is no store at .*typo\.db: this command only reads, so it creates nothing/);
-      assert.equal(existsSync(typo), false, `${args[0]} created ${typo}`);
     }
+    assert.equal(existsSync(typo), false, `one of ${commands.map((c) => c[0]).join(', ')} created ${typo}`);
   });
 
   test('jobs on a PostgreSQL schema that does not exist: exit 2, schema not created', { skip: !process.env.VIGIL_TEST_PG_URL }, async () => {
@@ -91,10 +93,9 @@ describe('logs a user can follow', { concurrency: 1 }, () => {
     const run = await runCli(['run', 'fh.flaky', '--tasks', TASKS, '--store', store]);
     assert.equal(run.code, 0, run.output);
     const id = idOf(run.output);
-    const logs = await runCli(['logs', id, '--store', store]);
+    const [logs, jobs] = await Promise.all([runCli(['logs', id, '--store', store]), runCli(['jobs', '--task', 'fh.flaky', '--store', store])]);
     assert.equal(logs.code, 0, logs.output);
     assert.match(logs.output, new RegExp(`^--- job ${id}, attempt 1 ---\\n.* stdout trying\\n--- job ${id}, attempt 2 ---\\n.* stdout trying$`, 'm'));
-    const jobs = await runCli(['jobs', '--task', 'fh.flaky', '--store', store]);
     assert.match(jobs.output, new RegExp(`^${id}\\s+fh\\.flaky\\s+succeeded\\s+2\\s+.* ago\\s+-\\s+[\\d.]+(ms|s)\\s+-$`, 'm'), 'run time with its unit, no error');
   });
 
@@ -199,15 +200,18 @@ describe('inspect --now', { concurrency: 1 }, () => {
 
 describe('truthful messages', { concurrency: 1 }, () => {
   test('a tasks module that throws at import names its file and line; compound durations are accepted', async () => {
-    const r = await runCli(['run', 'a', '--tasks', 'test/fixtures/firsthour-throws.ts', '--store', store]);
+    // Three independent commands: side by side.
+    const [r, sub, bad] = await Promise.all([
+      runCli(['run', 'a', '--tasks', 'test/fixtures/firsthour-throws.ts', '--store', store]),
+      runCli(['submit', 'fh.slow', '--tasks', TASKS, '--input', '{"ms":1}', '--delay', '1h30m', '--json', '--store', store]),
+      runCli(['submit', 'fh.slow', '--delay', '30m1h', '--store', store]),
+    ]);
     assert.equal(r.code, 2, r.output);
     assert.match(r.output, /failed to load: Unexpected end of JSON input \(thrown at .*firsthour-throws\.ts:4:\d+\)/);
     assert.doesNotMatch(r.output, /nothing was submitted/);
-    const sub = await runCli(['submit', 'fh.slow', '--tasks', TASKS, '--input', '{"ms":1}', '--delay', '1h30m', '--json', '--store', store]);
     assert.equal(sub.code, 0, sub.output);
     const job = JSON.parse(sub.output) as { runAt: number; createdAt: number };
     assert.equal(job.runAt - job.createdAt, 90 * 60_000);
-    const bad = await runCli(['submit', 'fh.slow', '--delay', '30m1h', '--store', store]);
     assert.equal(bad.code, 2);
     assert.match(bad.output, /compound forms like "1h30m"/);
   });

@@ -1,13 +1,15 @@
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { SUPERVISOR_NODE_FLAGS } from '../src/cli/node-flags.js';
 import { openStore } from '../src/store/open.js';
 import type { Job } from '../src/types.js';
+import { CLI } from './helpers/cli.js';
 
 // Every test spawns the real CLI from source, against real SQLite files in a temp dir.
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -43,7 +45,7 @@ class Cli {
   readonly done: Promise<Result>;
 
   constructor(args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    this.child = spawn(process.execPath, [...CLI, ...args], {
       cwd: root,
       env: { ...process.env, VIGIL_STORE: '', VIGIL_DEBUG: '', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -128,15 +130,30 @@ describe('vigil CLI', () => {
     assert.equal(job.error?.kind, 'timeout');
     assert.match(r.stderr, new RegExp(`job ${job.id}: attempt 1 timeout`), 'the enforcement is logged');
 
-    const text = await vigil('inspect', job.id, '--store', store);
+    // Two read-only commands on the same store: run side by side.
+    const [text, inspected] = await Promise.all([vigil('inspect', job.id, '--store', store), vigil('inspect', job.id, '--json', '--store', store)]);
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /attempt 1\s+timeout/);
     assert.match(text.stdout, /Hang report \(timeout\)/);
-    const data = json<{ job: Job; attempts: Array<{ outcome: string; hangReport: { kind: string } | null }> }>(await vigil('inspect', job.id, '--json', '--store', store));
+    const data = json<{ job: Job; attempts: Array<{ outcome: string; hangReport: { kind: string } | null }> }>(inspected);
     assert.equal(data.job.id, job.id);
     assert.equal(data.attempts.length, 1);
     assert.equal(data.attempts[0]!.outcome, 'timeout');
     assert.equal(data.attempts[0]!.hangReport?.kind, 'timeout');
+  });
+
+  test('the `vigil` command (bin/vigil, through a symlink as npm installs it) runs the built CLI with the supervisor\'s V8 flags', async () => {
+    const launcher = readFileSync(join(root, 'bin/vigil'), 'utf8');
+    for (const flag of SUPERVISOR_NODE_FLAGS) assert.ok(launcher.includes(`exec node ${flag} `), `bin/vigil passes ${flag}`);
+    const link = join(tmp, 'bin-link', 'vigil');
+    mkdirSync(dirname(link), { recursive: true });
+    symlinkSync(join(root, 'bin/vigil'), link);
+    const child = spawn(link, ['--version'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 0);
+    assert.equal(out.trim(), (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version);
   });
 
   test('--help of the program and of every command exits 0 with a description and an example', async () => {
@@ -163,12 +180,11 @@ describe('vigil CLI', () => {
     assert.equal(job.error, null);
     figures.push(`vigil run hello: ${r.ms} ms from spawn to exit`);
 
-    const logs = await vigil('logs', job.id, '--store', store);
+    const [logs, text] = await Promise.all([vigil('logs', job.id, '--store', store), vigil('status', job.id, '--store', store)]);
     assert.equal(logs.code, 0, logs.stderr);
     assert.match(logs.stdout, /^\d{4}-\d\d-\d\dT\S+Z stdout hello from the task, Ada$/m);
     assert.match(logs.stdout, /^\S+ log second line$/m);
 
-    const text = await vigil('status', job.id, '--store', store);
     assert.equal(text.code, 0);
     assert.match(text.stdout, new RegExp(`^job\\s+${job.id}\\s+hello\\s+succeeded`, 'm'));
     assert.match(text.stdout, /result\s+\{"greeting":"hello Ada"\}/);
@@ -185,13 +201,14 @@ describe('vigil CLI', () => {
 
   test('submit + worker (child process) + status --json; --wait exits by outcome; SIGTERM stops the worker with 0', async () => {
     const store = newStore();
-    const submitted = await vigil('submit', 'hello', '--tasks', tasks, '--input', '{"name":"Bo"}', '--store', store);
-    assert.equal(submitted.code, 0, submitted.stderr);
-    const id = submitted.stdout.trim();
-    assert.match(id, /^\d+$/);
-
+    // The worker starts while the job is submitted (either may come first: the worker picks the job up either way).
     const worker = new Cli(['worker', '--tasks', tasks, '--concurrency', '2', '--store', store], { timeoutMs: 40_000 });
     try {
+      const submitted = await vigil('submit', 'hello', '--tasks', tasks, '--input', '{"name":"Bo"}', '--store', store);
+      assert.equal(submitted.code, 0, submitted.stderr);
+      const id = submitted.stdout.trim();
+      assert.match(id, /^\d+$/);
+
       await worker.waitForStderr(new RegExp(`job ${id}: attempt 1 succeeded`));
       const status = await vigil('status', id, '--json', '--store', store);
       assert.equal(status.code, 0, status.stderr);
@@ -208,14 +225,17 @@ describe('vigil CLI', () => {
       assert.match(bad.stdout, /error\s+error: it broke on purpose/);
       assert.match(worker.stderr, /attempt 1 failed \(error\): it broke on purpose/);
 
-      const list = await vigil('jobs', '--json', '--store', store);
+      const [list, failed, table] = await Promise.all([
+        vigil('jobs', '--json', '--store', store),
+        vigil('jobs', '--state', 'failed', '--json', '--store', store),
+        vigil('jobs', '--store', store),
+      ]);
       assert.equal(list.code, 0);
       const jobs = json<Job[]>(list);
       assert.equal(jobs.length, 3);
       assert.deepEqual(jobs.map((j) => j.state).sort(), ['failed', 'succeeded', 'succeeded']);
-      const failedOnly = json<Job[]>(await vigil('jobs', '--state', 'failed', '--json', '--store', store));
+      const failedOnly = json<Job[]>(failed);
       assert.deepEqual(failedOnly.map((j) => j.task), ['fail']);
-      const table = await vigil('jobs', '--store', store);
       assert.match(table.stdout, /^ID\s+TASK\s+STATE\s+ATTEMPTS\s+AGE\s+PARENT\s+TOOK\s+ERROR$/m);
     } finally {
       worker.child.kill('SIGTERM');
@@ -276,9 +296,14 @@ describe('vigil CLI', () => {
   test('SIGTERM drains: a job that finishes within --drain succeeds, one that does not returns to the queue uncharged', async () => {
     const store = newStore();
     const gateFile = join(tmp, `gate-${Date.now()}`);
-    const quick = (await vigil('submit', 'gate', '--tasks', tasks, '--input', JSON.stringify({ path: gateFile }), '--store', store)).stdout.trim();
-    const stuck = (await vigil('submit', 'sleepy', '--tasks', tasks, '--store', store)).stdout.trim();
-    const worker = new Cli(['worker', '--tasks', tasks, '--concurrency', '2', '--drain', '3s', '--store', store]);
+    const [quick, stuck] = (
+      await Promise.all([
+        vigil('submit', 'gate', '--tasks', tasks, '--input', JSON.stringify({ path: gateFile }), '--store', store),
+        vigil('submit', 'sleepy', '--tasks', tasks, '--store', store),
+      ])
+    ).map((r) => r.stdout.trim()) as [string, string];
+    // The drain only has to outlast the gate job, which ends within ~25 ms of the gate file's creation.
+    const worker = new Cli(['worker', '--tasks', tasks, '--concurrency', '2', '--drain', '2s', '--store', store]);
     await worker.waitForStderr(new RegExp(`job ${quick} gate: attempt 1 started`));
     await worker.waitForStderr(new RegExp(`job ${stuck} sleepy: attempt 1 started`));
     worker.child.kill('SIGTERM');
@@ -296,8 +321,8 @@ describe('vigil CLI', () => {
 
   test('a second signal forces the worker: exit 130, the running job returns to the queue', async () => {
     const store = newStore();
-    const id = (await vigil('submit', 'sleepy', '--tasks', tasks, '--store', store)).stdout.trim();
     const worker = new Cli(['worker', '--tasks', tasks, '--drain', '30s', '--store', store]);
+    const id = (await vigil('submit', 'sleepy', '--tasks', tasks, '--store', store)).stdout.trim();
     await worker.waitForStderr(new RegExp(`job ${id} sleepy: attempt 1 started`));
     worker.child.kill('SIGTERM');
     await worker.waitForStderr(/SIGTERM: draining/);
@@ -336,18 +361,24 @@ describe('vigil CLI', () => {
     assertUsageError(badState, /--state.*must be one of queued, running/);
     assert.equal(await countJobs(store), before, 'nothing was enqueued');
 
-    const missingDir = await vigil('jobs', '--store', 'sqlite:/nonexistent-dir/x.db');
+    const [missingDir, mysql, viaEnv, zeroConcurrency, badDelay, unknownCommand, debug] = await Promise.all([
+      vigil('jobs', '--store', 'sqlite:/nonexistent-dir/x.db'),
+      vigil('jobs', '--store', 'mysql://x'),
+      new Cli(['jobs'], { env: { VIGIL_STORE: 'sqlite:/nonexistent-dir/y.db' } }).done,
+      vigil('worker', '--concurrency', '0', '--tasks', tasks, '--store', store),
+      vigil('submit', 'hello', '--tasks', tasks, '--delay', 'soon', '--store', store),
+      vigil('frobnicate'),
+      // VIGIL_DEBUG=1 shows where a usage error came from.
+      new Cli(['status', '424242', '--store', store], { env: { VIGIL_DEBUG: '1' } }).done,
+    ]);
     assertUsageError(missingDir, /\/nonexistent-dir/);
-    assertUsageError(await vigil('jobs', '--store', 'mysql://x'), /unsupported store URL/);
-    const viaEnv = await new Cli(['jobs'], { env: { VIGIL_STORE: 'sqlite:/nonexistent-dir/y.db' } }).done;
+    assertUsageError(mysql, /unsupported store URL/);
     assertUsageError(viaEnv, /nonexistent-dir/);
-    assertUsageError(await vigil('worker', '--concurrency', '0', '--tasks', tasks, '--store', store), /--concurrency.*must be an integer/);
-    assertUsageError(await vigil('submit', 'hello', '--tasks', tasks, '--delay', 'soon', '--store', store), /--delay.*duration/);
-    assertUsageError(await vigil('frobnicate'), /unknown command 'frobnicate'/);
+    assertUsageError(zeroConcurrency, /--concurrency.*must be an integer/);
+    assertUsageError(badDelay, /--delay.*duration/);
+    assertUsageError(unknownCommand, /unknown command 'frobnicate'/);
     assert.equal(await countJobs(store), before, 'still nothing enqueued');
 
-    // VIGIL_DEBUG=1 shows where a usage error came from.
-    const debug = await new Cli(['status', '424242', '--store', store], { env: { VIGIL_DEBUG: '1' } }).done;
     assert.equal(debug.code, 2);
     assert.match(debug.stderr, /\n\s+at .+:\d+:\d+/);
   });
@@ -378,7 +409,7 @@ describe('vigil CLI', () => {
   test('run shows a progress bar from ctx.progress when stdout is a terminal', { skip: !existsSync('/usr/bin/script') && 'needs script(1) for a pseudo-terminal' }, async () => {
     const store = newStore();
     const quote = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
-    const cmd = [process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'run', 'steps', '--tasks', tasks, '--input', '{"n":3,"ms":250}', '--store', store].map(quote).join(' ');
+    const cmd = [process.execPath, ...CLI, 'run', 'steps', '--tasks', tasks, '--input', '{"n":3,"ms":250}', '--store', store].map(quote).join(' ');
     // script(1) gives the CLI a pseudo-terminal for stdout and stderr; -e passes its exit code through.
     const child = spawn('/usr/bin/script', ['-qec', cmd, '/dev/null'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -2,11 +2,32 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Worker } from '../src/engine/worker.js';
 import { childPids, cpuTicks, ENGINE_TASKS, openTestVigil, startWorker, type TestVigil } from './helpers/engine.js';
 import { assertNoLeaks, snapshot, type Resources } from './helpers/leaks.js';
 import { runCli } from './helpers/cli.js';
+
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').slice(0, 200);
+  } catch {
+    return '(gone)';
+  }
+}
+
+/** Until the executor processes have used at most 2 ticks in 300 ms (bounded). */
+async function quiet(): Promise<void> {
+  const end = Date.now() + 20_000;
+  for (;;) {
+    const before = childPids().map((pid) => cpuTicks(pid) ?? 0).reduce((a, b) => a + b, 0);
+    await new Promise((r) => setTimeout(r, 300));
+    const used = childPids().map((pid) => cpuTicks(pid) ?? 0).reduce((a, b) => a + b, 0) - before;
+    if (used <= 2) return;
+    if (Date.now() > end) throw new Error(`the executor processes were still busy 20 s after the worker started (${used} ticks in 300 ms)`);
+  }
+}
 
 const HANGS = ['spin', 'never', 'atomics', 'fifo', 'pbkdf2'] as const;
 
@@ -19,6 +40,9 @@ for (const isolation of ['thread', 'process'] as const) {
       resources = snapshot();
       t = await openTestVigil();
       worker = await startWorker(t.vigil, { concurrency: 2 });
+      // startWorker waits for the warm-up only up to a bound: under load the host was still loading its threads
+      // seconds later (20-30 ticks per 500 ms for 5 s), which the CPU checks below would blame on the hangs.
+      await quiet();
     });
     after(async () => {
       await t.cleanup();
@@ -43,10 +67,19 @@ for (const isolation of ['thread', 'process'] as const) {
         const tookMs = attempt.finishedAt - attempt.startedAt;
         assert.ok(tookMs <= 1_500 + (hang === 'fifo' || hang === 'pbkdf2' ? 300 : 0), `attempt ended after ${tookMs} ms`);
         // Nothing of the attempt keeps burning CPU: every executor process's CPU time has stopped growing.
-        const before = childPids().map((pid) => cpuTicks(pid) ?? 0).reduce((a, b) => a + b, 0);
-        await new Promise((r) => setTimeout(r, 400));
-        const afterTicks = childPids().map((pid) => cpuTicks(pid) ?? 0).reduce((a, b) => a + b, 0);
-        assert.ok(afterTicks - before <= 8, `executor processes used ${afterTicks - before} ticks in 400 ms after the kill`);
+        // A leftover (a loop still spinning, native code still hashing) burns CPU without pause; the pre-warmed host's
+        // own work comes in bursts (once 13 ticks in a full run, in the process suite, where that host runs nothing).
+        // So: a 400 ms window nearly idle, within three.
+        const windows: string[] = [];
+        for (let i = 0; i < 3; i++) {
+          const before = new Map(childPids().map((pid) => [pid, cpuTicks(pid) ?? 0]));
+          await new Promise((r) => setTimeout(r, 400));
+          const used = childPids().map((pid) => ({ pid, ticks: (cpuTicks(pid) ?? 0) - (before.get(pid) ?? 0), command: commandOf(pid) }));
+          const total = used.reduce((a, u) => a + u.ticks, 0);
+          if (total <= 8) break;
+          windows.push(`${total} ticks: ${JSON.stringify(used.filter((u) => u.ticks > 0))}`);
+        }
+        assert.ok(windows.length < 3, `executor processes kept using CPU after the kill, in three 400 ms windows: ${windows.join('; ')}`);
       });
     }
 

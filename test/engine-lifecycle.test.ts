@@ -81,10 +81,16 @@ describe('crash: a SIGKILLed worker loses its leases and another worker finishes
 
   test('20 running jobs survive a SIGKILL', async () => {
     const file = join(t.dir, 'effects.txt');
-    const jobs = await Promise.all(Array.from({ length: 20 }, () => t.vigil.submit('sideEffect', { file, ms: 3_000 })));
+    // Attempt 1 runs long enough to be running at the kill however the worker ramps up its threads (a few are warm,
+    // the rest start once attempts are seen to be long); the re-runs are short.
+    const jobs = await Promise.all(Array.from({ length: 20 }, () => t.vigil.submit('sideEffect', { file, ms: 100, firstMs: 30_000 })));
     const first = startCli(['worker', '--tasks', ENGINE_TASKS, '--store', t.storeUrl, '--concurrency', '20', '--lease', '2s']);
-    await until('20 attempts running', 20_000, () => existsSync(file) && readFileSync(file, 'utf8').trim().split('\n').length >= 20);
-    first.kill('SIGKILL');
+    try {
+      await until('20 attempts running', 20_000, () => existsSync(file) && readFileSync(file, 'utf8').trim().split('\n').length >= 20);
+    } finally {
+      // Also when the wait fails: a worker left running keeps this file's process alive until --test-timeout.
+      first.kill('SIGKILL');
+    }
     await exited(first, 5_000);
     const second = startCli(['worker', '--tasks', ENGINE_TASKS, '--store', t.storeUrl, '--concurrency', '20', '--lease', '2s']);
     try {
@@ -129,22 +135,31 @@ describe('graceful shutdown', () => {
   before(async () => (t = await openTestVigil()));
   after(async () => t.cleanup());
 
-  async function runningWorker(drain: string, file: string) {
+  /** `firstMs`: how long each job's first attempt runs; re-runs (after a drain handed them back) take `ms`. */
+  async function runningWorker(drain: string, file: string, timing: { ms: number; firstMs?: number }) {
     const worker = startCli(['worker', '--tasks', ENGINE_TASKS, '--store', t.storeUrl, '--concurrency', '5', '--drain', drain]);
-    const jobs = await Promise.all(Array.from({ length: 5 }, () => t.vigil.submit('sideEffect', { file, ms: 2_000 })));
-    await until('5 attempts running', 15_000, () => existsSync(file) && readFileSync(file, 'utf8').trim().split('\n').length >= 5);
-    return { worker, jobs };
+    try {
+      const jobs = await Promise.all(Array.from({ length: 5 }, () => t.vigil.submit('sideEffect', { file, ...timing })));
+      await until('5 attempts running', 15_000, () => existsSync(file) && readFileSync(file, 'utf8').trim().split('\n').length >= 5);
+      return { worker, jobs };
+    } catch (err) {
+      // A worker left running keeps this file's process alive until --test-timeout.
+      worker.kill('SIGKILL');
+      throw err;
+    }
   }
 
   test('SIGTERM with a 10 s drain: all 5 running jobs succeed, exit 0', async () => {
-    const { worker, jobs } = await runningWorker('10s', join(t.dir, 'drain-long.txt'));
+    const { worker, jobs } = await runningWorker('10s', join(t.dir, 'drain-long.txt'), { ms: 2_000 });
     worker.kill('SIGTERM');
     assert.equal(await exited(worker, 15_000), 0);
     for (const j of jobs) assert.equal((await t.vigil.get(j.id)).state, 'succeeded');
   });
 
   test('SIGTERM with a 0.5 s drain: the jobs return to the queue and a new worker finishes them', async () => {
-    const { worker, jobs } = await runningWorker('500ms', join(t.dir, 'drain-short.txt'));
+    // The first attempts would run 30 s (the drain stops them after 0.5 s): still running at the SIGTERM however slowly
+    // the fifth one starts (with 2 s, the first ones ended before it on a loaded machine); the re-runs are short.
+    const { worker, jobs } = await runningWorker('500ms', join(t.dir, 'drain-short.txt'), { ms: 100, firstMs: 30_000 });
     worker.kill('SIGTERM');
     assert.equal(await exited(worker, 10_000), 0);
     for (const j of jobs) {

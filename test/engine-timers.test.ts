@@ -27,11 +27,22 @@ class ScriptedAttempt implements RunningAttempt {
   aborted: string | null = null;
   killed = false;
   end!: (end: AttemptEnd) => void;
-  constructor(readonly channel: AttemptChannel) {
+  /** `queued`: it queues in the executor behind other attempts (as a thread attempt for a busy thread) until begin(). */
+  constructor(
+    readonly channel: AttemptChannel,
+    public queued = false,
+  ) {
     this.done = new Promise((r) => (this.end = r));
+  }
+  /** A thread is given to it or started for it: its clocks start (what the thread executor does then). */
+  begin(): number {
+    this.queued = false;
+    return this.channel.clockStarts!();
   }
   abort(reason: string): void {
     this.aborted = reason;
+    // As a thread attempt does: one that never got a thread ends at once (killed), its code never ran.
+    if (this.queued) this.end({ type: 'killed' });
   }
   async kill(): Promise<void> {
     this.killed = true;
@@ -45,7 +56,7 @@ class ScriptedAttempt implements RunningAttempt {
   }
 }
 
-async function harness(def: TaskDefinition, options: { wrap?: (s: Store) => Store; deadlineMs?: number } = {}) {
+async function harness(def: TaskDefinition, options: { wrap?: (s: Store) => Store; deadlineMs?: number; queued?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-timers-'));
   const real = await openStore(`sqlite:${join(dir, 'vigil.db')}`);
   const store = options.wrap ? options.wrap(real) : real;
@@ -58,7 +69,7 @@ async function harness(def: TaskDefinition, options: { wrap?: (s: Store) => Stor
   const attempts: ScriptedAttempt[] = [];
   const executor: Executor = {
     start: (_spec, channel) => {
-      const a = new ScriptedAttempt(channel);
+      const a = new ScriptedAttempt(channel, options.queued);
       attempts.push(a);
       return a;
     },
@@ -155,6 +166,70 @@ describe('supervisor timing on a manual clock', () => {
       assert.equal(h.enforced()?.kind, 'deadline');
       await h.clock.advance(0);
       await h.running;
+    } finally {
+      await h.close();
+    }
+  });
+
+  // Queueing in the executor behind other attempts (a thread attempt while every thread is busy) is not running: an
+  // attempt's timeout, heartbeat and silence count from when a thread is given to it or started for it; only the job's
+  // deadline runs throughout. Cancel and deadline end a queued attempt exactly as a running one.
+  test('an attempt queued 60 s in its executor behind busy threads: its 10 s timeout and 5 s heartbeat start when it gets a thread', async () => {
+    const h = await harness(defineTask({ name: 'queued', timeout: '10s', heartbeat: '5s', grace: '0ms', retries: 0, run: () => null }), { queued: true });
+    try {
+      const t0 = h.clock.now();
+      assert.equal(h.sup.state.phase, 'running');
+      await h.clock.advance(60_000);
+      assert.equal(h.enforced(), undefined, 'no timeout or stall while it queued');
+      assert.equal(h.attempt().aborted, null);
+      const endsAt = h.attempt().begin();
+      assert.equal(endsAt, t0 + 70_000, 'the code must be over 10 s after it started (ctx.exec reads it)');
+      await h.clock.advance(4_999);
+      assert.equal(h.enforced(), undefined, 'the heartbeat window opened when it got its thread');
+      h.attempt().channel.heartbeat(undefined);
+      await h.clock.advance(4_999);
+      h.attempt().channel.heartbeat(undefined);
+      await h.clock.advance(1);
+      assert.equal(h.enforced(), undefined, 'not a millisecond before 10 s of running');
+      await h.clock.advance(1);
+      assert.equal(h.enforced()?.kind, 'timeout');
+      await h.running;
+      assert.equal(h.attempt().killed, true);
+      const [attempt] = await h.store.attempts(h.jobId);
+      assert.equal(attempt?.outcome, 'timeout');
+      assert.equal(attempt?.hangReport?.elapsedMs, 10_000, 'elapsed since its clocks started');
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('the job deadline passes while the attempt queues for a thread: it ends deadline at once, its code never started', async () => {
+    const h = await harness(defineTask({ name: 'queuedDue', timeout: '1h', deadline: '5s', grace: '1s', retries: 0, run: () => null }), { deadlineMs: 5_000, queued: true });
+    try {
+      await h.clock.advance(4_500);
+      assert.equal(h.enforced(), undefined);
+      await h.clock.advance(1_000);
+      assert.equal(h.enforced()?.kind, 'deadline');
+      await h.running;
+      assert.equal(h.attempt().killed, false, 'the abort ended it: nothing to kill');
+      const job = await h.store.get(h.jobId);
+      assert.equal(job?.state, 'failed');
+      assert.equal(job?.error?.kind, 'deadline');
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('cancelled while it queues for a thread: cancelled (not crashed), uncharged, at once', async () => {
+    const h = await harness(defineTask({ name: 'queuedCancel', timeout: '1h', grace: '5s', retries: 0, run: () => null }), { queued: true });
+    try {
+      h.sup.cancel('a sibling failed under the failFast policy');
+      await h.clock.advance(0);
+      await h.running;
+      const job = await h.store.get(h.jobId);
+      assert.equal(job?.state, 'cancelled');
+      const [attempt] = await h.store.attempts(h.jobId);
+      assert.equal(attempt?.outcome, 'cancelled');
     } finally {
       await h.close();
     }

@@ -60,6 +60,31 @@ test('scans are spaced by their own cost, however many subscribers ask', async (
   assert.ok(reads <= Math.ceil(elapsed / 400) + 1, `${reads} scans of 20 ms in ${elapsed.toFixed(0)} ms`);
 });
 
+test('one slow scan among fast ones (preempted, a GC) does not space the next ones by its own cost', async () => {
+  let reads = 0;
+  const scanner = new ProcScanner(() => {
+    reads += 1;
+    // The third scan takes 150 ms of wall time (spaced by itself: no scan for 3 s); the others are fast.
+    if (reads === 3) {
+      const until = performance.now() + 150;
+      while (performance.now() < until) {
+        // Preempted, or paused by a GC.
+      }
+    }
+    return [] as ProcStat[];
+  });
+  const stop = scanner.every(50, () => 50);
+  try {
+    await waitFor('the slow scan', () => reads >= 3, 5_000);
+    const after = reads;
+    await sleep(1_000);
+    // A scan every 50 ms goes on: ~20 in the second; spaced by the slow one, none.
+    assert.ok(reads - after >= 5, `${reads - after} scans in the second after the slow one`);
+  } finally {
+    stop();
+  }
+});
+
 test('N concurrent process and command attempts cause one /proc scan per tick, not N', async (t) => {
   const n = 6;
   const running: RunningAttempt[] = [];

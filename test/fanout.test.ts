@@ -111,10 +111,15 @@ describe('a worker killed while a parent waits', () => {
 
   test('after recovery the 5 finished children are not run again and the result is the same', async () => {
     const file = join(t.dir, 'runs.txt');
-    const job = await t.vigil.submit('resumable', { file, slowMs: 4_000 });
+    // The slow children's first attempts (4 s) are still running at the kill; their re-runs take 100 ms.
+    const job = await t.vigil.submit('resumable', { file, slowMs: 4_000, rerunMs: 100 });
     const worker = startCli(['worker', '--tasks', TASKS, '--store', t.storeUrl, '--concurrency', '4', '--lease', '2s']);
-    await until('5 children done', 20_000, async () => (await t.vigil.children(job.id)).filter((c) => c.state === 'succeeded').length >= 5);
-    worker.kill('SIGKILL');
+    try {
+      await until('5 children done', 20_000, async () => (await t.vigil.children(job.id)).filter((c) => c.state === 'succeeded').length >= 5);
+    } finally {
+      // Also when the wait fails: a worker left running keeps this file's process alive until --test-timeout.
+      worker.kill('SIGKILL');
+    }
     await exited(worker, 5_000);
     const second = startCli(['worker', '--tasks', TASKS, '--store', t.storeUrl, '--concurrency', '4', '--lease', '2s']);
     try {

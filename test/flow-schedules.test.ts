@@ -133,10 +133,9 @@ for (const factory of storeFactories()) {
       const [state] = await store.listSchedules();
       assert.equal(state!.lastTickAt, ticks.at(-1));
       assert.equal(state!.lastJobId, jobs.find((j) => j.idempotencyKey === `schedule:every-second:${ticks.at(-1)}`)!.id);
-      const listed = await runCli(['schedules', '--store', loc.url]);
+      const [listed, json] = await Promise.all([runCli(['schedules', '--store', loc.url]), runCli(['schedules', '--json', '--store', loc.url])]);
       assert.equal(listed.code, 0, listed.output);
       assert.match(listed.output, new RegExp(`every-second +tick +every 1s, catch-up all .* ${state!.lastJobId} `));
-      const json = await runCli(['schedules', '--json', '--store', loc.url]);
       assert.equal((JSON.parse(json.output) as Array<{ nextTickAt: number }>)[0]!.nextTickAt, ticks.at(-1)! + 1_000);
     });
   });

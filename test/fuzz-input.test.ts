@@ -10,6 +10,7 @@ import { VigilError } from '../src/errors.js';
 import { defineTask } from '../src/index.js';
 import { openStore, parseStoreUrl } from '../src/store/open.js';
 import { parseDuration } from '../src/task/duration.js';
+import { CLI } from './helpers/cli.js';
 
 /**
  * Bad input everywhere (issue #13), with fast-check: whatever comes in, the answer is a value or a VigilError with a
@@ -89,7 +90,7 @@ test('store URLs: any string is parsed or refused with a clear error; opening on
 test('CLI arguments: random arguments to submit end with a usage error (exit 2) and a message, never a stack trace', () => {
   const args = fc.sample(fc.array(fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('--input', '--store', '--delay', '--priority', '--key', '-x', '--', '--wait', '--timeout')), { maxLength: 5 }), { numRuns: 8, seed: 13 });
   for (const extra of args) {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'submit', 'no-such-task', '--store', `sqlite:${join(dir, 'cli.db')}`, ...extra], { encoding: 'utf8', timeout: 60_000, input: '' });
+    const r = spawnSync(process.execPath, [...CLI, 'submit', 'no-such-task', '--store', `sqlite:${join(dir, 'cli.db')}`, ...extra], { encoding: 'utf8', timeout: 60_000, input: '' });
     const out = `${r.stdout}${r.stderr}`;
     assert.ok(r.status !== null && r.status !== 0, `${JSON.stringify(extra)}: exit ${r.status} ${out}`);
     assert.ok(!/\n\s+at .+:\d+:\d+/.test(out), `${JSON.stringify(extra)}: a stack trace:\n${out}`);

@@ -127,3 +127,27 @@ describe('nextState: the rows that matter, spelled out', () => {
     assert.match(got.error.message, /passed 250 ms before a worker could start it/);
   });
 });
+
+describe('nextState: a success is decided without the row', () => {
+  it('gives the same decision for every row and policy (both stores write a success in one statement on that basis)', () => {
+    const finish: AttemptFinish = { outcome: 'succeeded', result: { r: 1 } };
+    const rows: JobFacts[] = [
+      { chargedAttempts: 0, deadlineAt: null, cancelRequested: false, cancelReason: null },
+      { chargedAttempts: 4, deadlineAt: 1, cancelRequested: true, cancelReason: 'stop' },
+      { chargedAttempts: 2, deadlineAt: 10_000_000, cancelRequested: false, cancelReason: null },
+    ];
+    const policies: RetryPolicy[] = [
+      { maxAttempts: 3, backoffMs: 100, factor: 2, maxDelayMs: 1000, jitter: 0 },
+      { maxAttempts: 1, backoffMs: 0, factor: 1, maxDelayMs: 0, jitter: 1 },
+    ];
+    for (const row of rows) {
+      for (const policy of policies) {
+        for (const now of [0, 5_000, 20_000_000]) {
+          assert.deepEqual(nextState(row, finish, policy, now, () => 0.5), {
+            state: 'succeeded', runAt: null, result: { r: 1 }, error: null, charged: true, chargedAttempts: row.chargedAttempts + 1,
+          });
+        }
+      }
+    }
+  });
+});

@@ -124,6 +124,20 @@ class Proxy {
   }
 }
 
+
+/** Calls `seen` with every statement any pg client sends (text, and name when prepared) until the returned restore(). */
+function spyQueries(seen: (query: { text: string; name?: string }) => void): () => void {
+  const original = pg.Client.prototype.query;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const a = args[0] as { text?: string; name?: string } | string;
+    seen(typeof a === 'string' ? { text: a } : { text: a?.text ?? '', name: a?.name });
+    return (original as (...x: unknown[]) => unknown).apply(this, args);
+  } as typeof original;
+  return () => {
+    pg.Client.prototype.query = original;
+  };
+}
+
 describe('PostgreSQL store', { skip }, () => {
   before(async () => {
     admin = new pg.Client({ connectionString: BASE });
@@ -414,6 +428,21 @@ describe('PostgreSQL store', { skip }, () => {
     // planner then guesses, and must not be able to guess the whole queue.
     await admin.query(`ALTER TABLE "${schema}".jobs SET (autovacuum_enabled = false)`);
     await store.enqueue(Array.from({ length: 3_000 }, (_, i) => job('sweep', { input: i })));
+    // The common claim runs the claim_jobs function (migration 010), whose statements EXPLAIN can not show: it must
+    // read a handful of rows of jobs, not the queue (pg_stat_xact_* count what this transaction read).
+    await admin.query('BEGIN');
+    try {
+      const claimed = await admin.query(`SELECT (job).id FROM "${schema}".claim_jobs('{sweep}', '{1}', 1, 'w', 30000, 500)`);
+      assert.equal(claimed.rows.length, 1);
+      const read = await admin.query<{ n: string }>(
+        `SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) AS n FROM pg_stat_xact_user_tables WHERE relid = $1::regclass`,
+        [`"${schema}".jobs`],
+      );
+      assert.ok(Number(read.rows[0]!.n) < 100, `one claim_jobs call read ${read.rows[0]!.n} rows of jobs`);
+    } finally {
+      await admin.query('ROLLBACK');
+    }
+    // A claim that also asks for a rate-limited task still sends the one statement: its plan is checked below.
     let claimSql: { text: string; values: unknown[] } | undefined;
     const original = pg.Client.prototype.query;
     pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
@@ -424,7 +453,7 @@ describe('PostgreSQL store', { skip }, () => {
       return (original as (...x: unknown[]) => unknown).apply(this, args);
     } as typeof original;
     try {
-      assert.equal((await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { sweep: 1 } })).length, 1);
+      assert.equal((await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { sweep: 1, limited: 1 }, rateLimits: { limited: { max: 1, perMs: 1_000 } } })).length, 1);
     } finally {
       pg.Client.prototype.query = original;
     }
@@ -493,6 +522,192 @@ describe('PostgreSQL store', { skip }, () => {
     assert.equal(await store.finishAttempt(c!.fence, { outcome: 'succeeded', result: 2 }), null);
     assert.equal(await store.finishAttempt({ ...c!.fence, workerId: 'other' }, { outcome: 'succeeded', result: 3 }), null);
     assert.deepEqual((await store.get(c!.job.id))?.result, { ok: true });
+  });
+
+  it('the finish functions (migration 011) read the fenced rows by key after the table grew past its statistics', async () => {
+    // finish_succeeded plans per call (force_custom_plan) like claim_jobs: a plan fixed while the table was small
+    // (what a prepared statement or PL/pgSQL's generic plan would keep for the session's life) sequentially scanned
+    // the grown table (bench/pg-plan-growth.mts). Here the statistics say 20 rows while 3,000 are there; one
+    // session calls the function more than five times on the small table, then once on the grown one, which must
+    // read a handful of rows of jobs (pg_stat_xact_* count what a transaction read).
+    const schema = freshSchema();
+    const store = await open(schema);
+    await admin.query(`ALTER TABLE "${schema}".jobs SET (autovacuum_enabled = false)`);
+    await store.enqueue(Array.from({ length: 20 }, (_, i) => job('grow', { input: i })));
+    await admin.query(`ANALYZE "${schema}".jobs`);
+    const session = new pg.Client({ connectionString: BASE });
+    await session.connect();
+    const call = `SELECT f.fin, (f.job).id, (f.job).state
+                    FROM "${schema}".finish_succeeded_claim($1, $2, $3, $4, '{grow}', '{1}', 1, 'w', 30000, 500) f`;
+    try {
+      let [cur] = await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { grow: 1 } });
+      for (let i = 0; i < 8; i++) {
+        const r = await session.query(call, [[cur!.fence.jobId], [cur!.fence.attempt], ['w'], ['1']]);
+        assert.deepEqual(r.rows.map((x) => [x.fin, x.state]), [[true, 'succeeded'], [false, 'running']]);
+        cur = { job: cur!.job, fence: { ...cur!.fence, jobId: String(r.rows[1].id), attempt: 1 } };
+      }
+      await store.enqueue(Array.from({ length: 3_000 }, (_, i) => job('grow', { input: i })));
+      const [other] = await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { grow: 1 } });
+      // The session's counters include what it has not reported yet: read them before and after the call.
+      const reads = async (): Promise<number> => {
+        const r = await session.query<{ n: string }>(
+          `SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) AS n FROM pg_stat_xact_user_tables WHERE relid = $1::regclass`,
+          [`"${schema}".jobs`],
+        );
+        return Number(r.rows[0]!.n);
+      };
+      await session.query('BEGIN');
+      const before = await reads();
+      const fin = await session.query(call, [[cur!.fence.jobId, other!.fence.jobId], [1, 1], ['w', 'stale'], ['1', '2']]);
+      const read = (await reads()) - before;
+      // `other`'s fence names another worker: fenced out. cur finished, and one job claimed.
+      assert.deepEqual(fin.rows.map((r) => [r.fin, r.state]), [[true, 'succeeded'], [false, 'running']]);
+      assert.equal(String(fin.rows[0].id), cur!.fence.jobId);
+      assert.ok(read < 100, `one finish_succeeded_claim call read ${read} rows of jobs`);
+      await session.query('ROLLBACK');
+    } finally {
+      await session.end();
+    }
+  });
+
+  it('the hot statements are prepared, and only bare calls of the store functions are', async () => {
+    // A prepared statement keeps its plan for the connection's life: only a call of a function (whose own
+    // statements plan per call) may be one (db.ts). Claim, finish and finish+claim are prepared.
+    const schema = freshSchema();
+    const store = await open(schema);
+    await store.enqueue(Array.from({ length: 4 }, (_, i) => job('prep', { input: i })));
+    const named: string[] = [];
+    const restore = spyQueries((q) => {
+      if (q.name) named.push(q.text.replace(/\s+/g, ' '));
+    });
+    try {
+      const req = { workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { prep: 1 } };
+      const [c1] = await store.claim(req);
+      const [, [c2]] = await Promise.all([store.finishAttempt(c1!.fence, { outcome: 'succeeded', result: 1 }), store.claim(req)]);
+      await store.finishAttempt(c2!.fence, { outcome: 'succeeded', result: 2 });
+      await store.enqueue([job('prep', { input: 9 })]);
+      await store.counts();
+    } finally {
+      restore();
+    }
+    assert.equal(named.length, 3, named.join(' | '));
+    for (const text of named) assert.match(text, /^SELECT [^;]* FROM "[^"]+"\.(claim_jobs|finish_succeeded|finish_succeeded_claim)\(\$1::[^;]*\) [cf]$/);
+  });
+
+  it('a bulk enqueue without keys is a plain INSERT; a batch with keys still answers the existing jobs', async () => {
+    // No idempotency key and no child key in the batch: no row can conflict (the unique indexes are partial on
+    // those keys), so neither ON CONFLICT nor the look-ups of existing rows are sent.
+    const schema = freshSchema();
+    const store = await open(schema);
+    const sent: string[] = [];
+    const restore = spyQueries((q) => sent.push(q.text));
+    let plain: Awaited<ReturnType<typeof store.enqueue>>;
+    try {
+      plain = await store.enqueue([
+        ...Array.from({ length: 3 }, (_, i) => job('bulk', { input: i })),
+        job('bulk', { input: { deep: [1, 'two', null] }, delayMs: 5_000, priority: -3, deadlineMs: 60_000 }),
+        job('other', { input: null, retry: { ...RETRY, maxAttempts: 4 }, childKey: 'no parent, no key' }),
+      ]);
+    } finally {
+      restore();
+    }
+    assert.equal(sent.length, 1);
+    assert.doesNotMatch(sent[0]!, /ON CONFLICT/);
+    assert.doesNotMatch(sent[0]!, /UNION ALL/);
+    assert.deepEqual(plain.map((r) => r.created), [true, true, true, true, true]);
+    for (const r of plain) assert.deepEqual(r.job, await store.get(r.job.id));
+    const [parent] = await store.enqueue([job('bulk', { idempotencyKey: 'p', deadlineMs: 30_000 })]);
+    // A parent without a child key is still keyless: the child's deadline is capped by its parent's.
+    const [kid] = await store.enqueue([job('bulk', { parentId: parent!.job.id, deadlineMs: 600_000 })]);
+    assert.deepEqual(kid!.job, await store.get(kid!.job.id));
+    assert.equal(kid!.job.deadlineAt, parent!.job.deadlineAt);
+    const again = await store.enqueue([
+      job('bulk', { idempotencyKey: 'p' }),
+      job('bulk', { parentId: parent!.job.id, childKey: 'c' }),
+      job('bulk', { input: 'free' }),
+    ]);
+    assert.deepEqual(again.map((r) => r.created), [false, true, true]);
+    assert.equal(again[0]!.job.id, parent!.job.id);
+    const child = await store.enqueue([job('bulk', { parentId: parent!.job.id, childKey: 'c' }), job('bulk')]);
+    assert.deepEqual(child.map((r) => r.created), [false, true]);
+    assert.equal(child[0]!.job.id, again[1]!.job.id);
+  });
+
+  it('enqueue answers exactly the jobs a read gives back (new rows are filled in by the client)', async () => {
+    const schema = freshSchema();
+    const store = await open(schema);
+    const [parent] = await store.enqueue([job('tree', { input: { p: 1 }, deadlineMs: 60_000, priority: 3 })]);
+    const batch = await store.enqueue([
+      job('tree', { input: null, parentId: parent!.job.id, childKey: 'a', deadlineMs: 600_000 }),
+      job('tree', { input: [1, 'two', { three: 3 }], delayMs: 5_000, priority: -2, idempotencyKey: 'k1' }),
+      job('other', { input: 'text', retry: { ...RETRY, maxAttempts: 7 } }),
+      job('tree', { input: { dup: true }, parentId: parent!.job.id, childKey: 'a' }),
+    ]);
+    assert.deepEqual(batch.map((b) => b.created), [true, true, true, false]);
+    for (const b of [parent!, ...batch]) assert.deepEqual(b.job, await store.get(b.job.id));
+    assert.equal(batch[0]!.job.deadlineAt, parent!.job.deadlineAt, "a child's deadline is capped by its parent's");
+    assert.equal(batch[3]!.job.id, batch[0]!.job.id);
+  });
+
+  it('a success and the claim asked in the same turn travel in one statement (one commit per job at C=1)', async () => {
+    const schema = freshSchema();
+    const store = await open(schema);
+    await store.enqueue([job('pair', { input: 1 }), job('pair', { input: 2 }), job('pair', { input: 3 })]);
+    const req = { workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { pair: 1 } };
+    const [first] = await store.claim(req);
+    const sent: string[] = [];
+    const restore = spyQueries((q) => sent.push(q.text));
+    let done: Awaited<ReturnType<typeof store.finishAttempt>>;
+    let next: Awaited<ReturnType<typeof store.claim>>;
+    let stale: Awaited<ReturnType<typeof store.finishAttempt>>;
+    let third: Awaited<ReturnType<typeof store.claim>>;
+    try {
+      [done, next] = await Promise.all([store.finishAttempt(first!.fence, { outcome: 'succeeded', result: 'one' }), store.claim(req)]);
+      assert.equal(sent.length, 1, `statements: ${sent.map((t) => t.replace(/\s+/g, ' ').slice(0, 60)).join(' | ')}`);
+      // A stale fence in the same statement changes nothing, and the claim still goes through.
+      [stale, third] = await Promise.all([store.finishAttempt(first!.fence, { outcome: 'succeeded', result: 'again' }), store.claim(req)]);
+    } finally {
+      restore();
+    }
+    assert.equal(done?.state, 'succeeded');
+    assert.deepEqual(done?.result, 'one');
+    assert.equal(next.length, 1);
+    assert.deepEqual(next[0]!.job.input, 2);
+    assert.equal(next[0]!.job.state, 'running');
+    assert.deepEqual(next[0]!.fence, { jobId: next[0]!.job.id, attempt: 1, workerId: 'w' });
+    assert.equal(stale, null);
+    assert.deepEqual((await store.get(first!.job.id))?.result, 'one');
+    assert.deepEqual(third.map((c) => c.job.input), [3]);
+    const [att] = await store.attempts(next[0]!.job.id);
+    assert.equal(att?.finishedAt, null, 'the claimed job has its open attempt row');
+    // Nothing left: the pair answers the finish and an empty claim.
+    const [last, none] = await Promise.all([store.finishAttempt(next[0]!.fence, { outcome: 'succeeded', result: 2 }), store.claim(req)]);
+    assert.equal(last?.state, 'succeeded');
+    assert.deepEqual(none, []);
+  });
+
+  it('a claim whose batch partner fails is not failed with it', async () => {
+    const schema = freshSchema();
+    const store = await open(schema);
+    await store.enqueue([job('part', { input: 1 }), job('part', { input: 2 })]);
+    const req = { workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { part: 1 } };
+    const [first] = await store.claim(req);
+    // The database refuses this one result: the combined statement fails as a whole (nothing of it committed),
+    // then each item is written alone, so the claim still succeeds and only the finish fails.
+    await admin.query(`CREATE FUNCTION "${schema}".refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$`);
+    await admin.query(`CREATE TRIGGER refuse BEFORE UPDATE ON "${schema}".jobs FOR EACH ROW WHEN (NEW.result = '"boom"') EXECUTE FUNCTION "${schema}".refuse()`);
+    const [fin, claimed] = await Promise.allSettled([
+      store.finishAttempt(first!.fence, { outcome: 'succeeded', result: 'boom' }),
+      store.claim(req),
+    ]);
+    assert.equal(fin.status, 'rejected');
+    assert.equal(claimed.status, 'fulfilled');
+    const got = claimed.status === 'fulfilled' ? claimed.value : [];
+    assert.deepEqual(got.map((c) => c.job.input), [2]);
+    assert.equal((await store.get(first!.job.id))?.state, 'running', 'the refused finish left its job as it was');
+    assert.equal((await store.get(got[0]!.job.id))?.state, 'running');
+    // The claimed job is this caller's: its finish goes through.
+    assert.equal((await store.finishAttempt(got[0]!.fence, { outcome: 'succeeded', result: 'fine' }))?.state, 'succeeded');
   });
 
   it('a batch mixing successes and failures is one transaction, each job decided as alone', async () => {

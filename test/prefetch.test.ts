@@ -70,11 +70,21 @@ for (const factory of storeFactories()) {
 
     test('SIGKILL with prefetched jobs: none lost, none run twice at once, the buffered ones recovered by lease expiry', async () => {
       const file = join(dir, 'kill.txt');
-      const JOBS = 300;
-      const jobs = await vigil.submitMany('recorded', Array.from({ length: JOBS }, (_, n) => ({ file, n, ms: n % 2 })));
+      // The kill lands after 100 have ended: 100 more are left for the buffer at the kill and for the second worker.
+      const JOBS = 200;
+      // 20 ms each: short enough that the worker prefetches (median under 50 ms), long enough that jobs seen buffered
+      // below are still buffered when the kill lands a few ms later (at 0–1 ms each, they had all started by then).
+      const jobs = await vigil.submitMany('recorded', Array.from({ length: JOBS }, (_, n) => ({ file, n, ms: 20 })));
       const args = ['worker', '--tasks', TASKS, '--store', location.url, '--concurrency', '2', '--lease', '2s'];
       const worker = startCli(args);
-      await until('100 attempts ended', 60_000, () => [...runsOf(file).values()].filter((r) => r.some((x) => x.end !== null)).length >= 100);
+      const unstartedNow = async (): Promise<number> => {
+        const started = runsOf(file);
+        const claimed = (await vigil.store.list({ state: 'running', limit: 100 })).filter((j) => j.leaseOwner !== null);
+        return claimed.filter((j) => !(started.get(j.id) ?? []).some((r) => r.attempt === j.attempts)).length;
+      };
+      // Killed at a moment the buffer is seen holding jobs (the scenario under test), after the drain got going.
+      await until('100 attempts ended, and claimed jobs waiting in the buffer', 60_000, async () =>
+        [...runsOf(file).values()].filter((r) => r.some((x) => x.end !== null)).length >= 100 && (await unstartedNow()) >= 2);
       worker.kill('SIGKILL');
       await exited(worker, 5_000);
       const firstPids = new Set([...runsOf(file).values()].flatMap((runs) => runs.map((r) => r.pid)));

@@ -32,6 +32,8 @@ test('4 writer processes on one SQLite store: the supervisor loop p99 stays unde
     const path = t.storeUrl.slice('sqlite:'.length);
     const runMs = 8_000;
     const counts: number[] = [];
+    // The writers start side by side (each loads tsx: ~1 s); none writes before the 'go' below.
+    const ready: Array<Promise<unknown>> = [];
     for (let i = 0; i < WRITERS; i++) {
       // nice(1) before node starts: every thread of the writer inherits it (nice is per thread on Linux).
       const child = spawn('nice', ['-n', '19', process.execPath, '--import', 'tsx', 'test/fixtures/sqlite-writer-child.ts', path, String(runMs)], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -39,8 +41,9 @@ test('4 writer processes on one SQLite store: the supervisor loop p99 stays unde
       let out = '';
       child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
       child.on('exit', () => counts.push(Number(out.split('\n')[1])));
-      await until(`writer ${i} ready`, 60_000, () => out.startsWith('ready'));
+      ready.push(until(`writer ${i} ready`, 60_000, () => out.startsWith('ready')));
     }
+    await Promise.all(ready);
     const others = othersLoad();
     for (const c of children) c.stdin!.write('go\n');
     // 5 s: SQLite's lock is not fair, and these writers never pause; with a 2 s lease (renewed every 667 ms) a renewal

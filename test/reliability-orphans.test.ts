@@ -59,8 +59,12 @@ test('the whole process group of a worker SIGKILLed (guardian included): once a 
   cleanups.push(() => void cli.kill('SIGKILL'));
   await t.vigil.submit('cmd-sleep', { a: base + 1, b: base + 2 });
   await until(`both programs to run (worker said: ${cli.output()})`, 20_000, () => pidsRunning(a).length === 1 && pidsRunning(b).length === 1);
-  // The ledger write is debounced (100 ms): give it its moment, as a supervisor killed later would have.
-  await until('the roots to be recorded', 5_000, async () => (await t.vigil.store.listProcessRoots((await import('../src/executors/roots.js')).selfIdentity().host)).some((r) => r.roots.length >= 1));
+  // The ledger write is debounced (100 ms): give it its moment, as a supervisor killed later would have. The command's
+  // own root (the `sh` both sleeps are children of), not just any root: the worker's warm executor host is recorded
+  // before any job runs, and a kill right after it (within the 100 ms) left the programs unrecorded and alive.
+  const sh = Number((await import('node:fs')).readFileSync(`/proc/${pidsRunning(b)[0]}/stat`, 'latin1').split(') ')[1]!.split(' ')[1]);
+  const { selfIdentity } = await import('../src/executors/roots.js');
+  await until("the command's root to be recorded", 5_000, async () => (await t.vigil.store.listProcessRoots(selfIdentity().host)).some((r) => r.roots.some((root) => root.pid === sh)));
   // As a service manager or a terminal kills a group: the supervisor and its guardian at the same instant.
   process.kill(-cli.pid!, 'SIGKILL');
   await until('the supervisor to be dead', 5_000, () => cli.exitCode !== null || cli.signalCode !== null);

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { startProgram } from '../src/executors/program.js';
 import { openStore } from '../src/store/open.js';
 import { parsePostgresUrl } from '../src/store/postgres/url.js';
+import { CLI } from './helpers/cli.js';
 
 /** Issue #13, security: Vigil's own secrets stay out of task programs, messages and doctor output. */
 
@@ -56,7 +57,7 @@ test('postgres:// passwords never appear in store descriptions or open errors, i
 });
 
 test('vigil doctor on an unreachable PostgreSQL (wrong port): a clear failure, no password in its output', () => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'doctor', '--store', 'postgres://vigil:s3cret-C@127.0.0.1:1/db'], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [...CLI, 'doctor', '--store', 'postgres://vigil:s3cret-C@127.0.0.1:1/db'], { encoding: 'utf8', timeout: 60_000 });
   const out = `${r.stdout}${r.stderr}`;
   assert.ok(!out.includes('s3cret'), out);
   assert.match(out, /127\.0\.0\.1:1/);

@@ -12,6 +12,7 @@ import type { Job } from '../src/types.js';
 import { until } from './helpers/engine.js';
 import { openSse, type SseEvent } from './helpers/sse.js';
 import { storeFactories, type StoreLocation } from './helpers/stores.js';
+import { CLI } from './helpers/cli.js';
 
 const TASKS = resolve('test/fixtures/server-tasks.ts');
 const POLL_MS = 250;
@@ -194,7 +195,7 @@ describe(`job server API: ${factory.name}`, { skip: factory.skip || undefined },
   });
 
   it('GET /api/jobs/:id: attempts with the hang report, and a children summary', async () => {
-    const a = await call<Job>(base, 'POST', '/api/jobs', { task: 'stuck' });
+    const a = await call<Job>(base, 'POST', '/api/jobs', { task: 'stuck.brief' });
     await waitState(a.body.id, ['failed'], 20_000);
     const d = await call<{ job: Job; attempts: Array<{ outcome: string; hangReport: { where: { stack?: Array<{ functionName: string; line: number }> } } | null }>; children: { counts: Record<string, number>; jobs: Job[] } }>(
       base,
@@ -341,6 +342,33 @@ describe('job server: queue limits, auth, bind', () => {
     }
   });
 
+  it('the limit follows the queue: jobs that leave it make room again within a moment, and what is admitted counts at once', async () => {
+    // A store of its own: the test before leaves queued jobs behind.
+    const own = await Vigil.open({ store: `sqlite:${join(dir, 'limit-follows.db')}`, tasks: TASKS });
+    const server = await own.serve({ port: 0, logger: false, worker: false, queueLimit: { total: 2 } });
+    const ids: string[] = [];
+    try {
+      for (const key of ['q1', 'q2']) {
+        const r = await call<{ id: string }>(server.url, 'POST', '/api/jobs', { task: 'echo', key: `limit-${key}` });
+        assert.equal(r.status, 201);
+        ids.push(r.body.id);
+      }
+      assertError(await call(server.url, 'POST', '/api/jobs', { task: 'echo' }), 429, 'VIGIL_QUEUE_FULL');
+      await own.cancel(ids[0]!, 'making room');
+      const t0 = Date.now();
+      let status = 0;
+      while (Date.now() - t0 < 5_000 && (status = (await call(server.url, 'POST', '/api/jobs', { task: 'echo' })).status) === 429) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal(status, 201, 'room again after a queued job left');
+      assert.ok(Date.now() - t0 < 1_000, `admitted ${Date.now() - t0} ms after the job left the queue`);
+      assertError(await call(server.url, 'POST', '/api/jobs', { task: 'echo' }), 429, 'VIGIL_QUEUE_FULL');
+    } finally {
+      await server.close();
+      await own.close();
+    }
+  });
+
   it('bearer token: 401 without or with a wrong one, 200 with it; the token is never in the logs', async () => {
     const logged: string[] = [];
     const stream = { write: (s: string) => void logged.push(s) };
@@ -389,7 +417,7 @@ describe('job server: queue limits, auth, bind', () => {
     const env = { ...process.env };
     delete env.VIGIL_TOKEN;
     const run = (...args: string[]) =>
-      spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--store', `sqlite:${join(dir, 'cli.db')}`, ...args], { env, encoding: 'utf8', timeout: 60_000 });
+      spawnSync(process.execPath, [...CLI, 'serve', '--port', '0', '--store', `sqlite:${join(dir, 'cli.db')}`, ...args], { env, encoding: 'utf8', timeout: 60_000 });
     const open = run('--host', '0.0.0.0', '--no-worker');
     assert.equal(open.status, 2, open.stderr);
     assert.match(open.stderr, /VIGIL_TOKEN/);

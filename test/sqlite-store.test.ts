@@ -137,18 +137,77 @@ describe('sqlite store: file and schema', () => {
     await store.close();
     const db = new Database(path, { readonly: true });
     try {
-      for (const name of ['jobs_claim', 'jobs_task_run_at', 'jobs_run_at']) {
+      for (const name of ['jobs_claim', 'jobs_task_run_at']) {
         const { sql } = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?").get(name) as { sql: string };
         assert.match(sql, /WHERE state = 'queued'$/, `${name} is partial: a state change outside the queue does not rewrite it`);
       }
       // Entries only for the 4 jobs still queued: the finished one left jobs_claim when it was claimed.
       assert.equal((db.prepare("SELECT count(*) AS n FROM jobs INDEXED BY jobs_claim WHERE state = 'queued'").get() as { n: number }).n, 4);
       const plan = (sql: string): string => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
-      assert.match(plan("SELECT MIN(run_at) FROM jobs INDEXED BY jobs_run_at WHERE state = 'queued' AND run_at <= 0"), /COVERING INDEX jobs_run_at/);
+      // The oldest runnable job (server stats) walks jobs_task_run_at task by task (jobs_run_at went in migration 010).
+      assert.equal(db.prepare("SELECT name FROM sqlite_master WHERE name = 'jobs_run_at'").get(), undefined);
       assert.match(plan("SELECT task, count(*) FROM jobs INDEXED BY jobs_task_run_at WHERE state = 'queued' GROUP BY task"), /COVERING INDEX jobs_task_run_at/);
     } finally {
       db.close();
     }
+  });
+
+  it('jobs_state_id leaves running jobs out, and counts, list by state and doctor still see them (migration 010)', async () => {
+    const path = dbPath();
+    const store = await SqliteStore.open(path);
+    const [late] = await store.enqueue([{ task: 't', input: 0, retry, deadlineMs: 1_500 }]);
+    await store.enqueue(Array.from({ length: 4 }, (_, i) => ({ task: 't', input: i + 1, retry })));
+    const claimed = await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 3, tasks: { t: 3 } });
+    assert.equal(claimed.length, 3);
+    assert.equal(claimed[0]!.job.id, late!.job.id);
+    await store.finishAttempt(claimed[2]!.fence, { outcome: 'succeeded', result: null });
+    const [queuedLate] = await store.enqueue([{ task: 't', input: 9, retry, deadlineMs: 1 }]);
+    await sleep(1_600); // past both deadlines (the first one long enough to be claimed before it passes, even under load)
+    // 2 running (one past its deadline), 1 succeeded, 3 queued (one past its deadline).
+    assert.deepEqual(await store.counts(), { queued: 3, running: 2, succeeded: 1, failed: 0, cancelled: 0 });
+    assert.deepEqual((await store.list({ state: 'running' })).map((j) => j.id), [claimed[1]!.job.id, claimed[0]!.job.id]);
+    assert.deepEqual((await store.list({ state: 'running', task: 't', limit: 1 })).map((j) => j.id), [claimed[1]!.job.id]);
+    assert.deepEqual((await store.list({ state: 'succeeded' })).map((j) => j.id), [claimed[2]!.job.id]);
+    assert.equal((await store.list({ state: 'queued' })).length, 3);
+    assert.deepEqual((await store.list({ state: 'queued', beforeId: queuedLate!.job.id, limit: 1 })).map((j) => j.state), ['queued']);
+    const ops = await store.opsSnapshot({ sinceMs: 0, limit: 10 });
+    assert.deepEqual(ops.pastDeadline.map((p) => [p.id, p.state]).sort(), [[late!.job.id, 'running'], [queuedLate!.job.id, 'queued']].sort());
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      const { sql } = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'jobs_state_id'").get() as { sql: string };
+      assert.match(sql, /WHERE state <> 'running'$/);
+      // The running jobs have no entry: a claim removed their queued one and added none, a finish added the final one.
+      const entries = db.prepare("SELECT state, count(*) AS n FROM jobs INDEXED BY jobs_state_id WHERE state <> 'running' GROUP BY state").all();
+      assert.deepEqual(entries, [{ state: 'queued', n: 3 }, { state: 'succeeded', n: 1 }]);
+      const plan = (sql: string): string => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+      // What counts() and list() ask: covering index scans, an index walk in id order for a state's newest.
+      assert.match(plan("SELECT state, COUNT(*) FROM jobs INDEXED BY jobs_state_id WHERE state <> 'running' GROUP BY state"), /COVERING INDEX jobs_state_id/);
+      assert.match(plan("SELECT * FROM jobs WHERE state = 'failed' AND state <> 'running' ORDER BY id DESC LIMIT 50"), /INDEX jobs_state_id \(state=\?\)/);
+      assert.doesNotMatch(plan("SELECT * FROM jobs WHERE state = 'failed' AND state <> 'running' ORDER BY id DESC LIMIT 50"), /TEMP B-TREE/);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('the oldest runnable job is found task by task without jobs_run_at (migration 010)', async () => {
+    const path = dbPath();
+    const store = await SqliteStore.open(path);
+    const stats = async (): Promise<number | null> => (await store.stats({ windowMs: 60_000, bucketMs: 60_000 })).oldestQueuedAt;
+    assert.equal(await stats(), null, 'empty queue');
+    // Only delayed jobs: none is runnable.
+    await store.enqueue([{ task: 'later', input: 0, retry, delayMs: 60_000 }]);
+    assert.equal(await stats(), null, 'nothing due yet');
+    const [a] = await store.enqueue([{ task: 'b', input: 0, retry }]);
+    await sleep(5);
+    await store.enqueue([{ task: 'a', input: 0, retry }, { task: 'c', input: 0, retry, delayMs: 30_000 }]);
+    // The earliest due job, whatever task it belongs to (b's is older than a's; c and later are not due).
+    assert.equal(await stats(), a!.job.runAt);
+    const [claimed] = await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { b: 1 } });
+    assert.equal(claimed!.job.id, a!.job.id);
+    const left = await store.list({ task: 'a' });
+    assert.equal(await stats(), left[0]!.runAt, 'a claimed job is no longer queued');
+    await store.close();
   });
 
   it('refuses a file with a schema newer than it knows', async () => {
@@ -289,6 +348,28 @@ describe('sqlite store: several processes, retention, cancel races', () => {
     const j = await store.get(r!.job.id);
     assert.equal(j?.state, 'cancelled');
     assert.equal(j?.error?.message, 'stop it');
+    await store.close();
+  });
+
+  it('a success is one fenced statement: it wins over a cancel asked meanwhile, ends the attempt, and a stale or repeated fence changes nothing', async () => {
+    const store = await SqliteStore.open(dbPath());
+    const [r] = await store.enqueue([{ task: 's', input: null, retry }]);
+    const [c] = await store.claim({ workerId: 'w', leaseMs: 60_000, limit: 1, tasks: { s: 1 } });
+    await store.cancel([r!.job.id], 'late');
+    const done = await store.finishAttempt(c!.fence, { outcome: 'succeeded', result: { ok: true } });
+    assert.equal(done?.state, 'succeeded', 'a success wins over a cancel requested meanwhile (nextState rule 1)');
+    assert.deepEqual(done?.result, { ok: true });
+    assert.equal(done?.error, null);
+    assert.equal(done?.chargedAttempts, 1);
+    assert.equal(done?.leaseOwner, null);
+    assert.ok(done?.finishedAt !== null);
+    const [att] = await store.attempts(r!.job.id);
+    assert.equal(att?.outcome, 'succeeded');
+    assert.equal(att?.charged, true);
+    assert.equal(att?.finishedAt, done?.finishedAt);
+    assert.equal(await store.finishAttempt(c!.fence, { outcome: 'succeeded', result: 2 }), null);
+    assert.equal(await store.finishAttempt({ ...c!.fence, workerId: 'other' }, { outcome: 'succeeded', result: 3 }), null);
+    assert.deepEqual((await store.get(r!.job.id))?.result, { ok: true });
     await store.close();
   });
 });

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VigilError } from '../errors.js';
+import { SUPERVISOR_NODE_FLAGS } from '../cli/node-flags.js';
 import { tsxExecArgv } from '../executors/node-entry.js';
 
 /**
@@ -39,7 +40,7 @@ export function highlightsTasksModule(): string {
 /** How to start this same CLI in a child process: the built one when we are built, else the source through tsx. */
 export function cliCommand(): { command: string; args: string[] } {
   const root = packageRoot();
-  if (!fromSource) return { command: process.execPath, args: [join(root, 'dist', 'src', 'cli', 'main.js')] };
+  if (!fromSource) return { command: process.execPath, args: [...SUPERVISOR_NODE_FLAGS, join(root, 'dist', 'src', 'cli', 'main.js')] };
   // tsx by absolute URL: the worker runs in a temporary directory, where a bare `--import tsx` resolves nothing.
-  return { command: process.execPath, args: [...tsxExecArgv(), join(root, 'src', 'cli', 'main.ts')] };
+  return { command: process.execPath, args: [...SUPERVISOR_NODE_FLAGS, ...tsxExecArgv(), join(root, 'src', 'cli', 'main.ts')] };
 }

@@ -67,7 +67,8 @@ type Ending = { kind: 'timeout' | 'stalled' | 'cancelled' | 'deadline'; message:
 /**
  * The life of one attempt. Every move goes through `to()`, which allows only the moves in this table:
  * - starting: claimed; waits for an older attempt of the same job in this worker to be gone, builds the spec.
- * - running: the code runs in an executor; timers watch it.
+ * - running: handed to an executor, where its code runs or queues behind other attempts for a thread; timers watch it
+ *   (the timeout, heartbeat and silence once it has a thread or one is started for it; the deadline throughout).
  * - enforcing: the engine is ending it from outside (capture → abort → grace → kill).
  * - ended: the code is over; nothing runs any more.
  * - recording: the outcome is being written, retried until the store takes it.
@@ -120,7 +121,10 @@ export class AttemptSupervisor {
   /** The capture of a snapshot in flight, which an enforcement capture meanwhile reuses. */
   private snapshotWhere: Promise<HangReport['where']> | null = null;
   private readonly clock: Clock;
-  /** When the attempt started (for a prefetched one: left the buffer), for hang reports' and snapshots' elapsed time. */
+  /**
+   * When the attempt started (for a prefetched one: left the buffer; once its code runs: when that started), for hang
+   * reports' and snapshots' elapsed time.
+   */
   private startedAt: number;
   private readonly timers = new Set<Timer>();
   private heartbeatTimer: Timer | null = null;
@@ -131,10 +135,16 @@ export class AttemptSupervisor {
   private progress: Progress | null = null;
   private readonly logTail: string[] = [];
   private waits = 0;
-  /** Aborted when the code is over: waits on children end with it. */
-  private readonly lifetime = new AbortController();
-  /** Aborted when recording must stop trying (the lease is gone, or the worker stops). */
-  private readonly giveUp = new AbortController();
+  /**
+   * Aborted when the code is over: waits on children end with it. Both controllers are made on first use: most
+   * attempts spawn no children and record at the first try, and two controllers built and aborted per attempt were
+   * ~20 µs of the supervisor's CPU per no-op job (bench/NOTES.md).
+   */
+  private lifetimeCtl: AbortController | null = null;
+  private over = false;
+  /** Why recording must stop trying (the lease is gone, or the worker stops); its controller is made on first use. */
+  private givenUp: 'leaseLost' | 'shutdown' | null = null;
+  private giveUpCtl: AbortController | null = null;
   private readonly def: TaskDefinition;
   /** Descendants the job's deadline caught unfinished (recorded in the parent's error). */
   private outOfTime: OutOfTime[] = [];
@@ -142,6 +152,12 @@ export class AttemptSupervisor {
   private readonly slotWait: Promise<void>;
   private endSlotWait: () => void = () => undefined;
   private ran: number | null = null;
+  /** The attempt's timeout, learned note and deadline (local clock), set when it is handed to its executor. */
+  private limits: { timeoutMs: number; learned: LearnedTimeout | null; deadlineLocal: number } | null = null;
+  /** When its own clocks started (null while it queues in the executor behind other attempts, or never started). */
+  private clockStartedAt: number | null = null;
+  /** The deadline's timer while it queues in the executor (the timeout is not running yet). */
+  private waitDeadline: Timer | null = null;
 
   /**
    * `options.queued`: a prefetched attempt, claimed (its lease renewed by the worker) but waiting for the worker to
@@ -213,30 +229,32 @@ export class AttemptSupervisor {
     } else {
       const now = this.clock.now();
       const deadlineLocal = job.deadlineAt === null ? Infinity : job.deadlineAt - this.deps.clockOffsetMs();
-      const timeoutAt = now + timeoutMs;
-      const endsAt = Math.min(timeoutAt, deadlineLocal);
+      this.limits = { timeoutMs, learned, deadlineLocal };
       this.deps.onEvent?.({ type: 'started', jobId: job.id, attempt: this.fence.attempt, task: job.task });
       try {
-        const spec = this.buildSpec(endsAt);
+        const spec = this.buildSpec(Math.min(now + timeoutMs, deadlineLocal));
         const executor = this.deps.executorFor(this.def);
         this.running = executor.start(spec, this.channel());
         this.to('running');
-        this.at(endsAt, () =>
-          endsAt === timeoutAt
-            ? this.enforce({ kind: 'timeout', message: `attempt ${this.fence.attempt} exceeded its timeout of ${formatDuration(timeoutMs)}${learned ? ` (${learned.note})` : ''}` })
-            : this.enforce({ kind: 'deadline', message: `the job's deadline passed during attempt ${this.fence.attempt}` }),
-        );
-        this.armHeartbeat();
-        this.armSilence();
+        if (this.clockStartedAt !== null) {
+          // The executor started its clocks at once (it called channel.clockStarts() inside start()).
+          this.armClocks();
+        } else if (this.running.queued) {
+          // It queues in the executor behind other attempts' busy threads: only the job's deadline runs meanwhile.
+          if (deadlineLocal !== Infinity) this.waitDeadline = this.at(deadlineLocal, () => void this.enforce(this.deadlineEnding()));
+        } else {
+          this.clockStarts();
+        }
         end = await this.running.done;
-        this.ran = this.clock.now() - now;
+        this.ran = this.clockStartedAt === null ? null : this.clock.now() - this.clockStartedAt;
       } catch (err) {
         // Building the spec (the command's argv function) or starting the executor failed: a task error.
         end = { type: 'threw', error: serializeError(err) };
       }
     }
     this.clearTimers();
-    this.lifetime.abort(ATTEMPT_OVER);
+    this.over = true;
+    this.lifetimeCtl?.abort(ATTEMPT_OVER);
     if (this.stopping) await this.stopping;
     this.to('ended');
     await this.record(end);
@@ -296,7 +314,7 @@ export class AttemptSupervisor {
 
   /** The lease is gone: another worker may already run this job. Kill and record nothing (G5). */
   leaseLost(): void {
-    this.giveUp.abort('leaseLost');
+    this.stopTrying('leaseLost');
     void this.enforce({ kind: 'leaseLost', message: 'the lease was lost (the store was unreachable or this worker froze); the attempt was killed and its result discarded' });
   }
 
@@ -305,7 +323,7 @@ export class AttemptSupervisor {
    * prefetched attempt that never started goes back (`message` then says so).
    */
   shutdown(message = 'the worker shut down before the attempt finished; the job was returned to the queue (not charged)'): void {
-    this.giveUp.abort('shutdown');
+    this.stopTrying('shutdown');
     void this.enforce({ kind: 'shutdown', message });
   }
 
@@ -324,6 +342,47 @@ export class AttemptSupervisor {
     const had = this.slot === 'held';
     this.slot = next;
     if (had && next !== 'held') this.deps.slots.release();
+  }
+
+  /**
+   * The attempt's own clocks — timeout, heartbeat, silence — start: when it is handed to its executor, or, if the
+   * executor queues it behind other attempts (a thread executor whose threads are all busy), when a thread is given
+   * to it or started for it (channel.clockStarts()). Queueing behind other attempts is not this attempt running: a
+   * timeout that ran out there would abort, kill and "report where it hung" for code that never ran (DESIGN G1, G3).
+   * Its own thread's start counts, as it did when every attempt started its own thread. The job's deadline runs
+   * regardless. Returns when the attempt must be over (the spec's endsAt from then on: ctx.exec's default timeout).
+   */
+  private clockStarts(): number {
+    const { timeoutMs, deadlineLocal } = this.limits!;
+    if (this.clockStartedAt === null) {
+      this.clockStartedAt = this.startedAt = this.clock.now();
+      if (this.phase === 'running') this.armClocks();
+    }
+    return Math.min(this.clockStartedAt + timeoutMs, deadlineLocal);
+  }
+
+  /** Arms the timeout (or the deadline, whichever comes first), heartbeat and silence clocks of running code. */
+  private armClocks(): void {
+    if (this.phase !== 'running' || this.clockStartedAt === null) return;
+    const { timeoutMs, learned, deadlineLocal } = this.limits!;
+    if (this.waitDeadline) {
+      this.waitDeadline.cancel();
+      this.timers.delete(this.waitDeadline);
+      this.waitDeadline = null;
+    }
+    const timeoutAt = this.clockStartedAt + timeoutMs;
+    const endsAt = Math.min(timeoutAt, deadlineLocal);
+    this.at(endsAt, () =>
+      endsAt === timeoutAt
+        ? this.enforce({ kind: 'timeout', message: `attempt ${this.fence.attempt} exceeded its timeout of ${formatDuration(timeoutMs)}${learned ? ` (${learned.note})` : ''}` })
+        : this.enforce(this.deadlineEnding()),
+    );
+    this.armHeartbeat();
+    this.armSilence();
+  }
+
+  private deadlineEnding(): Ending {
+    return { kind: 'deadline', message: `the job's deadline passed during attempt ${this.fence.attempt}` };
   }
 
   private buildSpec(endsAt: number): AttemptSpec {
@@ -369,6 +428,7 @@ export class AttemptSupervisor {
         this.deps.onEvent?.({ type: 'progress', jobId: fence.jobId, progress: p });
       },
       activity: () => this.armSilence(),
+      clockStarts: () => this.clockStarts(),
       processStarted: () => undefined,
       processEnded: () => undefined,
       // Spawning is idempotent (children are unique per parent and key): a store outage is waited out.
@@ -376,7 +436,7 @@ export class AttemptSupervisor {
         untilStored(() => spawnChildren(this.deps.store, this.deps.tasks, this.parentFacts(), children), {
           clock: this.clock,
           retry: this.deps.storeRetry ?? DEFAULT_STORE_RETRY,
-          signal: this.lifetime.signal,
+          signal: this.lifetime(),
           onError: (error) => this.deps.onEvent?.({ type: 'error', message: `job ${this.jobId}: creating its children failed; retrying with backoff`, error }),
         }),
       all: (request) => this.waitChildren(request),
@@ -394,7 +454,7 @@ export class AttemptSupervisor {
    * this attempt, this worker, lease not expired on the store's clock).
    */
   private async isCurrent(): Promise<boolean> {
-    if (this.giveUp.signal.aborted) return false;
+    if (this.givenUp) return false;
     const job = await this.deps.store.get(this.fence.jobId);
     const storeNow = this.clock.now() + this.deps.clockOffsetMs();
     return (
@@ -418,7 +478,7 @@ export class AttemptSupervisor {
     this.disarm('heartbeat');
     try {
       return await awaitChildren(this.deps.store, request, {
-        signal: this.lifetime.signal,
+        signal: this.lifetime(),
         pollMs: this.deps.pollMs,
         clock: this.clock,
         retry: this.deps.storeRetry ?? DEFAULT_STORE_RETRY,
@@ -429,7 +489,7 @@ export class AttemptSupervisor {
       throw serializeError(err);
     } finally {
       this.waits--;
-      if (this.waits === 0 && this.slot === 'lent' && !this.lifetime.signal.aborted) await this.resumeSlot();
+      if (this.waits === 0 && this.slot === 'lent' && !this.over) await this.resumeSlot();
     }
   }
 
@@ -563,13 +623,14 @@ export class AttemptSupervisor {
       } catch (error) {
         this.deps.onEvent?.({ type: 'error', message: `job ${this.jobId}: recording attempt ${this.fence.attempt} (${finish.outcome}) failed; the outcome is kept and retried`, error });
       }
-      if (this.giveUp.signal.aborted) return this.gaveUp();
+      if (this.givenUp) return this.gaveUp();
       const pause = sleep(this.clock, Math.min(retry.maxMs, retry.firstMs * 2 ** Math.min(i, 30)));
       const onGiveUp = (): void => pause.cancel();
-      this.giveUp.signal.addEventListener('abort', onGiveUp, { once: true });
+      const giveUp = this.giveUpSignal();
+      giveUp.addEventListener('abort', onGiveUp, { once: true });
       await pause.done;
-      this.giveUp.signal.removeEventListener('abort', onGiveUp);
-      if (this.giveUp.signal.aborted) return this.gaveUp();
+      giveUp.removeEventListener('abort', onGiveUp);
+      if (this.givenUp) return this.gaveUp();
     }
   }
 
@@ -578,8 +639,31 @@ export class AttemptSupervisor {
     return { kind: 'gaveUp' };
   }
 
+  private lifetime(): AbortSignal {
+    if (!this.lifetimeCtl) {
+      this.lifetimeCtl = new AbortController();
+      if (this.over) this.lifetimeCtl.abort(ATTEMPT_OVER);
+    }
+    return this.lifetimeCtl.signal;
+  }
+
+  /** The first reason sticks, as an AbortController's does. */
+  private stopTrying(why: 'leaseLost' | 'shutdown'): void {
+    if (this.givenUp) return;
+    this.givenUp = why;
+    this.giveUpCtl?.abort(why);
+  }
+
+  private giveUpSignal(): AbortSignal {
+    if (!this.giveUpCtl) {
+      this.giveUpCtl = new AbortController();
+      if (this.givenUp) this.giveUpCtl.abort(this.givenUp);
+    }
+    return this.giveUpCtl.signal;
+  }
+
   private giveUpReason(): string {
-    return this.giveUp.signal.reason === 'leaseLost' ? LOST : 'the worker stopped while the store was unreachable; the outcome was not written and the job will be recovered';
+    return this.givenUp === 'leaseLost' ? LOST : 'the worker stopped while the store was unreachable; the outcome was not written and the job will be recovered';
   }
 
   /**
@@ -647,20 +731,22 @@ export class AttemptSupervisor {
     return `${ending.message}; ${how}${report}`;
   }
 
-  private at(when: number, fn: () => void): void {
-    this.timers.add(this.clock.timeout(Math.max(0, when - this.clock.now()), fn));
+  private at(when: number, fn: () => void): Timer {
+    const timer = this.clock.timeout(Math.max(0, when - this.clock.now()), fn);
+    this.timers.add(timer);
+    return timer;
   }
 
   private armHeartbeat(): void {
     const ms = this.def.options.heartbeatMs;
-    if (ms === null || this.phase !== 'running' || this.waits > 0) return;
+    if (ms === null || this.phase !== 'running' || this.clockStartedAt === null || this.waits > 0) return;
     this.disarm('heartbeat');
     this.heartbeatTimer = this.clock.timeout(ms, () => void this.enforce({ kind: 'stalled', message: `no heartbeat for ${formatDuration(ms)} (task declares heartbeat: ${formatDuration(ms)})` }));
   }
 
   private armSilence(): void {
     const ms = this.def.options.silenceMs;
-    if (ms === null || this.phase !== 'running') return;
+    if (ms === null || this.phase !== 'running' || this.clockStartedAt === null) return;
     this.disarm('silence');
     this.silenceTimer = this.clock.timeout(ms, () => void this.enforce({ kind: 'stalled', message: `no output for ${formatDuration(ms)} (task declares silence: ${formatDuration(ms)})` }));
   }

@@ -29,7 +29,10 @@ export interface WorkerOptions {
    * attempt at once instead of after a store round trip (the refill is claimed in the background, with the freed
    * attempt's finish). Buffered jobs hold leases (renewed like running ones) and are handed back to the queue,
    * uncharged, on stop; a SIGKILLed worker's are recovered when their leases expire, like its running attempts.
-   * Not used for tasks with a rate limit (a start is counted when claimed). Default min(concurrency, 4); 0 turns it off.
+   * Not used for tasks with a rate limit (a start is counted when claimed). The buffer is refilled once it is half
+   * empty (or a slot is free), so claims come in batches rather than one job per finished attempt. This is the most
+   * jobs it holds; it holds fewer when attempts take longer (about PREFETCH_SPAN_MS of work for all slots together,
+   * so a buffered job starts soon after its claim). Default 16; 0 turns it off.
    */
   prefetch?: number;
   /**
@@ -62,8 +65,18 @@ export interface WorkerOptions {
 /** Attempts shorter than this (the median of the last RECENT_RUNS) make the worker prefetch. */
 const PREFETCH_SHORT_MS = 50;
 const RECENT_RUNS = 9;
+/**
+ * The buffer holds about this much work (the recent median attempt, spread over the slots): a buffered job is one
+ * another worker could run, so it should start within about this long of its claim. Tiny attempts get the whole
+ * buffer: at concurrency 1 a claim then takes ~8 jobs, not 2 (default prefetch 4 before), and the claims' fixed
+ * cost (candidates read, gates, a transaction each) is paid a quarter as often (bench/NOTES.md, sqlite).
+ */
+const PREFETCH_SPAN_MS = 50;
+const PREFETCH_MAX = 16;
 /** A prefetched job waits at most about this long for a slot before it goes back to the queue (checked at renewals). */
 const PREFETCH_HOLD_MS = 1_000;
+/** How long start() waits at most for the thread executor's warm-up before it claims anyway. */
+const PREWARM_BOUND_MS = 5_000;
 
 export type WorkerEvent =
   | SupervisorEvent
@@ -123,7 +136,7 @@ export class Worker extends EventEmitter {
     super();
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.slots = new Slots(options.concurrency ?? 4);
-    this.prefetch = Math.max(0, Math.floor(options.prefetch ?? Math.min(this.slots.capacity, 4)));
+    this.prefetch = Math.max(0, Math.floor(options.prefetch ?? PREFETCH_MAX));
     this.leaseMs = options.leaseMs ?? 30_000;
     this.pollMs = options.pollMs ?? (options.store.crossProcessEvents ? 5_000 : 500);
     this.clock = options.clock ?? systemClock;
@@ -168,6 +181,8 @@ export class Worker extends EventEmitter {
       onError: (m, e) => this.emitError(m, e),
     });
     await this.ledger.start();
+    // After the ledger: survivors of crashed workers are killed before this worker starts any process.
+    const warm = this.prewarm();
     this.loopDelay.enable();
     const stallMs = this.options.watchdog?.stallMs ?? Math.max(1_000, Math.min(5_000, this.leaseMs / 3));
     this.watchdog = new Watchdog({ ...this.options.watchdog, stallMs, workerId: this.workerId });
@@ -192,7 +207,30 @@ export class Worker extends EventEmitter {
     }
     // At once too: the task list in the stats tells waiters whether this worker serves their job (task/serving.ts).
     await this.reportStats();
+    await warm;
     this.loop = this.claimLoop();
+  }
+
+  /**
+   * Threads started and the tasks module loaded in them before the first claim: the first attempts do not pay a
+   * thread's cold start (a Worker, tsx, the module: 100s of ms) inside their timeouts, nor a drain's first jobs.
+   * Bounded in time; a failure only costs the warm-up (a module that fails to load fails the attempts, with its
+   * own error, as without warming).
+   */
+  private async prewarm(): Promise<void> {
+    const executor = this.options.executors.thread;
+    // One job tree (`vigil run`) is one attempt at first, of a task that may not even run in a thread: its thread (if
+    // it needs one) starts with it, and the claim is not held up behind a warm-up.
+    if (this.options.rootJobId !== undefined) return;
+    const threaded = [...this.options.tasks.values()].filter((t) => !t.command && t.options.isolation === 'thread');
+    if (threaded.length === 0 || !executor.prewarm) return;
+    const threads = this.slots.capacity;
+    const memoryMb = threaded.some((t) => t.options.memoryMb === null) ? null : threaded[0]!.options.memoryMb;
+    try {
+      await executor.prewarm({ tasksModule: this.options.tasksModule, threads, memoryMb, withinMs: PREWARM_BOUND_MS });
+    } catch (error) {
+      this.emitError('could not warm the thread executor; attempts start their threads themselves', error);
+    }
   }
 
   /** Graceful stop: no new claims; running attempts get drainMs to finish; the rest go back to the queue. */
@@ -274,8 +312,12 @@ export class Worker extends EventEmitter {
         await this.maybeRecover();
         this.dispatch();
         const free = this.slots.free;
-        // Free slots (the buffer is empty when any is free, after dispatch) plus the buffer's missing jobs.
-        const room = free + Math.max(0, this.prefetchTarget() - this.buffer.length);
+        // Free slots (the buffer is empty when any is free, after dispatch) plus the buffer's missing jobs — those
+        // only once half the buffer is gone: a claim per finished attempt cost its fixed part (the candidates read,
+        // the gates, a transaction) for one job; a store's claim of k jobs costs far less than k claims of one.
+        const target = this.prefetchTarget();
+        const missing = Math.max(0, target - this.buffer.length);
+        const room = free + (free > 0 || missing * 2 >= target ? missing : 0);
         if (room > 0) {
           const limits = this.taskLimits(free, room);
           if (Object.keys(limits).length > 0) {
@@ -316,7 +358,10 @@ export class Worker extends EventEmitter {
     if (this.prefetch === 0 || this.recentRunMs.length === 0) return 0;
     // The median, not a mean: the first attempts of a thread pay for its start-up.
     const sorted = [...this.recentRunMs].sort((a, b) => a - b);
-    return sorted[sorted.length >> 1]! <= PREFETCH_SHORT_MS ? this.prefetch : 0;
+    const median = sorted[sorted.length >> 1]!;
+    if (median > PREFETCH_SHORT_MS) return 0;
+    // About PREFETCH_SPAN_MS of work for all slots together, at least one job, at most the prefetch option.
+    return Math.min(this.prefetch, Math.max(1, Math.ceil((this.slots.capacity * PREFETCH_SPAN_MS) / Math.max(median, 0.01))));
   }
 
   /** Prefetched jobs that waited too long for a slot (the attempts ahead turned out long) go back to the queue. */

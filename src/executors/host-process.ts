@@ -3,11 +3,12 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type { HangReport } from '../types.js';
 import { Lifecycle } from './attempt-base.js';
 import { hostEvents } from './events.js';
-import { Outbox, type HostInbound, type HostOutbound } from './ipc.js';
+import { DIRECT_END_FD, Outbox, type DirectEnd, type HostInbound, type HostOutbound } from './ipc.js';
 import { killGroup, settlesWithin } from './kill.js';
 import { textLines, LineSplitter } from './line-splitter.js';
 import { entryPath, forkExecArgv } from './node-entry.js';
 import type { ThreadAttempt } from './thread-attempt.js';
+import type { AttemptEnd } from './types.js';
 
 /**
  * The supervisor's handle on one executor host process (thread-host.ts runs inside it): forks it, routes its
@@ -35,6 +36,23 @@ const HOST_NEXT = {
   gone: [],
 } as const satisfies { [K in HostState['name']]: ReadonlyArray<HostState['name']> };
 
+/** What the executor hears from a host about its threads. */
+export interface HostEvents {
+  /** No attempt runs here any more: the executor may arm a timer that retires the host. */
+  onIdle(): ReturnType<typeof setTimeout> | null;
+  /** The host is gone; `neverUp` threads were starting in a host that never came up (`why`: a message for them). */
+  onGone(neverUp: number, why: string): void;
+  /**
+   * A thread became idle or went away (the executor gives waiting attempts their threads in the same turn).
+   * `failed`: a thread started for waiting attempts could not start, and how (the attempt waiting for it ends so).
+   */
+  onThreads(failed: { memoryMb: number | null; end: AttemptEnd } | null): void;
+  /** An attempt held its thread for `ms`. */
+  onRan(ms: number): void;
+}
+
+type Limit = number | null;
+
 export class HostProcess {
   readonly child: ChildProcess;
   readonly pid: number;
@@ -48,22 +66,39 @@ export class HostProcess {
   private nextCaptureId = 1;
   private readonly captures = new Map<number, (where: HangReport['where'] | null) => void>();
   private readonly outbox = new Outbox<HostInbound>((batch) => this.write(batch));
+  /**
+   * The supervisor's mirror of this host's threads, by memory limit (a thread's resourceLimits are fixed at its
+   * start): idle ones, and ones started by `grow` that are not ready yet. Busy ones are `attempts`. An attempt is sent
+   * here only for an idle thread, so the host never starts a thread the executor did not decide on.
+   */
+  private readonly idle = new Map<Limit, number>();
+  private readonly starting = new Map<Limit, number>();
+  private startingCount = 0;
+  private idleCount = 0;
+  /** Attempts whose thread was reported gone before their direct end arrived (see `thread-gone`'s `after`). */
+  private readonly goneBeforeEnd = new Set<string>();
+  /** Attempts whose end came straight from their thread (DIRECT_END_FD; tests and benches read it). */
+  directEnds = 0;
+  /** Threads the host created in its life, as it last reported (tests and benches read it). */
+  threadsCreated = 0;
+  /** Whether any thread of this host has become ready (a host that dies before that never came up). */
+  everReady = false;
 
   constructor(
     threadsPerHost: number,
     onOutput: (line: string, hostPid: number) => void,
-    private readonly onIdle: () => ReturnType<typeof setTimeout> | null,
-    private readonly onGone: () => void,
+    private readonly events: HostEvents,
   ) {
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
     startedProcesses.beforeStart();
-    this.child = fork(entryPath('thread-host'), [String(threadsPerHost)], {
+    this.child = fork(entryPath('thread-host'), [String(threadsPerHost), 'direct'], {
       execArgv: forkExecArgv(),
       // Its own process group: programs its tasks start with plain child_process stay in it, so killing the group
       // when the host is gone kills them too, even after they were re-parented (DESIGN G1).
       detached: true,
       serialization: 'json',
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      // fd DIRECT_END_FD: the pipe on which the host's threads report quiet attempts' ends directly (ipc.ts).
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc', 'pipe'],
     });
     this.pid = this.child.pid ?? -1;
     hostEvents.publish({ event: 'forked', executor: 'thread', pid: this.pid });
@@ -72,6 +107,8 @@ export class HostProcess {
       stream?.on('data', (chunk: Buffer) => lines.write(chunk));
       stream?.on('end', () => lines.end());
     }
+    this.direct = this.child.stdio[DIRECT_END_FD] as NodeJS.ReadableStream | null;
+    this.direct?.on('data', (chunk: Buffer) => this.onDirect(chunk));
     this.child.on('message', (batch: HostOutbound[]) => {
       for (const message of batch) this.onMessage(message);
     });
@@ -82,6 +119,39 @@ export class HostProcess {
       if (this.child.pid === undefined) this.onExit(`could not start: ${err.message}`);
       else this.sigkill();
     });
+  }
+
+  /** The host's direct-end pipe (DIRECT_END_FD) and the unfinished line read from it. */
+  private readonly direct: NodeJS.ReadableStream | null;
+  private directCarry = '';
+
+  /**
+   * Ends written by the host's threads themselves (one JSON line each, each line one atomic write: lines of different
+   * threads never interleave). Each is handled as the host's own `end` message.
+   */
+  private onDirect(chunk: Buffer): void {
+    let text = this.directCarry + chunk.toString('utf8');
+    let nl = text.indexOf('\n');
+    if (nl === -1) {
+      this.directCarry = text;
+      return;
+    }
+    while (nl !== -1) {
+      const line = text.slice(0, nl);
+      text = text.slice(nl + 1);
+      let message: DirectEnd | undefined;
+      try {
+        message = JSON.parse(line) as DirectEnd;
+      } catch {
+        // Not written by a thread of ours (nothing else writes there); ignored rather than trusted.
+      }
+      if (message?.type === 'end') {
+        this.directEnds += 1;
+        this.onMessage(message);
+      }
+      nl = text.indexOf('\n');
+    }
+    this.directCarry = text;
   }
 
   /** Until its exit was seen (or given up on). */
@@ -107,20 +177,79 @@ export class HostProcess {
     }
   }
 
-  add(attempt: ThreadAttempt): void {
+  /** Threads alive or starting here, busy or not. */
+  get threads(): number {
+    return this.idleCount + this.startingCount + this.attempts.size;
+  }
+
+  /** Threads started by `grow` that are not ready yet. */
+  get threadsStarting(): number {
+    return this.startingCount;
+  }
+
+  idleFor(memoryMb: Limit): number {
+    return this.idle.get(memoryMb) ?? 0;
+  }
+
+  startingFor(memoryMb: Limit): number {
+    return this.starting.get(memoryMb) ?? 0;
+  }
+
+  /** An idle thread's memory limit other than `memoryMb` (one that may be retired to make room), if any. */
+  idleOtherThan(memoryMb: Limit): Limit | undefined {
+    for (const [limit, n] of this.idle) if (n > 0 && limit !== memoryMb) return limit;
+    return undefined;
+  }
+
+  /** Runs `attempt` on one of this host's idle threads (the caller checked idleFor). */
+  run(attempt: ThreadAttempt): void {
+    this.count(this.idle, attempt.spec.memoryMb, -1);
+    this.add(attempt);
+    this.send({ type: 'start', spec: attempt.spec });
+  }
+
+  /** Starts a thread for waiting attempts, loading `tasksModule`; `retire`: an idle thread's limit to stop first. */
+  grow(memoryMb: Limit, tasksModule: string | null, retire?: Limit): void {
+    this.holdOpen();
+    if (retire !== undefined) this.count(this.idle, retire, -1);
+    this.count(this.starting, memoryMb, 1);
+    this.send(retire === undefined ? { type: 'grow', memoryMb, tasksModule } : { type: 'grow', memoryMb, tasksModule, retire });
+  }
+
+  private count(map: Map<Limit, number>, limit: Limit, delta: number): void {
+    const n = (map.get(limit) ?? 0) + delta;
+    // A host may report a thread gone that the mirror already handed out (the race in thread-host.ts start()).
+    if (n < 0) return;
+    if (n === 0) map.delete(limit);
+    else map.set(limit, n);
+    if (map === this.idle) this.idleCount += delta;
+    else this.startingCount += delta;
+  }
+
+  private add(attempt: ThreadAttempt): void {
+    this.holdOpen();
+    this.attempts.set(attempt.spec.key, attempt);
+  }
+
+  /** Work is going on here: no retirement, and the host keeps the supervisor's process alive. */
+  private holdOpen(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
-    if (this.attempts.size === 0) this.ref(true);
-    this.attempts.set(attempt.spec.key, attempt);
+    if (this.attempts.size === 0 && this.startingCount === 0) this.ref(true);
   }
 
   remove(attempt: ThreadAttempt): void {
     if (this.attempts.get(attempt.spec.key) !== attempt) return;
     this.attempts.delete(attempt.spec.key);
-    if (this.attempts.size === 0 && this.alive) {
+    this.maybeIdle();
+  }
+
+  private maybeIdle(): void {
+    if (this.attempts.size === 0 && this.startingCount === 0 && this.alive) {
       // An idle host must not keep the supervisor's process alive.
       this.ref(false);
-      this.idleTimer = this.onIdle();
+      if (this.idleTimer) clearTimeout(this.idleTimer);
+      this.idleTimer = this.events.onIdle();
     }
   }
 
@@ -179,13 +308,44 @@ export class HostProcess {
   }
 
   private ref(on: boolean): void {
-    const handles = [this.child, this.child.channel, this.child.stdout, this.child.stderr] as Array<{ ref?(): void; unref?(): void } | null | undefined>;
+    const handles = [this.child, this.child.channel, this.child.stdout, this.child.stderr, this.direct] as Array<{ ref?(): void; unref?(): void } | null | undefined>;
     for (const handle of handles) (on ? handle?.ref : handle?.unref)?.call(handle);
   }
 
   private onMessage(message: HostOutbound): void {
-    if (message.type === 'captured') return this.answerCapture(message.id, message.where);
-    this.attempts.get(message.key)?.onMessage(message);
+    switch (message.type) {
+      case 'captured':
+        return this.answerCapture(message.id, message.where);
+      case 'ready':
+        if (!this.alive) return;
+        this.threadsCreated = Math.max(this.threadsCreated, message.created);
+        this.count(this.starting, message.memoryMb, -1);
+        if (message.end === undefined) {
+          this.everReady = true;
+          this.count(this.idle, message.memoryMb, 1);
+        }
+        this.maybeIdle();
+        return this.events.onThreads(message.end === undefined ? null : { memoryMb: message.memoryMb, end: message.end });
+      case 'thread-gone':
+        if (!this.alive) return;
+        // The thread's last attempt ended directly and its end has not come yet: when it comes, the thread is not
+        // counted idle again (its ends and this message travel on different pipes).
+        if (message.after !== undefined && this.attempts.has(message.after)) this.goneBeforeEnd.add(message.after);
+        else this.count(this.idle, message.memoryMb, -1);
+        return this.events.onThreads(null);
+      case 'end': {
+        const attempt = this.attempts.get(message.key);
+        if (!attempt) return;
+        this.events.onRan(message.ranMs);
+        attempt.onMessage(message);
+        if (this.goneBeforeEnd.delete(message.key)) return this.events.onThreads(null);
+        if (!message.reusable || !this.alive) return;
+        this.count(this.idle, attempt.spec.memoryMb, 1);
+        return this.events.onThreads(null);
+      }
+      default:
+        this.attempts.get(message.key)?.onMessage(message);
+    }
   }
 
   private answerCapture(id: number, where: HangReport['where'] | null): void {
@@ -201,7 +361,14 @@ export class HostProcess {
     startedProcesses.remove(this.pid);
     const closing = state.name === 'killing' && state.closing;
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.onGone();
+    // A host that died before any thread of it was ready (it can not start: a broken install, fork limits) fails the
+    // attempts waiting for it, as it failed the attempts it was given before threads were warmed; one that came up
+    // and died later just has its threads started again elsewhere.
+    const neverUp = this.everReady ? 0 : this.startingCount;
+    this.idle.clear();
+    this.starting.clear();
+    this.idleCount = this.startingCount = 0;
+    this.events.onGone(neverUp, `the executor host process (pid ${this.pid}) ${how} before its threads started`);
     const collateral = this.killTargets.size > 0;
     for (const attempt of [...this.attempts.values()]) {
       if (this.killTargets.has(attempt)) {

@@ -16,6 +16,8 @@ import type { AllRequest, AttemptEnd, AttemptSpec, SpawnRequest } from './types.
 export type RunnerInbound =
   | { type: 'run'; spec: AttemptSpec }
   | { type: 'abort'; key: string; reason: string }
+  /** Load the tasks module now (a thread being warmed), then answer ThreadWarmed; a load error is left to the attempt. */
+  | { type: 'warm'; tasksModule: string }
   | ReplyMessage
   | DiagnoseRequest;
 
@@ -61,6 +63,11 @@ export interface ThreadHello {
   tid: number | null;
 }
 
+/** Thread → host: the runner has loaded the tasks module it was asked to warm (or failed to: the attempt will say). */
+export interface ThreadWarmed {
+  type: 'warmed';
+}
+
 /**
  * Messages for one channel, written as one array per event-loop turn: the attempts that end (or start) in the same
  * turn share one write and one wake-up of the other side, where a message each cost a write syscall each.
@@ -89,6 +96,11 @@ export class Outbox<T> {
 /** Supervisor → host (sent in arrays: see Outbox). */
 export type HostInbound =
   | { type: 'start'; spec: AttemptSpec }
+  /**
+   * Start one thread without an attempt (thread-executor.ts decides when): it loads `tasksModule`, then the host
+   * answers `ready`. `retire`: the memory limit of an idle thread to stop first, to stay at threadsPerHost.
+   */
+  | { type: 'grow'; memoryMb: number | null; tasksModule: string | null; retire?: number | null }
   | { type: 'abort'; key: string; reason: string }
   | { type: 'kill'; key: string }
   | { type: 'capture'; key: string; id: number; budgetMs: number }
@@ -96,7 +108,23 @@ export type HostInbound =
 
 /** Host → supervisor (sent in arrays: see Outbox): the runner's attempt messages (forwarded), plus answers to captures. */
 export type HostOutbound =
-  | Exclude<RunnerOutbound, DiagnoseReply>
+  | Exclude<RunnerOutbound, DiagnoseReply | { type: 'end' }>
+  /**
+   * An attempt ended; `reusable`: its thread is idle again (not killed, exited or retired); `ranMs`: how long it
+   * held its thread (the executor tells busy threads from a saturated machine with it).
+   */
+  | { type: 'end'; key: string; end: AttemptEnd; reusable: boolean; ranMs: number }
+  /**
+   * A thread asked for by `grow` is ready (`end` absent), or could not start (`end`: what became of it, for the
+   * attempt that waited for it). `threads`/`created`: the host's live threads and threads created so far.
+   */
+  | { type: 'ready'; memoryMb: number | null; end?: AttemptEnd; threads: number; created: number }
+  /**
+   * An idle thread went away by itself (a timer left by an earlier attempt called process.exit, say). `after`: the
+   * attempt it ended last, directly (DIRECT_END_FD): that end travels on another pipe and may arrive after this
+   * message, so the supervisor must not count the thread idle again when it does.
+   */
+  | { type: 'thread-gone'; memoryMb: number | null; after?: string }
   | { type: 'captured'; id: number; where: HangReport['where'] };
 
 /**
@@ -158,3 +186,30 @@ function markerPrefixAt(data: Buffer): number {
   }
   return -1;
 }
+
+/**
+ * The direct end (bench/NOTES.md "exec2"): an attempt that ends *quietly* — it wrote nothing to its console, posted
+ * no message of its own (log, heartbeat, progress, spawn, exec, …) and its end encodes to at most
+ * DIRECT_END_MAX_BYTES — reports its end from its thread straight to the supervisor, on a pipe of its own host
+ * (stdio fd DIRECT_END_FD of the host, one JSON line per end: a write that small is one atomic write(2), so the
+ * threads of a host share the pipe), instead of thread → host main thread → supervisor. That saves one of the four
+ * cross-thread wake-ups per attempt and the host main thread's relay. Nothing can be overtaken: the attempt sent
+ * nothing else, and a task's console output forces the normal path (the END_MARKER protocol).
+ *
+ * Who owns the end is decided in one word of the memory the host shares with each thread (`SLOT_STATE`, index 2 of
+ * the markers buffer), by compare-and-swap, so the host never reports an end twice nor misses one:
+ *   SLOT_RUNNING  set by the host when it gives the thread an attempt;
+ *   SLOT_DIRECT   set by the thread (RUNNING → DIRECT) just before it writes the end to the pipe: the attempt is over
+ *                 and the host's bookkeeping for it (thread-host.ts sync()) runs when the host next looks at the thread;
+ *   SLOT_VIA_HOST set by the host (RUNNING → VIA_HOST) when it must see the end itself (a kill of the attempt, a
+ *                 thread to retire after it): the thread then posts its end to the host as before.
+ * A thread that has programs running (its /proc children) ends through the host, which kills them with the attempt.
+ */
+export const DIRECT_END_FD = 4;
+export const DIRECT_END_MAX_BYTES = 4096;
+export const SLOT_STATE = 2;
+export const SLOT_RUNNING = 0;
+export const SLOT_DIRECT = 1;
+export const SLOT_VIA_HOST = 2;
+/** A direct end on the pipe: what the host would have sent (`reusable` is always true: a thread ending directly stays). */
+export type DirectEnd = Extract<HostOutbound, { type: 'end' }>;

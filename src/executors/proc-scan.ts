@@ -36,6 +36,8 @@ export interface ProcTable {
 export const HAS_PROC = platform === 'linux';
 /** Scans are spaced by at least this many times their own duration. */
 const COST_FACTOR = 20;
+/** How many of the last scans' durations the spacing looks at (it takes the cheapest). */
+const RECENT_SCANS = 3;
 
 let pageKb: number | null = null;
 
@@ -117,6 +119,13 @@ export class ProcScanner {
   scans = 0;
   /** How long the last scan took (ms). */
   lastScanMs = 0;
+  /**
+   * The last scans' durations: the spacing follows the cheapest of them. A scan is synchronous wall time, so one that
+   * was preempted (12 attempt processes starting on 2 cores) or paused by a GC measured 135 ms once and, spaced by
+   * itself, stopped every tree's sampling — memory limits included — for 2.7 s. A machine whose scans are all slow
+   * is still spaced by their cost.
+   */
+  private readonly recentScanMs: number[] = [];
   private last: ProcTable | null = null;
   private readonly subs = new Set<Subscription>();
   private timer: NodeJS.Timeout | null = null;
@@ -163,6 +172,7 @@ export class ProcScanner {
     const at = performance.now();
     this.scans += 1;
     this.lastScanMs = at - started;
+    if (this.recentScanMs.push(this.lastScanMs) > RECENT_SCANS) this.recentScanMs.shift();
     this.last = { at, byPid, children, groups };
     return this.last;
   }
@@ -196,7 +206,7 @@ export class ProcScanner {
     let earliest = Infinity;
     for (const sub of this.subs) earliest = Math.min(earliest, sub.due);
     // However many subscribers, scans stay spaced by their own cost.
-    if (this.last) earliest = Math.max(earliest, this.last.at + this.lastScanMs * COST_FACTOR);
+    if (this.last) earliest = Math.max(earliest, this.last.at + Math.min(...this.recentScanMs) * COST_FACTOR);
     if (this.timer && this.timerAt <= earliest) return;
     this.disarm();
     this.timerAt = earliest;

@@ -25,6 +25,8 @@ export interface RunnerHooks {
   beforeEnd?(key: string): void;
   /** Called after the end was posted. */
   afterEnd?(key: string, end: AttemptEnd): void;
+  /** Called when a `warm` request is done (the tasks module loaded, or failed to). */
+  warmed?(): void;
 }
 
 export function serveRunner(port: RunnerPort, hooks: RunnerHooks = {}): void {
@@ -56,6 +58,13 @@ export function serveRunner(port: RunnerPort, hooks: RunnerHooks = {}): void {
         return;
       case 'diagnose':
         void diagnose(message.id).then((reply) => port.post(reply));
+        return;
+      case 'warm':
+        // A load error is not this message's to report: the attempt loads again and fails with the module's own
+        // clear error (loadTasks does not cache a failure).
+        void loadTasks(message.tasksModule)
+          .catch(() => undefined)
+          .then(() => hooks.warmed?.());
         return;
     }
   });

@@ -1,6 +1,6 @@
-import { readlinkSync } from 'node:fs';
+import { openSync, readSync, readlinkSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { END_MARKER, type RunnerInbound, type ThreadHello } from './ipc.js';
+import { DIRECT_END_MAX_BYTES, END_MARKER, SLOT_DIRECT, SLOT_RUNNING, SLOT_STATE, type DirectEnd, type RunnerInbound, type RunnerOutbound, type ThreadHello, type ThreadWarmed } from './ipc.js';
 import { serveRunner } from './task-runner.js';
 
 /** Entry of a task thread inside an executor host: runs attempts one after the other, as the host asks. */
@@ -19,7 +19,37 @@ port.postMessage({ type: 'os-thread', tid } satisfies ThreadHello);
 
 // Markers written on [stdout, stderr], shared with the host (thread-host.ts); whether the running attempt wrote to
 // each stream since its start.
-const markers = new Int32Array((workerData as { markers: SharedArrayBuffer }).markers);
+const data = workerData as { markers: SharedArrayBuffer; directFd: number | null };
+const markers = new Int32Array(data.markers);
+const directFd = data.directFd;
+/**
+ * This thread's own /proc children list (Linux), read before a direct end: an attempt that left a program running ends
+ * through the host, which kills the program with the attempt (DESIGN G1; thread-host.ts killSpawned). Not the
+ * process tree code itself: it would cost every thread its modules (~5 MiB through tsx) for a case that is rare.
+ */
+let childrenFd: number | null = null;
+if (tid !== null && directFd !== null) {
+  try {
+    childrenFd = openSync('/proc/thread-self/children', 'r');
+  } catch {
+    // Without it the host does not know the thread's programs either (thread-host.ts: no ThreadChildren).
+  }
+}
+const oneByte = Buffer.alloc(1);
+/** Whether this thread has started programs that are still running (a pread at 0 regenerates the list). */
+function hasChildren(): boolean {
+  if (childrenFd === null) return false;
+  try {
+    return readSync(childrenFd, oneByte, 0, 1, 0) > 0;
+  } catch {
+    return true;
+  }
+}
+/** The running attempt posted nothing yet (no log, heartbeat, request…): its end may go straight to the supervisor. */
+let quiet = true;
+let runAt = 0;
+/** The attempt that just ended wrote to its console (its end must follow its lines: END_MARKER). */
+let printed = false;
 const dirty = { stdout: false, stderr: false };
 const writeOut = process.stdout.write.bind(process.stdout);
 const writeErr = process.stderr.write.bind(process.stderr);
@@ -32,13 +62,52 @@ process.stderr.write = ((...args: Parameters<typeof process.stderr.write>) => {
   return writeErr(...args);
 }) as typeof process.stderr.write;
 
+/**
+ * Writes a quiet attempt's end to the supervisor's pipe (see DIRECT_END_FD); false when the end must go through the
+ * host: the attempt was not quiet, the end is too large, or the host claimed it (SLOT_VIA_HOST).
+ */
+function endDirect(message: Extract<RunnerOutbound, { type: 'end' }>): boolean {
+  if (directFd === null || !quiet || printed) return false;
+  const direct: DirectEnd = { type: 'end', key: message.key, end: message.end, reusable: true, ranMs: performance.now() - runAt };
+  const line = `${JSON.stringify(direct)}\n`;
+  // Most lines are ASCII and short: the byte count is only needed near the bound (UTF-8 is at most 3 bytes per unit).
+  const bytes = line.length * 3 <= DIRECT_END_MAX_BYTES ? line.length : Buffer.byteLength(line);
+  if (bytes > DIRECT_END_MAX_BYTES) return false;
+  // Programs the task started and left running die with the attempt (DESIGN G1): the host kills them, then reports.
+  if (hasChildren()) return false;
+  if (Atomics.compareExchange(markers, SLOT_STATE, SLOT_RUNNING, SLOT_DIRECT) !== SLOT_RUNNING) return false;
+  try {
+    // One write(2) of the whole line (blocking socket, far below its buffer): lines of threads never interleave.
+    const wrote = writeSync(directFd, line);
+    if (wrote !== bytes && wrote < Buffer.byteLength(line)) {
+      const rest = Buffer.from(line).subarray(wrote);
+      for (let at = 0; at < rest.length; ) at += writeSync(directFd, rest, at);
+    }
+  } catch {
+    // The supervisor is gone (EPIPE): the host is being torn down with it; nobody waits for this end.
+  }
+  return true;
+}
+
 serveRunner(
   {
-    post: (message) => port.postMessage(message),
-    onMessage: (handler) => port.on('message', (message: RunnerInbound) => handler(message)),
+    post: (message) => {
+      if (message.type === 'end' && endDirect(message)) return;
+      if (message.type !== 'diagnosis') quiet = false;
+      port.postMessage(message);
+    },
+    onMessage: (handler) =>
+      port.on('message', (message: RunnerInbound) => {
+        if (message.type === 'run') {
+          quiet = true;
+          runAt = performance.now();
+        }
+        handler(message);
+      }),
   },
   {
     beforeEnd: () => {
+      printed = dirty.stdout || dirty.stderr;
       // Marks the end of this attempt's console output on each stream it wrote to, and counts the marker where the
       // host reads it (see END_MARKER): an attempt that printed nothing costs no stream message at all.
       if (dirty.stdout) {
@@ -51,5 +120,6 @@ serveRunner(
       }
       dirty.stdout = dirty.stderr = false;
     },
+    warmed: () => port.postMessage({ type: 'warmed' } satisfies ThreadWarmed),
   },
 );

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { HangReport } from '../types.js';
 import { serializeError } from '../task/serialize.js';
-import { EndMarkerScanner, Outbox, type DiagnoseReply, type HostInbound, type HostOutbound, type RunnerInbound, type RunnerOutbound, type ThreadHello } from './ipc.js';
+import { DIRECT_END_FD, EndMarkerScanner, Outbox, SLOT_DIRECT, SLOT_RUNNING, SLOT_STATE, SLOT_VIA_HOST, type DiagnoseReply, type HostInbound, type HostOutbound, type RunnerInbound, type RunnerOutbound, type ThreadHello, type ThreadWarmed } from './ipc.js';
 import { killDescendants, killGroup, signalPid } from './kill.js';
 import { ThreadChildren } from './proctree.js';
 import { LineSplitter, textLines } from './line-splitter.js';
@@ -13,19 +13,36 @@ import type { AttemptEnd, AttemptSpec } from './types.js';
  * never in the supervisor, because a thread blocked in a syscall can not be terminated: the supervisor then SIGKILLs
  * this whole process (DESIGN G1).
  *
- * argv: [threadsPerHost]
+ * argv: [threadsPerHost, direct] — `direct`: the supervisor reads quiet attempts' ends on DIRECT_END_FD (ipc.ts).
  */
 
 const threadsPerHost = Math.max(1, Number(process.argv[2]) || 4);
+const directFd = process.argv[3] === 'direct' ? DIRECT_END_FD : null;
 /** How long an ended attempt waits for its console output markers before it is reported anyway. */
 const MARKER_WAIT_MS = 500;
+/**
+ * A thread started by `grow` is reported ready once it loaded the tasks module, or after this long anyway: a module
+ * whose import never settles must not keep attempts waiting for a thread forever (the attempt then waits inside the
+ * thread, under its timeout, as it did before threads were warmed).
+ */
+const WARM_BOUND_MS = 5_000;
 
 interface Slot {
   worker: Worker;
   memoryMb: number | null;
+  /** False while a thread started by `grow` warms up (not given attempts, not retired); its bound timer meanwhile. */
+  ready: boolean;
+  warmTimer: NodeJS.Timeout | null;
+  /** When the thread was given its attempt (performance.now()): `end` says how long the attempt held it. */
+  runAt: number;
   /** The attempt running on this thread, null when idle. */
   key: string | null;
-  /** End markers the thread wrote on [stdout, stderr] (shared with it; see END_MARKER), and markers seen on each. */
+  /** The last attempt, when it ended directly (its end is on the other pipe): `thread-gone` names it (`after`). */
+  directKey: string | null;
+  /**
+   * End markers the thread wrote on [stdout, stderr] (shared with it; see END_MARKER), then the SLOT_STATE word (who
+   * reports the running attempt's end: see DIRECT_END_FD); and markers seen on each stream.
+   */
   written: Int32Array;
   marks: { stdout: number; stderr: number };
   heldEnd: { end: AttemptEnd; timer: NodeJS.Timeout } | null;
@@ -41,6 +58,8 @@ interface Slot {
 
 const slots = new Set<Slot>();
 const byKey = new Map<string, Slot>();
+/** Threads created in this host's life (the supervisor reads it through `ready`; tests count cold starts with it). */
+let created = 0;
 
 const outbox = new Outbox<HostOutbound>((batch) => {
   if (process.connected) process.send!(batch);
@@ -77,18 +96,23 @@ function receive(message: HostInbound): void {
       } catch (err) {
         // A thread that can not be created fails this attempt, not every attempt of the host.
         byKey.delete(message.spec.key);
-        send({ type: 'end', key: message.spec.key, end: { type: 'threw', error: serializeError(err) } });
+        send({ type: 'end', key: message.spec.key, end: { type: 'threw', error: serializeError(err) }, reusable: false, ranMs: 0 });
       }
+      return;
+    case 'grow':
+      grow(message.memoryMb, message.tasksModule, message.retire);
       return;
     case 'abort':
     case 'reply': {
-      const slot = byKey.get(message.key);
+      const slot = slotOf(message.key);
       if (slot && !slot.exited) slot.worker.postMessage(message satisfies RunnerInbound);
       return;
     }
     case 'kill': {
-      const slot = byKey.get(message.key);
+      const slot = slotOf(message.key);
       if (!slot || slot.exited) return;
+      // Its end must come through here now (it is `killed`, or ended as the kill raced with it; the thread goes).
+      if (!claimEnd(slot)) return;
       slot.killRequested = true;
       // Before the thread goes: its programs are found through it (execSync even keeps it from terminating).
       killSpawned(slot);
@@ -101,29 +125,116 @@ function receive(message: HostInbound): void {
   }
 }
 
+/**
+ * The slot running attempt `key`, after the bookkeeping of a direct end (sync): undefined when the attempt has ended.
+ */
+function slotOf(key: string): Slot | undefined {
+  const slot = byKey.get(key);
+  if (slot) sync(slot);
+  return byKey.get(key);
+}
+
+/**
+ * A thread that ended its attempt directly (SLOT_DIRECT, its end already on its way to the supervisor) is idle: the
+ * host's part of `finish` without the report. Runs wherever the host looks at a slot's attempt.
+ */
+function sync(slot: Slot): void {
+  if (slot.key === null || Atomics.load(slot.written, SLOT_STATE) !== SLOT_DIRECT) return;
+  slot.out.flush();
+  slot.err.flush();
+  byKey.delete(slot.key);
+  slot.directKey = slot.key;
+  slot.key = null;
+  slot.execPids.clear();
+  // Not expected (start() sets SLOT_VIA_HOST when the pool is over size), but a thread retired here is reported gone.
+  if (!slot.exited && slots.size > threadsPerHost) {
+    retire(slot);
+    send({ type: 'thread-gone', memoryMb: slot.memoryMb, after: slot.directKey });
+  }
+}
+
+/**
+ * Makes sure the running attempt's end comes through the host (RUNNING → VIA_HOST); false when the thread has
+ * already ended it directly (the slot is then synced and idle).
+ */
+function claimEnd(slot: Slot): boolean {
+  if (slot.key === null) return false;
+  if (Atomics.compareExchange(slot.written, SLOT_STATE, SLOT_RUNNING, SLOT_VIA_HOST) === SLOT_DIRECT) {
+    sync(slot);
+    return false;
+  }
+  return true;
+}
+
 function start(spec: AttemptSpec): void {
   let slot: Slot | undefined;
   for (const candidate of slots) {
-    if (candidate.key === null && !candidate.exited && !candidate.killRequested && candidate.memoryMb === spec.memoryMb) {
+    sync(candidate);
+    if (candidate.key === null && candidate.ready && !candidate.exited && !candidate.killRequested && candidate.memoryMb === spec.memoryMb) {
       slot = candidate;
       break;
     }
   }
   if (!slot) {
-    makeRoom();
-    slot = createSlot(spec.memoryMb);
+    // The supervisor sends an attempt only to an idle thread it knows of; this is the rare race where that thread
+    // went away meanwhile (its `thread-gone` is on its way): the attempt gets a new thread, as before warming.
+    makeRoom(true);
+    slot = createSlot(spec.memoryMb, true);
   }
   slot.key = spec.key;
+  slot.directKey = null;
+  slot.runAt = performance.now();
+  // Its end may come directly, unless the thread is to be retired after it (a pool over size must hear of it).
+  Atomics.store(slot.written, SLOT_STATE, slots.size > threadsPerHost ? SLOT_VIA_HOST : SLOT_RUNNING);
   byKey.set(spec.key, slot);
   slot.worker.postMessage({ type: 'run', spec } satisfies RunnerInbound);
 }
 
-/** Keeps the pool near threadsPerHost: idle threads with another memory limit make room for a new one. */
-function makeRoom(): void {
+/**
+ * A thread without an attempt, asked for by the supervisor (thread-executor.ts): it loads the tasks module, then is
+ * reported `ready`. `retire`: the memory limit of an idle thread to stop first (the pool stays at threadsPerHost).
+ */
+function grow(memoryMb: number | null, tasksModule: string | null, retireLimit: number | null | undefined): void {
+  if (retireLimit !== undefined) {
+    for (const slot of slots) {
+      sync(slot);
+      if (slot.key === null && slot.ready && !slot.exited && slot.memoryMb === retireLimit) {
+        retire(slot);
+        break;
+      }
+    }
+  }
+  let slot: Slot;
+  try {
+    slot = createSlot(memoryMb, false);
+  } catch (err) {
+    send({ type: 'ready', memoryMb, end: { type: 'threw', error: serializeError(err) }, threads: slots.size, created });
+    return;
+  }
+  slot.warmTimer = setTimeout(() => becomeReady(slot), WARM_BOUND_MS);
+  if (tasksModule !== null) slot.worker.postMessage({ type: 'warm', tasksModule } satisfies RunnerInbound);
+  else becomeReady(slot);
+}
+
+function becomeReady(slot: Slot): void {
+  if (slot.ready || slot.exited) return;
+  slot.ready = true;
+  if (slot.warmTimer) clearTimeout(slot.warmTimer);
+  slot.warmTimer = null;
+  send({ type: 'ready', memoryMb: slot.memoryMb, threads: slots.size, created });
+}
+
+/**
+ * Keeps the pool near threadsPerHost: idle threads with another memory limit make room for a new one. `report`:
+ * tell the supervisor (it did not ask for this retirement).
+ */
+function makeRoom(report: boolean): void {
   if (slots.size < threadsPerHost) return;
   for (const slot of slots) {
-    if (slot.key === null && !slot.exited) {
+    sync(slot);
+    if (slot.key === null && slot.ready && !slot.exited) {
       retire(slot);
+      if (report) send(slot.directKey === null ? { type: 'thread-gone', memoryMb: slot.memoryMb } : { type: 'thread-gone', memoryMb: slot.memoryMb, after: slot.directKey });
       if (slots.size < threadsPerHost) return;
     }
   }
@@ -135,20 +246,25 @@ function retire(slot: Slot): void {
   void slot.worker.terminate();
 }
 
-function createSlot(memoryMb: number | null): Slot {
+function createSlot(memoryMb: number | null, ready: boolean): Slot {
   const entry = workerEntry('thread-entry');
-  const written = new Int32Array(new SharedArrayBuffer(8));
+  const written = new Int32Array(new SharedArrayBuffer(12));
   const worker = new Worker(entry.filename, {
     eval: entry.eval,
-    workerData: { markers: written.buffer },
+    workerData: { markers: written.buffer, directFd },
     stdout: true,
     stderr: true,
     resourceLimits: memoryMb ? { maxOldGenerationSizeMb: memoryMb } : undefined,
   });
+  created += 1;
   const slot: Slot = {
     worker,
     memoryMb,
+    ready,
+    warmTimer: null,
+    runAt: 0,
     key: null,
+    directKey: null,
     written,
     marks: { stdout: 0, stderr: 0 },
     heldEnd: null,
@@ -163,8 +279,9 @@ function createSlot(memoryMb: number | null): Slot {
   slots.add(slot);
   worker.stdout.on('data', (chunk: Buffer) => slot.out.write(chunk));
   worker.stderr.on('data', (chunk: Buffer) => slot.err.write(chunk));
-  worker.on('message', (message: RunnerOutbound | ThreadHello) => {
-    if (message.type !== 'os-thread') fromThread(slot, message);
+  worker.on('message', (message: RunnerOutbound | ThreadHello | ThreadWarmed) => {
+    if (message.type === 'warmed') becomeReady(slot);
+    else if (message.type !== 'os-thread') fromThread(slot, message);
     else if (message.tid !== null && !slot.exited) slot.children = new ThreadChildren(message.tid);
   });
   worker.on('error', (err) => {
@@ -175,6 +292,7 @@ function createSlot(memoryMb: number | null): Slot {
 }
 
 function output(slot: Slot, stream: 'stdout' | 'stderr', line: string): void {
+  sync(slot);
   // Output between attempts (a timer left behind by an earlier attempt) belongs to no attempt.
   if (slot.key === null) return;
   send({ type: 'log', key: slot.key, stream, line, ts: Date.now() });
@@ -196,6 +314,7 @@ function fromThread(slot: Slot, message: RunnerOutbound): void {
     diagnoses.get(message.id)?.(message);
     return;
   }
+  sync(slot);
   if (message.key !== slot.key) return;
   switch (message.type) {
     case 'exec-started':
@@ -234,15 +353,27 @@ function finish(slot: Slot, end: AttemptEnd): void {
   slot.key = null;
   slot.execPids.clear();
   byKey.delete(key);
-  send({ type: 'end', key, end });
   if (!slot.exited && slots.size > threadsPerHost) retire(slot);
+  // A thread asked to die (kill) is not offered again, even if the attempt ended before the terminate did.
+  send({ type: 'end', key, end, reusable: !slot.exited && !slot.killRequested && slots.has(slot), ranMs: performance.now() - slot.runAt });
 }
 
 function threadExited(slot: Slot, code: number): void {
+  sync(slot);
+  // Retired threads were already taken out of the pool (and accounted for) by whoever retired them.
+  const pooled = slots.delete(slot);
   slot.exited = true;
-  slots.delete(slot);
   slot.children?.close();
-  if (slot.key === null) return;
+  if (slot.warmTimer) clearTimeout(slot.warmTimer);
+  slot.warmTimer = null;
+  if (slot.key === null) {
+    if (!pooled) return;
+    // A thread that died warming up fails the attempt waiting for it with what killed it (a memory limit too small
+    // to load the module, a module that calls process.exit): starting another one would fail the same way.
+    if (!slot.ready) send({ type: 'ready', memoryMb: slot.memoryMb, end: endOfDeadThread(slot, code), threads: slots.size, created });
+    else send(slot.directKey === null ? { type: 'thread-gone', memoryMb: slot.memoryMb } : { type: 'thread-gone', memoryMb: slot.memoryMb, after: slot.directKey });
+    return;
+  }
   for (const pid of slot.execPids) killGroup(pid);
   if (slot.heldEnd) {
     // The task had already ended; its result stands even if a kill raced with it.
@@ -264,7 +395,7 @@ function endOfDeadThread(slot: Slot, code: number): AttemptEnd {
 
 async function capture(key: string, budgetMs: number): Promise<HangReport['where']> {
   const started = performance.now();
-  const slot = byKey.get(key);
+  const slot = slotOf(key);
   if (!slot || slot.exited) return { notes: [`no running thread for attempt ${key}`] };
   let where: HangReport['where'];
   try {

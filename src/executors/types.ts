@@ -83,9 +83,23 @@ export interface AttemptChannel {
    * touch the store; the engine answers. Absent (stubs): treated as current.
    */
   isCurrent?(): Promise<boolean>;
+  /**
+   * The attempt's own clocks start now; returns when it must be over (epoch ms, local clock), which replaces the
+   * spec's `endsAt`. An executor that may queue an attempt behind other attempts (the thread executor, while all its
+   * threads are busy: see RunningAttempt.queued) calls it when a thread is given to the attempt or started for it.
+   * The engine starts the attempt's timeout, heartbeat and silence then: queueing behind other attempts is not part of
+   * this attempt (only the job's deadline runs meanwhile); its own thread's start is, as it always was. Absent
+   * (stubs): the spec's endsAt stands.
+   */
+  clockStarts?(): number;
 }
 
 export interface RunningAttempt {
+  /**
+   * True while the attempt queues in the executor behind other attempts (no thread given to it or started for it
+   * yet); the executor then calls channel.clockStarts() when one is. Absent or false: its clocks start with start().
+   */
+  readonly queued?: boolean;
   /** Resolves exactly once, always — after kill() at the latest within the executor's kill bound. */
   readonly done: Promise<AttemptEnd>;
   /** Fires ctx.signal inside the task (a request to stop; the code may ignore it). */
@@ -98,8 +112,25 @@ export interface RunningAttempt {
   pids(): number[];
 }
 
+/** Threads to have ready before the first attempt (Executor.prewarm). */
+export interface PrewarmRequest {
+  /** The tasks module the threads load while they start. */
+  tasksModule: string;
+  /** How many threads (the executor caps it, e.g. at one host's worth). */
+  threads: number;
+  /** The memory limit the threads are started with (default none). */
+  memoryMb?: number | null;
+  /** Resolve after this long even if not every thread is ready (default 10 s). */
+  withinMs?: number;
+}
+
 export interface Executor {
   start(spec: AttemptSpec, channel: AttemptChannel): RunningAttempt;
+  /**
+   * Optional: get ready to run attempts before the first one comes (start threads, load the tasks module). Bounded
+   * in time; never rejects (whatever fails is reported by the attempts).
+   */
+  prewarm?(request: PrewarmRequest): Promise<void>;
   /** Kills everything still running; resolves when no thread or process of this executor remains. */
   close(): Promise<void>;
 }

@@ -72,24 +72,38 @@ export interface RelayConnection {
   close(): void;
 }
 
-/** Connects to a process's relay; null when it is not there (not started yet, or the process is gone) by `deadline`. */
+/**
+ * Connects to a process's relay; null when it is not there (not started yet, or the process is gone) by `deadline`.
+ * A socket not listening yet (the helper thread is still starting: slow on a loaded machine) is tried again every
+ * 10 ms until then, rather than given up at the first refusal.
+ */
 export function connectRelay(socketPath: string, deadline: number): Promise<RelayConnection | null> {
   return new Promise((resolve) => {
-    let socket: Socket;
+    let socket: Socket | null = null;
+    let retry: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
-      socket.destroy();
+      clearTimeout(retry);
+      socket?.destroy();
       resolve(null);
     }, Math.max(0, deadline - performance.now()));
-    socket = connect(socketPath);
-    socket.once('error', () => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(null);
-    });
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      resolve(relayConnection(socket));
-    });
+    const attempt = (): void => {
+      const s = connect(socketPath);
+      socket = s;
+      s.once('error', () => {
+        s.destroy();
+        if (performance.now() + 10 < deadline) {
+          retry = setTimeout(attempt, 10);
+        } else {
+          clearTimeout(timer);
+          resolve(null);
+        }
+      });
+      s.once('connect', () => {
+        clearTimeout(timer);
+        resolve(relayConnection(s));
+      });
+    };
+    attempt();
   });
 }
 

@@ -126,6 +126,8 @@ export interface ProbeFrame {
   line: number;
   column: number;
   async: boolean;
+  /** The user's source position, when the thread itself knows the script's source map (1-based). */
+  original?: { source: string; line: number; column: number };
 }
 
 /**
@@ -157,7 +159,30 @@ export function collectStack(maxFrames: number): ProbeFrame[] {
         async: typeof c.isAsync === 'function' ? c.isAsync() : false,
       }));
     const frames = new Error().stack as unknown as ProbeFrame[];
-    return Array.isArray(frames) ? frames.filter((f) => f.url !== '').slice(0, maxFrames) : [];
+    if (!Array.isArray(frames)) return [];
+    const kept = frames.filter((f) => f.url !== '').slice(0, maxFrames);
+    // Mapped here, in the thread, when Node keeps its source maps (tsx turns that on; so does --enable-source-maps):
+    // the inspector's Debugger.enable, the other way to learn them, replays every parsed script first — ~120 ms of a
+    // ~150 ms capture from source (bench/NOTES.md), all of it before the kill.
+    type Entry = { originalSource?: string; originalLine?: number; originalColumn?: number };
+    const getBuiltin = (process as unknown as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+    // Only Node's own frames (a thread still bootstrapping, or between callbacks): nothing to map, and no module is
+    // loaded from inside an interrupt in the middle of Node's start-up.
+    const user = kept.some((f) => !f.url.startsWith('node:'));
+    const nodeModule = user && process.sourceMapsEnabled && typeof getBuiltin === 'function' ? (getBuiltin('node:module') as { findSourceMap?: (path: string) => { findEntry(l: number, c: number): Entry } | undefined }) : undefined;
+    if (nodeModule?.findSourceMap) {
+      for (const f of kept) {
+        try {
+          const entry = nodeModule.findSourceMap(f.url)?.findEntry(f.line - 1, f.column - 1);
+          if (entry && typeof entry.originalSource === 'string' && typeof entry.originalLine === 'number') {
+            f.original = { source: entry.originalSource, line: entry.originalLine + 1, column: (entry.originalColumn ?? 0) + 1 };
+          }
+        } catch {
+          // No map for this script: the host maps it from the file, or keeps the generated position.
+        }
+      }
+    }
+    return kept;
   } catch {
     return [];
   } finally {

@@ -36,8 +36,10 @@ export interface ProcessStackOptions {
   inspectorSocket?: string;
 }
 
-/** A main thread that has not answered Debugger.enable in this long is in a system call or native code. */
+/** A main thread that has not answered the inspector in this long is in a system call or native code. */
 const ANSWER_WITHIN_MS = 250;
+/** How long a relay that is not listening yet (its helper thread still starting) is tried again. */
+const RELAY_WAIT_MS = 100;
 
 export async function captureProcessStack(pid: number, budgetMs: number, options: ProcessStackOptions = {}): Promise<HangReport['where']> {
   const started = performance.now();
@@ -75,13 +77,14 @@ export async function captureProcessStack(pid: number, budgetMs: number, options
 
 async function inspectorStack(socketPath: string, where: HangReport['where'], started: number, budgetMs: number): Promise<void> {
   const deadline = started + Math.max(0, budgetMs - 10);
-  const relay = await connectRelay(socketPath, Math.min(deadline, started + 100));
+  const relay = await connectRelay(socketPath, Math.min(deadline, started + RELAY_WAIT_MS));
   if (!relay) {
     where.notes.push('the JS stack could not be taken: the process\'s inspector relay did not accept a connection (the process was still starting, or exiting)');
     return;
   }
   try {
-    const js = await captureJsStack(relay.channel, deadline, Math.min(deadline, started + Math.min(ANSWER_WITHIN_MS, budgetMs / 2)));
+    // The answer window starts once connected: a relay slow to listen must not eat the main thread's time to answer.
+    const js = await captureJsStack(relay.channel, deadline, Math.min(deadline, performance.now() + Math.min(ANSWER_WITHIN_MS, budgetMs / 2)));
     if (!js.responsive) {
       where.notes.push(
         `the JS stack could not be taken: the main thread did not reach a safe point within ${Math.round(performance.now() - started)} ms (blocked in a system call or native code)`,

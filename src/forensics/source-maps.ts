@@ -6,7 +6,8 @@ import type { StackFrame } from '../types.js';
 /**
  * Maps positions in the code V8 runs back to the source the user wrote. tsx hands V8 transpiled code with an inline
  * `data:` source map, and tsc builds (dist) point to a `.js.map` next to the file; both arrive as the
- * `sourceMapURL` of `Debugger.scriptParsed`. Node's built-in SourceMap is used rather than the `source-map`
+ * `sourceMapURL` of `Debugger.scriptParsed` (when the capture enables the debugger), and a file on disk names its map
+ * in a `sourceMappingURL` comment. Node's built-in SourceMap is used rather than the `source-map`
  * package: it is synchronous and needs no WebAssembly start-up inside a time-bounded capture.
  */
 
@@ -27,7 +28,7 @@ export class SourceMapper {
   /** line/column are 1-based, as a V8 CallSite gives them (and as the frame keeps them). */
   frame(functionName: string, url: string, line: number, column: number): StackFrame {
     const generated: StackFrame = { functionName: functionName || '(anonymous)', file: displayPath(url) || '<anonymous script>', line, column };
-    const script = this.byPath.get(generated.file);
+    const script = this.byPath.get(generated.file) ?? this.fromDisk(url);
     const map = script ? this.mapOf(script) : null;
     if (!map) return generated;
     try {
@@ -42,6 +43,33 @@ export class SourceMapper {
     } catch {
       return generated;
     }
+  }
+
+  /** Whether positions in this script can be mapped (its source map is known and readable). */
+  canMap(url: string): boolean {
+    const script = this.byPath.get(displayPath(url)) ?? this.fromDisk(url);
+    return script !== undefined && this.mapOf(script) !== null;
+  }
+
+  /**
+   * A script no scriptParsed listed (the capture no longer enables the debugger): a file on disk names its source map
+   * in its last `sourceMappingURL` comment (tsc's dist). Read once per file; a file without one maps to itself.
+   */
+  private fromDisk(url: string): ScriptInfo | undefined {
+    if (!url.startsWith('file:') && !url.startsWith('/')) return undefined;
+    const fileUrl = url.startsWith('/') ? `file://${url}` : url;
+    const path = displayPath(fileUrl);
+    if (this.byPath.has(path)) return this.byPath.get(path);
+    let script: ScriptInfo | undefined;
+    try {
+      const text = readFileSync(fileURLToPath(fileUrl), 'utf8');
+      const match = /\/\/[#@] sourceMappingURL=(\S+)\s*$/.exec(text.slice(-4096));
+      if (match) script = { url: fileUrl, sourceMapURL: match[1]! };
+    } catch {
+      script = undefined;
+    }
+    if (script) this.byPath.set(path, script);
+    return script;
   }
 
   private mapOf(script: ScriptInfo): SourceMap | null {

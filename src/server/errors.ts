@@ -77,7 +77,15 @@ export function toHttpError(err: unknown): HttpError {
   }
 }
 
-export function errorBody(e: HttpError): ErrorBody {
+/** An error answer without an Error object (no stack to capture), for answers a burst may give hundreds of times. */
+export interface ErrorAnswer {
+  status: number;
+  code: HttpErrorCode;
+  message: string;
+  headers: Record<string, string>;
+}
+
+export function errorBody(e: HttpError | ErrorAnswer): ErrorBody {
   return { error: { code: e.code, message: e.message, status: e.status } };
 }
 

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Vigil } from '../../src/index.js';
 import { waitUntil, type StoreLocation } from './stores.js';
+import { CLI } from './cli.js';
 
 export const FLOW_TASKS = 'test/fixtures/flow-tasks.ts';
 
@@ -10,7 +11,7 @@ export const FLOW_TASKS = 'test/fixtures/flow-tasks.ts';
  * Its output is kept for failure messages.
  */
 export function startWorkerProcess(storeUrl: string, tasks: string, args: string[] = []): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker', '--tasks', resolve(tasks), '--store', storeUrl, ...args], {
+  const child = spawn(process.execPath, [...CLI, 'worker', '--tasks', resolve(tasks), '--store', storeUrl, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env },
   });

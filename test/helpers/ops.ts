@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DoctorReport } from '../../src/ops/doctor/report.js';
+import { CLI } from './cli.js';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 export const OPS_TASKS = resolve(root, 'test/fixtures/ops-tasks.ts');
@@ -23,7 +24,7 @@ export class CliProcess {
   readonly done: Promise<CliResult>;
 
   constructor(args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    this.child = spawn(process.execPath, [...CLI, ...args], {
       cwd: root,
       env: { ...process.env, VIGIL_STORE: '', VIGIL_DEBUG: '', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { until } from './engine.js';
+import { CLI } from './cli.js';
 
 /** Pids of the live (not zombie) processes whose command line is exactly `argv`. */
 export function pidsRunning(argv: string[]): number[] {
@@ -63,7 +64,7 @@ export function descendants(root: number): number[] {
 
 /** A `vigil worker` process (the CLI from source) on `store`. */
 export function cliWorker(tasks: string, store: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}, detached = false): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker', '--tasks', tasks, '--store', store, ...extra], {
+  const child = spawn(process.execPath, [...CLI, 'worker', '--tasks', tasks, '--store', store, ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
     detached,

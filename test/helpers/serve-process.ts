@@ -1,7 +1,7 @@
 // `vigil serve` as a real child process (the CLI from source through tsx), for tests that SIGKILL it or must not
 // share an event loop with their clients.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
+import { CLI } from './cli.js';
 
 export interface ServeProcess {
   url: string;
@@ -14,7 +14,7 @@ export interface ServeProcess {
 }
 
 export async function startServeProcess(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<ServeProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve('src/cli/main.ts'), 'serve', '--port', '0', ...args], {
+  const child = spawn(process.execPath, [...CLI, 'serve', '--port', '0', ...args], {
     env: { ...process.env, VIGIL_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
     // Its own process group: a SIGKILL test kills the server and everything it spawned, as a crash would.

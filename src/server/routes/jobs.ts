@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { JobNotFoundError } from '../../errors.js';
 import type { Job, JobState, Json } from '../../types.js';
 import type { ServerContext } from '../context.js';
+import { errorBody } from '../errors.js';
 import { controlSchema, getJobSchema, listSchema, snapshotSchema, submitSchema, whySchema } from '../schemas.js';
 
 interface NewJobBody {
@@ -19,7 +20,9 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ServerContext): voi
     // Checked one by one first: an unknown task or a bad input is that request's 400, and nothing is stored.
     const prepared = [];
     for (const i of items) prepared.push(await ctx.vigil.prepareJob(i.task, i.input ?? null, { key: i.key, priority: i.priority, delay: i.delay }));
-    const results = await ctx.admission.submit(prepared);
+    const admitted = await ctx.admission.submit(prepared);
+    if (!admitted.ok) return reply.code(admitted.full.status).headers(admitted.full.headers).send(errorBody(admitted.full));
+    const results = admitted.results;
     // 201 when anything new was stored; 200 when every job was an earlier one returned by its idempotency key.
     reply.code(results.some((r) => r.created) ? 201 : 200);
     // The response schema (a job or an array) documents the route; plain JSON.stringify skips per-reply anyOf checks.

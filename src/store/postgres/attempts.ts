@@ -1,11 +1,12 @@
 import type { AttemptSnapshot, Job, JobState } from '../../types.js';
 import type { ActivityUpdate, AttemptFinish, Fence, NewLogLine, SnapshotRequest } from '../contract.js';
 import { nextState } from '../next-state.js';
+import { fastParams, type FastClaim } from './claim.js';
 import { applyDecisions, DECISION_COLUMNS, decisionFacts, decisionPolicy, type DecisionRow } from './apply.js';
-import type { Db, Query } from './db.js';
+import type { Db, Query, Row } from './db.js';
 import { cutLogLine, LOG_RETENTION_CHUNK, LOG_RETENTION_LINES } from '../log-rules.js';
 import { isJobId } from '../rows.js';
-import { json, jobColumns, jsonValue, toJob } from './rows.js';
+import { JOB_COLUMNS, json, jobColumns, jsonValue, toJob } from './rows.js';
 
 // Every write on behalf of an attempt carries this condition (DESIGN G5): a zombie whose lease expired or was taken
 // over changes nothing. `now` is the database's clock. The lease test is wrapped in IS TRUE (same truth: a NULL
@@ -166,6 +167,13 @@ export async function finishAttempts(db: Db, items: Array<{ fence: Fence; finish
  */
 async function finishSucceeded(q: Query, S: string, items: Array<{ fence: Fence; finish: AttemptFinish }>): Promise<Job[]> {
   if (items.length === 0) return [];
+  // The function (migration 011) parses its statements once per session; this call is prepared (its plan is a bare
+  // Function Scan). Same writes as the statement it replaced: see the migration.
+  const rows = await q(`SELECT ${JOB_COLUMNS.map((col) => `f.${col}`).join(', ')} FROM ${S}.finish_succeeded($1::bigint[], $2::int[], $3::text[], $4::text[]) f`, succeededParams(items), true);
+  return rows.map(toJob);
+}
+
+function succeededParams(items: Array<{ fence: Fence; finish: AttemptFinish }>): unknown[] {
   const decided = items.map((i) => ({ fence: i.fence, next: nextState(ANY_ROW, i.finish, ANY_POLICY, 0) }));
   for (const d of decided) {
     // A guard, not a branch: should rule 1 ever read the row, this path must go (the test above fails first).
@@ -173,37 +181,34 @@ async function finishSucceeded(q: Query, S: string, items: Array<{ fence: Fence;
       throw new Error('nextState no longer decides a success without the row: finishSucceeded must not be used');
     }
   }
-  const rows = await q(
-    `WITH c AS (SELECT ${S}.now_ms() AS now),
-     d AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[]) AS d(job_id, attempt, worker_id, result)),
-     -- Row by row by id, locked in id order (two batches never deadlock), whatever the planner thinks of the join.
-     lk AS (
-       SELECT x.id FROM (SELECT * FROM d ORDER BY job_id) o, c, LATERAL (
-         SELECT j.id FROM ${S}.jobs j WHERE ${FENCED('j', 'o.job_id', 'o.attempt', 'o.worker_id', 'c.now')} FOR UPDATE
-       ) x
-     ),
-     j AS (
-       UPDATE ${S}.jobs j SET
-         state = 'succeeded', result = d.result, error = NULL, charged_attempts = j.charged_attempts + 1,
-         finished_at = c.now, updated_at = c.now, lease_owner = NULL, lease_expires_at = NULL
-       -- lk fenced and locked these rows in this statement: nothing can have moved them since.
-       FROM lk, d, c
-       WHERE j.id = lk.id AND d.job_id = lk.id
-       RETURNING ${jobColumns('j')}
-     ),
-     a AS (
-       UPDATE ${S}.attempts a SET finished_at = j.finished_at, outcome = 'succeeded', charged = true, error = NULL,
-              hang_report = NULL
-         FROM j
-        WHERE a.job_id = j.id AND a.attempt = j.attempts AND a.finished_at IS NULL
-     )
-     SELECT * FROM j ORDER BY id`,
-    [
-      ...fenceArrays(decided.map((d) => d.fence)),
-      decided.map((d) => jsonValue(d.next.result)),
-    ],
+  return [...fenceArrays(decided.map((d) => d.fence)), decided.map((d) => jsonValue(d.next.result))];
+}
+
+/**
+ * Successes and one claim (its fast path, migration 010) in ONE autocommitted statement: a C=1 worker's finish and
+ * the refill claim it sends with it cost one round trip and one commit instead of two of each. The claim does not
+ * depend on the finish (different rows: running ones are finished, queued ones claimed, so no row is touched twice),
+ * and nothing of either is visible, or acknowledged, before the one commit.
+ */
+export async function finishSucceededAndClaim(
+  db: Db,
+  items: Array<{ fence: Fence; finish: AttemptFinish }>,
+  claim: FastClaim,
+): Promise<{ finished: Array<Job | null>; claimRows: Row[] }> {
+  const rows = await db.query(
+    `SELECT f.fin, ${JOB_COLUMNS.map((col) => `(f.job).${col}`).join(', ')}, f.expired, f.claim_now
+       FROM ${db.s}.finish_succeeded_claim($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int, $8::text, $9::bigint, $10::int) f`,
+    [...succeededParams(items), ...fastParams(claim)],
+    true,
   );
-  return rows.map(toJob);
+  const done = new Map(rows.filter((r) => r.fin === true).map((r) => [String(r.id), toJob(r)]));
+  return {
+    finished: items.map((i) => {
+      const job = done.get(i.fence.jobId);
+      return job && job.attempts === i.fence.attempt ? job : null;
+    }),
+    claimRows: rows.filter((r) => r.fin !== true),
+  };
 }
 
 /** What a success's decision is made on: any row and any policy give the same (see finishSucceeded). */

@@ -2,7 +2,7 @@ import type { ClaimRequest, Claimed } from '../contract.js';
 import { expiredInQueue } from '../next-state.js';
 import { SWEEP_BATCH } from '../requests.js';
 import type { Db, Row } from './db.js';
-import { jobColumns, toJob } from './rows.js';
+import { JOB_COLUMNS, jobColumns, toJob } from './rows.js';
 import { claimRateLimited } from './rate-limit.js';
 
 /**
@@ -14,6 +14,45 @@ import { claimRateLimited } from './rate-limit.js';
  * round trip).
  */
 export async function claim(db: Db, req: ClaimRequest): Promise<Claimed[]> {
+  const fast = fastClaim(req);
+  if (fast === 'nothing') return [];
+  if (fast !== null) return claimedFrom(db, req, await db.query(CLAIM_JOBS(db.s), fastParams(fast), true));
+  return claimGeneral(db, req);
+}
+
+/** What the claim_jobs function (migration 010) takes. */
+export interface FastClaim {
+  names: string[];
+  caps: number[];
+  limit: number;
+  workerId: string;
+  leaseMs: number;
+}
+
+/**
+ * The request as claim_jobs arguments, when the function can serve it alone: no `vigil run` root (its recursive
+ * tree) and no rate-limited task (claimed in their own transaction). 'nothing' when there is nothing to claim.
+ */
+export function fastClaim(req: ClaimRequest): FastClaim | 'nothing' | null {
+  const names = Object.keys(req.tasks).filter((t) => (req.tasks[t] ?? 0) > 0);
+  const limit = Math.floor(req.limit);
+  if (names.length === 0 || limit <= 0) return 'nothing';
+  if (req.rootJobId !== undefined && req.rootJobId !== null) return null;
+  if (names.some((t) => req.rateLimits?.[t] !== undefined)) return null;
+  const caps = names.map((t) => Math.min(limit, Math.floor(req.tasks[t]!)));
+  return { names, caps, limit, workerId: req.workerId, leaseMs: Math.max(1, Math.round(req.leaseMs)) };
+}
+
+export function fastParams(f: FastClaim): unknown[] {
+  return [f.names, f.caps, f.limit, f.workerId, f.leaseMs, SWEEP_BATCH];
+}
+
+export const CLAIM_JOBS = (S: string): string =>
+  `SELECT ${JOB_COLUMNS.map((col) => `(c.job).${col}`).join(', ')}, c.expired, c.claim_now
+     FROM ${S}.claim_jobs($1::text[], $2::int[], $3::int, $4::text, $5::bigint, $6::int) c`;
+
+/** Claims under a root job, or with rate-limited tasks: the general statement, then the rate-limited claim. */
+async function claimGeneral(db: Db, req: ClaimRequest): Promise<Claimed[]> {
   const names = Object.keys(req.tasks).filter((t) => (req.tasks[t] ?? 0) > 0);
   const limit = Math.floor(req.limit);
   if (names.length === 0 || limit <= 0) return [];
@@ -29,6 +68,7 @@ export async function claim(db: Db, req: ClaimRequest): Promise<Claimed[]> {
 
 async function claimFree(db: Db, req: ClaimRequest, names: string[], caps: number[], limit: number): Promise<Claimed[]> {
   const S = db.s;
+  const lease = Math.max(1, Math.round(req.leaseMs));
   const rows = await db.query(
     `WITH RECURSIVE c AS MATERIALIZED (SELECT ${S}.now_ms() AS now),
      -- vigil run (rootJobId): only the root job and its descendants; empty when no root is given.
@@ -87,9 +127,14 @@ async function claimFree(db: Db, req: ClaimRequest, names: string[], caps: numbe
        FROM (SELECT json_agg(json_build_array(id::text, deadline_at)) AS expired FROM expired) e
        LEFT JOIN claimed x ON true
       ORDER BY x.priority DESC, x.run_at, x.id`,
-    [names, caps, limit, req.workerId, Math.max(1, Math.round(req.leaseMs)), req.rootJobId ?? null],
+    [names, caps, limit, req.workerId, lease, req.rootJobId ?? null],
     // Not a prepared statement: see createDb (a generic plan of this one walked the whole queue in "paused").
   );
+  return claimedFrom(db, req, rows);
+}
+
+/** Claimed jobs from the rows of either claim; fails the queued jobs past deadline that the claim listed. */
+export async function claimedFrom(db: Db, req: ClaimRequest, rows: Row[]): Promise<Claimed[]> {
   const expired = (rows[0]?.expired ?? null) as Array<[string, number | string]> | null;
   if (expired && expired.length > 0) {
     // The claim is committed: its jobs must reach the worker even if this fails. Those jobs are skipped by every

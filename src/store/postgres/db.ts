@@ -1,10 +1,15 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { StoreUnavailableError, VigilError, errorMessage } from '../../errors.js';
 
 export type Row = Record<string, unknown>;
 
-/** One statement: on the pool (its own transaction) or inside a `tx`. */
-export type Query = <R extends Row = Row>(sql: string, params?: unknown[]) => Promise<R[]>;
+/**
+ * One statement: on the pool (its own transaction) or inside a `tx`. `prepared`: send it as a named prepared
+ * statement (parsed and planned once per connection) — ONLY for statements whose plan can not go wrong as the
+ * tables grow, i.e. a bare call of one of the store's functions (see the Db comment below).
+ */
+export type Query = <R extends Row = Row>(sql: string, params?: unknown[], prepared?: boolean) => Promise<R[]>;
 
 /**
  * What every store operation gets: one round trip, or one transaction. Operations never see the pool itself.
@@ -13,18 +18,35 @@ export type Query = <R extends Row = Row>(sql: string, params?: unknown[]) => Pr
  * finish costs about as much as running it (~0.5 ms each): a prepared statement soon runs a generic plan fixed for
  * the connection's life, and plans fixed while the jobs table was small kept a sequential scan once it had grown —
  * 45 ms per finish and 76 ms per claim at 100,000 jobs, against under 1 ms with plans made for each call
- * (bench/pg-plan-growth.mts, bench/NOTES.md pgperf).
+ * (bench/pg-plan-growth.mts, bench/NOTES.md pgperf). The exception: `SELECT … FROM fn($1, …)` of a store function
+ * (claim_jobs, finish_succeeded, finish_succeeded_claim), whose plan is a bare Function Scan; the function plans its
+ * own statements per call (plan_cache_mode = force_custom_plan). Those are prepared (`prepared` = true).
  */
 export interface Db {
   /** The quoted schema, to prefix table names. */
   readonly s: string;
-  query<R extends Row = Row>(sql: string, params?: unknown[]): Promise<R[]>;
+  query<R extends Row = Row>(sql: string, params?: unknown[], prepared?: boolean): Promise<R[]>;
   /**
    * A read that may be repeated: it is retried once on a fresh connection when the first one turns out dead
    * (an idle pooled connection killed by a restart is only noticed when used).
    */
   read<R extends Row = Row>(sql: string, params?: unknown[]): Promise<R[]>;
-  tx<T>(work: (q: <R extends Row = Row>(sql: string, params?: unknown[]) => Promise<R[]>) => Promise<T>): Promise<T>;
+  tx<T>(work: (q: Query) => Promise<T>): Promise<T>;
+}
+
+/** A prepared statement's name, from its text: one text, one name, on every connection of every pool. */
+const statementNames = new Map<string, string>();
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (name === undefined) {
+    name = `vigil_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
+function queryConfig(sql: string, params: unknown[] | undefined, prepared: boolean | undefined): pg.QueryConfig {
+  return prepared ? { name: statementName(sql), text: sql, values: params } : { text: sql, values: params };
 }
 
 // SQLSTATE classes and codes that mean "the database went away", not "the query is wrong".
@@ -76,10 +98,10 @@ export function toStoreError(err: unknown, description: string): unknown {
 }
 
 export function createDb(pool: pg.Pool, schema: string, description: string): Db {
-  const run = async <R extends Row>(sql: string, params: unknown[] | undefined): Promise<R[]> => {
+  const run = async <R extends Row>(sql: string, params: unknown[] | undefined, prepared?: boolean): Promise<R[]> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = await pool.query<R>(sql, params);
+        const res = await pool.query<R>(queryConfig(sql, params, prepared));
         return res.rows;
       } catch (err) {
         if (attempt < 4 && isRetryable(err)) continue;
@@ -98,7 +120,7 @@ export function createDb(pool: pg.Pool, schema: string, description: string): Db
         return run<R>(sql, params);
       }
     },
-    async tx<T>(work: (q: <R extends Row = Row>(sql: string, params?: unknown[]) => Promise<R[]>) => Promise<T>): Promise<T> {
+    async tx<T>(work: (q: Query) => Promise<T>): Promise<T> {
       for (let attempt = 1; ; attempt++) {
         let client: pg.PoolClient;
         try {
@@ -115,8 +137,8 @@ export function createDb(pool: pg.Pool, schema: string, description: string): Db
         client.on('error', onError);
         try {
           await client.query('BEGIN');
-          const q = async <R extends Row = Row>(sql: string, params?: unknown[]): Promise<R[]> =>
-            (await client.query<R>(sql, params)).rows;
+          const q = async <R extends Row = Row>(sql: string, params?: unknown[], prepared?: boolean): Promise<R[]> =>
+            (await client.query<R>(queryConfig(sql, params, prepared))).rows;
           const out = await work(q);
           await client.query('COMMIT');
           return out;

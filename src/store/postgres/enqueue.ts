@@ -24,6 +24,14 @@ export async function enqueue(db: Db, jobs: NewJob[]): Promise<EnqueueResult[]> 
     childKey: jobs.map((j) => j.childKey ?? null),
     idem: jobs.map((j) => j.idempotencyKey ?? null),
   };
+  // Which of the batch's keys exist decides the statement's shape. With no idempotency key and no child key in the
+  // batch (a plain bulk submit), no row can conflict: the unique indexes on jobs are partial on those keys (and ids
+  // are generated), so a plain INSERT skips ON CONFLICT's speculative insertion, and the look-ups of existing rows
+  // are left out (on a large table each could be a scan of it: EXPLAIN in bench/NOTES.md, pg 2026-11-30).
+  const anyChildKey = jobs.some((j) => j.parentId != null && j.childKey != null);
+  const anyIdem = jobs.some((j) => j.idempotencyKey != null);
+  const anyParent = jobs.some((j) => j.parentId != null);
+  const keyless = !anyChildKey && !anyIdem;
   const rows = await db.query<Row & { created: boolean }>(
     `WITH c AS (SELECT ${S}.now_ms() AS now),
      input AS (
@@ -38,24 +46,33 @@ export async function enqueue(db: Db, jobs: NewJob[]): Promise<EnqueueResult[]> 
        SELECT i.task, 'queued', i.input, i.retry, i.max_attempts, i.priority, c.now + i.delay_ms, c.now, c.now,
               i.deadline_ms,
               -- One deadline bounds a tree: a child's is never later than its parent's (LEAST skips NULLs).
-              LEAST(c.now + i.deadline_ms, (SELECT p.deadline_at FROM ${S}.jobs p WHERE p.id = i.parent_id)),
+              ${anyParent ? `LEAST(c.now + i.deadline_ms, (SELECT p.deadline_at FROM ${S}.jobs p WHERE p.id = i.parent_id))` : 'c.now + i.deadline_ms'},
               i.parent_id, i.child_key, i.idempotency_key
          FROM input i CROSS JOIN c
         ORDER BY i.ord
-       ON CONFLICT DO NOTHING
-       RETURNING ${jobColumns()}
+       ${anyChildKey || anyIdem ? 'ON CONFLICT DO NOTHING' : ''}
+       RETURNING ${keyless ? 'id, deadline_at, created_at' : jobColumns()}
      )
-     SELECT true AS created, ${jobColumns()} FROM ins
+     SELECT true AS created, ${keyless ? 'id, deadline_at, created_at' : jobColumns()} FROM ins${
+       anyChildKey
+         ? `
      UNION ALL
      SELECT false, ${jobColumns('j')} FROM ${S}.jobs j
        JOIN (SELECT DISTINCT parent_id, child_key FROM input WHERE parent_id IS NOT NULL AND child_key IS NOT NULL) k
          ON j.parent_id = k.parent_id AND j.child_key = k.child_key
-      WHERE j.parent_id IS NOT NULL AND j.child_key IS NOT NULL
+      WHERE j.parent_id IS NOT NULL AND j.child_key IS NOT NULL`
+         : ''
+     }${
+       anyIdem
+         ? `
      UNION ALL
      SELECT false, ${jobColumns('j')} FROM ${S}.jobs j
-      WHERE j.idempotency_key IN (SELECT idempotency_key FROM input WHERE idempotency_key IS NOT NULL)`,
+      WHERE j.idempotency_key IN (SELECT idempotency_key FROM input WHERE idempotency_key IS NOT NULL)`
+         : ''
+     }`,
     [cols.task, cols.input, cols.retry, cols.maxAttempts, cols.priority, cols.delay, cols.deadline, cols.parent, cols.childKey, cols.idem],
   );
+  if (keyless) return filledIn(jobs, cols, rows);
   const inserted = rows.filter((r) => r.created).map(toJob).sort((a, b) => compareIds(a.id, b.id));
   const existing = new KeyIndex();
   for (const r of rows) if (!r.created) existing.add(toJob(r));
@@ -90,6 +107,29 @@ export async function enqueue(db: Db, jobs: NewJob[]): Promise<EnqueueResult[]> 
     }
   }
   return out as EnqueueResult[];
+}
+
+/**
+ * A keyless batch: every job was inserted (nothing can conflict), and the statement returned only what the
+ * database decided (id, deadline, its clock); the rest of each row is what was sent or a column default, filled in
+ * here through the same row mapping as every read (test/postgres-store.test.ts compares them with store.get()).
+ * Saves the server formatting and the client parsing ~25 columns of every new row, input included.
+ */
+function filledIn(jobs: NewJob[], cols: { input: string[]; retry: string[]; delay: number[] }, rows: Row[]): EnqueueResult[] {
+  if (rows.length !== jobs.length) throw new Error(`enqueue: ${rows.length} of ${jobs.length} jobs inserted without keys (internal error)`);
+  // Identity values follow the ORDER BY of the INSERT: ids in id order are the jobs in input order.
+  const sorted = rows.map((r) => ({ id: String(r.id), deadline: r.deadline_at, now: Number(r.created_at) })).sort((a, b) => compareIds(a.id, b.id));
+  return jobs.map((j, i) => {
+    const r = sorted[i]!;
+    const row: Row = {
+      id: r.id, task: j.task, state: 'queued', input: cols.input[i], result: null, error: null, attempts: 0,
+      charged_attempts: 0, max_attempts: j.retry.maxAttempts, parent_id: j.parentId ?? null, child_key: j.childKey ?? null,
+      idempotency_key: null, priority: j.priority ?? 0, run_at: r.now + cols.delay[i]!, created_at: r.now,
+      updated_at: r.now, started_at: null, finished_at: null, deadline_at: r.deadline, progress: null,
+      last_heartbeat_at: null, lease_owner: null, lease_expires_at: null, cancel_requested: false, wait_reason: null,
+    };
+    return { job: toJob(row), created: true };
+  });
 }
 
 async function findByKeys(db: Db, jobs: NewJob[]): Promise<KeyIndex> {

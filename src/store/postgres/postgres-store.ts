@@ -32,11 +32,12 @@ import type {
   ProcessRootsRecord,
 } from '../contract.js';
 import * as att from './attempts.js';
-import { claim, nextRunAt } from './claim.js';
+import { CLAIM_JOBS, claim, claimedFrom, fastClaim, fastParams, nextRunAt, type FastClaim } from './claim.js';
 import { cancel, retry } from './control.js';
 import { createDb, isUnavailable, type Db } from './db.js';
 import { enqueue } from './enqueue.js';
 import { deliver } from '../deliver.js';
+import { isJobId } from '../rows.js';
 import { GroupCommit } from '../group-commit.js';
 import { Listener, type ListenStatus } from './listener.js';
 import { migrate } from './migrate.js';
@@ -57,6 +58,11 @@ export interface PostgresStoreOptions {
 }
 
 let instances = 0;
+
+type HotFinish = { kind: 'finish'; fence: Fence; finish: AttemptFinish };
+type HotClaim = { kind: 'claim'; request: ClaimRequest; fast: FastClaim };
+type HotOp = HotFinish | HotClaim;
+type HotOut = { value: Job | null | Claimed[] } | { error: unknown };
 
 /**
  * Opens (and migrates) the store at `postgres://…[?schema=NAME]`. Fails with StoreUnavailableError when the
@@ -152,7 +158,11 @@ export class PostgresStore implements Store {
     return enqueue(this.q, jobs);
   }
   async claim(request: ClaimRequest): Promise<Claimed[]> {
-    return claim(this.q, request);
+    const fast = fastClaim(request);
+    if (fast === 'nothing') return [];
+    if (fast === null) return claim(this.q, request);
+    void this.q; // a closed store fails here, not in a batch
+    return (await this.hotOp({ kind: 'claim', request, fast })) as Claimed[];
   }
   async nextRunAt(tasks: string[]): Promise<number | null> {
     return nextRunAt(this.q, tasks);
@@ -173,14 +183,76 @@ export class PostgresStore implements Store {
     return att.appendLogs(this.q, lines);
   }
   finishAttempt(fence: Fence, finish: AttemptFinish): Promise<Job | null> {
-    return this.finishes.submit({ fence, finish });
+    return this.hotOp({ kind: 'finish', fence, finish }) as Promise<Job | null>;
   }
 
   /**
    * Finishes that arrive while one batch commits, or in the same turn, share the next transaction (group commit):
-   * one WAL flush and one NOTIFY for many jobs. Each caller hears back only after its batch committed.
+   * one WAL flush and one NOTIFY for many jobs. Each caller hears back only after its batch committed. A claim
+   * (its common form) asked in the same turn as successes rides in the same statement (see writeHot).
    */
-  private readonly finishes = new GroupCommit<{ fence: Fence; finish: AttemptFinish }, Job | null>((items) => att.finishAttempts(this.q, items));
+  private readonly hot = new GroupCommit<HotOp, HotOut>((items) => this.writeHot(items), { turnBetweenBatches: true });
+
+  private async hotOp(op: HotOp): Promise<Job | null | Claimed[]> {
+    const r = await this.hot.submit(op);
+    if ('error' in r) throw r.error;
+    return r.value;
+  }
+
+  /**
+   * One batch: the successes and the first claim in one statement when both are there, else the finishes in one
+   * transaction and each claim in its own statement, all at once on the pool. Each part fails alone: a part that
+   * failed (nothing of it committed: one statement, or one transaction) is written again item by item, so one item
+   * the database rejects fails only its caller, and a claim never fails because a finish did (or the reverse).
+   */
+  private async writeHot(items: HotOp[]): Promise<HotOut[]> {
+    const db = this.q;
+    const out = new Array<HotOut>(items.length);
+    const alone = async (i: number): Promise<void> => {
+      const op = items[i]!;
+      try {
+        out[i] = { value: op.kind === 'finish' ? (await att.finishAttempts(db, [op]))[0]! : await this.claimNow(op) };
+      } catch (error) {
+        out[i] = { error };
+      }
+    };
+    const part = async (idx: number[], run: () => Promise<Array<Job | null | Claimed[]>>): Promise<void> => {
+      try {
+        const values = await run();
+        idx.forEach((i, k) => (out[i] = { value: values[k]! }));
+      } catch (error) {
+        if (idx.length === 1) out[idx[0]!] = { error };
+        else for (const i of idx) await alone(i);
+      }
+    };
+    const finishes: number[] = [];
+    const claims: number[] = [];
+    items.forEach((op, i) => (op.kind === 'finish' ? finishes : claims).push(i));
+    const fin = finishes.map((i) => items[i] as HotFinish);
+    const work: Array<Promise<void>> = [];
+    let rest = claims;
+    // A C=1 worker's finish and the refill claim it sends with it: one statement, one commit. Successes only: any
+    // other outcome needs its locked read and nextState() first.
+    if (claims.length > 0 && fin.length > 0 && fin.every((f) => f.finish.outcome === 'succeeded' && isJobId(f.fence.jobId))) {
+      const c = items[claims[0]!] as HotClaim;
+      rest = claims.slice(1);
+      work.push(
+        part([...finishes, claims[0]!], async () => {
+          const r = await att.finishSucceededAndClaim(db, fin, c.fast);
+          return [...r.finished, await claimedFrom(db, c.request, r.claimRows)];
+        }),
+      );
+    } else if (fin.length > 0) {
+      work.push(part(finishes, () => att.finishAttempts(db, fin)));
+    }
+    for (const i of rest) work.push(alone(i));
+    await Promise.all(work);
+    return out;
+  }
+
+  private async claimNow(op: HotClaim): Promise<Claimed[]> {
+    return claimedFrom(this.q, op.request, await this.q.query(CLAIM_JOBS(this.q.s), fastParams(op.fast), true));
+  }
   async recoverExpired(): Promise<Job[]> {
     return recoverExpired(this.q);
   }

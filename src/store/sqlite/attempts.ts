@@ -25,12 +25,39 @@ const TO_QUEUED = `UPDATE jobs SET state = 'queued', run_at = @runAt, error = @e
  * decides, and the decision is written. Returns null, changing nothing, for a stale fence.
  */
 export function finishAttempt(db: Db, fence: Fence, finish: AttemptFinish, now: number): OpResult<Job | null> {
+  if (finish.outcome === 'succeeded') return finishSucceeded(db, fence, finish, now);
   const row = stmt(db, `SELECT * FROM jobs WHERE ${FENCED}`).get(fenceArgs(fence, now)) as JobRow | undefined;
   if (!row) return { value: null, events: [] };
   const next = nextState(jobFacts(row), finish, storedPolicy(row), now);
   const after = apply(db, row, finish, next, now);
   return { value: rowToJob(after), events: [afterEvent(after)] };
 }
+
+/**
+ * nextState() decides a success without reading the row (rule 1: `succeeded`, charged, the result kept, the charged
+ * count one up; test/next-state.test.ts checks that for varied rows and policies), so a success is the fenced UPDATE
+ * alone: no read before it (the write lock is already held), one statement instead of two, as on PostgreSQL.
+ */
+function finishSucceeded(db: Db, fence: Fence, finish: AttemptFinish, now: number): OpResult<Job | null> {
+  const next = nextState(ANY_ROW, finish, ANY_POLICY, now);
+  // A guard, not a branch: should rule 1 ever read the row, this path must go (the tests above fail first).
+  if (next.state !== 'succeeded' || !next.charged || next.chargedAttempts !== 1 || next.error !== null) {
+    throw new Error('nextState no longer decides a success without the row: finishSucceeded must not be used');
+  }
+  const after = stmt(
+    db,
+    `UPDATE jobs SET state = 'succeeded', result = @result, error = NULL, charged_attempts = charged_attempts + 1,
+        finished_at = @now, updated_at = @now, lease_owner = NULL, lease_expires_at = NULL
+      WHERE ${FENCED} RETURNING *`,
+  ).get({ ...fenceArgs(fence, now), result: JSON.stringify(next.result) }) as JobRow | undefined;
+  if (!after) return { value: null, events: [] };
+  stmt(db, END_ATTEMPT).run({ now, jobId: Number(after.id), attempt: Number(after.attempts), outcome: 'succeeded', charged: 1, error: null, hangReport: null });
+  return { value: rowToJob(after), events: [finishedEvent(after)] };
+}
+
+/** What a success's decision is made on: any row and any policy give the same (see finishSucceeded). */
+const ANY_ROW = { chargedAttempts: 0, deadlineAt: null, cancelRequested: false, cancelReason: null } as const;
+const ANY_POLICY = { maxAttempts: 1, backoffMs: 0, factor: 1, maxDelayMs: 0, jitter: 0 } as const;
 
 /** Writes one decision: the attempt keeps its own outcome, the job takes the next state. */
 function apply(db: Db, row: JobRow, finish: AttemptFinish, next: NextState, now: number): JobRow {

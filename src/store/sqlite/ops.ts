@@ -38,13 +38,18 @@ export function opsSnapshot(db: Db, now: number, sinceMs: number, limit: number)
     ).all(now, limit) as Array<{ id: number; task: string; lease_owner: string | null; lease_expires_at: number }>;
     const late = stmt(
       db,
-      `SELECT id, task, state, deadline_at FROM jobs
-       WHERE state IN ('queued', 'running') AND deadline_at IS NOT NULL AND deadline_at < ? ORDER BY deadline_at LIMIT ?`,
-    ).all(now, limit) as Array<{ id: number; task: string; state: JobState; deadline_at: number }>;
+      // Queued ones from jobs_deadline (queued with a deadline only), running ones from jobs_lease (exactly the running
+      // jobs): jobs_state_id no longer holds running jobs (migration 010), and a scan of it read every queued row.
+      `SELECT id, task, state, deadline_at FROM jobs INDEXED BY jobs_deadline WHERE state = 'queued' AND deadline_at IS NOT NULL AND deadline_at < @now
+       UNION ALL
+       SELECT id, task, state, deadline_at FROM jobs INDEXED BY jobs_lease WHERE state = 'running' AND deadline_at IS NOT NULL AND deadline_at < @now
+       ORDER BY deadline_at LIMIT @limit`,
+    ).all({ now, limit }) as Array<{ id: number; task: string; state: JobState; deadline_at: number }>;
+    // p through jobs_lease: the running jobs, few (jobs_state_id leaves them out, migration 010).
     const parents = stmt(
       db,
       `SELECT p.id, p.task, p.last_heartbeat_at, count(c.id) AS children, max(c.finished_at) AS last_finished
-       FROM jobs p JOIN jobs c ON c.parent_id = p.id
+       FROM jobs p INDEXED BY jobs_lease JOIN jobs c ON c.parent_id = p.id
        WHERE p.state = 'running'
        GROUP BY p.id, p.task, p.last_heartbeat_at
        HAVING sum(c.state IN ('queued', 'running')) = 0

@@ -39,7 +39,19 @@ export function stats(db: Db, options: StatsOptions, now: number): StoreStats {
       if (!t) perTask.set(r.task, (t = zeroCounts()));
       t[r.state] = r.n;
     }
-    const oldest = stmt(db, "SELECT MIN(run_at) AS t FROM jobs INDEXED BY jobs_run_at WHERE state = 'queued' AND run_at <= ?").get(now) as { t: number | null };
+    // The earliest run_at of each task with queued jobs, from jobs_task_run_at (a skip over tasks, then one probe each):
+    // the queue's earliest is the oldest runnable job when it is due, and there is none when it is not.
+    const first = stmt(
+      db,
+      `WITH RECURSIVE t(task) AS (
+         SELECT (SELECT task FROM jobs INDEXED BY jobs_task_run_at WHERE state = 'queued' ORDER BY task LIMIT 1)
+         UNION ALL
+         SELECT (SELECT task FROM jobs INDEXED BY jobs_task_run_at WHERE state = 'queued' AND task > t.task ORDER BY task LIMIT 1)
+           FROM t WHERE t.task IS NOT NULL)
+       SELECT MIN((SELECT run_at FROM jobs INDEXED BY jobs_task_run_at WHERE state = 'queued' AND task = t.task ORDER BY run_at LIMIT 1)) AS t
+         FROM t WHERE t.task IS NOT NULL`,
+    ).get() as { t: number | null };
+    const oldest = { t: first.t !== null && first.t <= now ? first.t : null };
     const buckets = Array.from({ length: count }, (_, i) => ({ start: start + i * bucketMs, succeeded: 0, failed: 0, cancelled: 0 }));
     const finished = stmt(
       db,
@@ -61,7 +73,13 @@ export function stats(db: Db, options: StatsOptions, now: number): StoreStats {
 }
 
 export function queueDepth(db: Db, task: string): { total: number; task: number } {
-  const r = stmt(db, "SELECT COUNT(*) AS total, COALESCE(SUM(task = ?), 0) AS t FROM jobs WHERE state = 'queued'").get(task) as { total: number; t: number };
+  // Both counts from the queued-only claim index alone: through jobs_state_id SQLite read every queued row for its
+  // task (70 µs at 200 queued jobs, and growing with the queue).
+  const r = stmt(
+    db,
+    `SELECT (SELECT COUNT(*) FROM jobs INDEXED BY jobs_claim WHERE state = 'queued') AS total,
+            (SELECT COUNT(*) FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' AND task = ?) AS t`,
+  ).get(task) as { total: number; t: number };
   return { total: r.total, task: r.t };
 }
 

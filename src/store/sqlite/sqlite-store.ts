@@ -63,6 +63,9 @@ export interface SqliteStoreOptions {
  * delays and deadlines without sleeping). Methods are async only to share the contract with
  * PostgreSQL; the work itself is synchronous and short.
  */
+/** How long a finish may wait to share its transaction (see `batch`); bench/NOTES.md has what it bought. */
+const FINISH_LINGER_MS = 2;
+
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly crossProcessEvents = false;
@@ -129,7 +132,7 @@ export class SqliteStore implements Store {
   }
 
   finishAttempt(fence: Fence, finish: AttemptFinish): Promise<Job | null> {
-    return this.batched((now) => attempts.finishAttempt(this.db, fence, finish, now));
+    return this.batched((now) => attempts.finishAttempt(this.db, fence, finish, now), true);
   }
 
   /**
@@ -137,6 +140,8 @@ export class SqliteStore implements Store {
    * transaction (group commit, src/store/group-commit.ts), run in the order they were asked; each caller hears back
    * only after it committed. On SQLite a transaction's cost is mostly its COMMIT (the dirty pages copied into the
    * WAL), so a worker's finish and the claim that refills the slot cost one commit, not two (bench/NOTES.md).
+   * A finish may wait FINISH_LINGER_MS for others (its slot is already free, the next attempt already started): at
+   * concurrency 1 a transaction then carries a few finishes and the refill claim instead of one finish.
    */
   private readonly batch = new GroupCommit<(now: number) => OpResult<unknown>, unknown>((ops) =>
     this.write((now) => {
@@ -149,12 +154,13 @@ export class SqliteStore implements Store {
       }
       return { value: values, events };
     }),
+    { lingerMs: FINISH_LINGER_MS },
   );
 
-  private batched<T>(op: (now: number) => OpResult<T>): Promise<T> {
+  private batched<T>(op: (now: number) => OpResult<T>, linger = false): Promise<T> {
     // Refused at once, not from inside a batch: a closed store fails its caller only.
     this.checkOpen();
-    return this.batch.submit(op) as Promise<T>;
+    return this.batch.submit(op, linger) as Promise<T>;
   }
 
   async recoverExpired(): Promise<Job[]> {
