@@ -1,3 +1,4 @@
+import { gatedHttpServer } from './write-gate.js';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { Admission, type QueueLimits } from './admission.js';
@@ -37,6 +38,7 @@ export async function buildApp(options: AppOptions): Promise<{ app: FastifyInsta
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, useDefaults: true, allErrors: false } },
     return503OnClosing: true,
+    serverFactory: (handler) => gatedHttpServer(handler),
     // A URL the router can not decode (a bad %-escape) is refused before any hook: give it the one error shape.
     frameworkErrors: (err, _request, reply: FastifyReply) => {
       const e = toHttpError(err);
@@ -79,9 +81,12 @@ export async function buildApp(options: AppOptions): Promise<{ app: FastifyInsta
   };
 
   registerAuth(app, options.token);
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
-  });
+  // Per request only when someone reads it: an async hook on every response is a promise and a closure per submit.
+  if (app.log.level === 'debug' || app.log.level === 'trace') {
+    app.addHook('onResponse', async (request, reply) => {
+      request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    });
+  }
 
   app.setErrorHandler((err, request, reply) => {
     const e = toHttpError(err);

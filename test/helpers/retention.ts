@@ -42,11 +42,24 @@ export function seedFinishedJobs(path: string, pairs: number, finishedAt = Date.
   db.close();
 }
 
-/** What SQLite's automatic checkpoint does eventually, done now so the file's size can be read. */
+/**
+ * What SQLite's checkpoints do eventually, done now so the file's size can be read. A TRUNCATE checkpoint does not
+ * wait for another connection's checkpoint (the store's checkpointer thread runs one every 500 ms): it reports busy
+ * and leaves the WAL as it was, which made the measured size the WAL's. Retried until it completes (bounded).
+ */
 export function checkpoint(path: string): void {
   const db = new Database(path);
-  db.pragma('wal_checkpoint(TRUNCATE)');
-  db.close();
+  try {
+    const until = Date.now() + 10_000;
+    for (;;) {
+      const [r] = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+      if (r?.busy === 0) return;
+      if (Date.now() > until) throw new Error(`wal_checkpoint(TRUNCATE) of ${path} stayed busy for 10 s`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    }
+  } finally {
+    db.close();
+  }
 }
 
 export function fileSize(path: string): number {

@@ -17,6 +17,8 @@ const OPEN_BUSY_TIMEOUT_MS = 5_000;
  * BUSY_SLICE_MS and the store waits for locks asynchronously (busy.ts), so a lock never blocks the event loop.
  * Every failure becomes a StoreUnavailableError naming the path and what to do.
  */
+const WAL_SIZE_LIMIT_BYTES = 8 * 1024 * 1024;
+
 export function openSqlite(path: string): Db {
   if (path !== ':memory:') checkLocation(path);
   let db: Db;
@@ -31,6 +33,10 @@ export function openSqlite(path: string): Db {
     db.pragma('auto_vacuum = INCREMENTAL');
     setWal(db);
     db.pragma('synchronous = NORMAL');
+    // SQLite reuses a WAL file at its largest size: after a retention sweep or a burst the -wal file stayed tens of
+    // MiB on disk (61 MiB after sweeping 10,000 jobs from a 9.7 MiB store). With a limit it is cut back to this size
+    // when the log restarts after a checkpoint.
+    db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     db.pragma('foreign_keys = ON');
     migrate(db, path);
     db.pragma(`busy_timeout = ${BUSY_SLICE_MS}`);
