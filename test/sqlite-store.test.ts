@@ -190,6 +190,29 @@ describe('sqlite store: file and schema', () => {
     }
   });
 
+  it('only keyed children are in jobs_parent_child_key, and a child key is still found through it (migration 011)', async () => {
+    const path = dbPath();
+    const store = await SqliteStore.open(path);
+    const [root] = await store.enqueue([{ task: 't', input: 0, retry }, { task: 't', input: 1, retry }]);
+    const kid = { task: 't', input: 2, retry, parentId: root!.job.id, childKey: 'k' };
+    const [first] = await store.enqueue([kid, { task: 't', input: 3, retry, parentId: root!.job.id }]);
+    const [again] = await store.enqueue([kid]);
+    assert.equal(again!.created, false, 'the same (parent, key) is the stored child');
+    assert.equal(again!.job.id, first!.job.id);
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      const { sql } = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'jobs_parent_child_key'").get() as { sql: string };
+      assert.match(sql, /WHERE parent_id IS NOT NULL AND child_key IS NOT NULL$/);
+      const entries = db.prepare('SELECT count(*) AS n FROM jobs INDEXED BY jobs_parent_child_key WHERE parent_id IS NOT NULL AND child_key IS NOT NULL').get();
+      assert.deepEqual(entries, { n: 1 }, 'two roots and a keyless child wrote no entry');
+      const plan = (db.prepare('EXPLAIN QUERY PLAN SELECT * FROM jobs WHERE parent_id = ? AND child_key = ?').all(1, 'k') as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+      assert.match(plan, /INDEX jobs_parent_child_key \(parent_id=\? AND child_key=\?\)/);
+    } finally {
+      db.close();
+    }
+  });
+
   it('the oldest runnable job is found task by task without jobs_run_at (migration 010)', async () => {
     const path = dbPath();
     const store = await SqliteStore.open(path);

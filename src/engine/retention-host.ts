@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { BACKGROUND_THREAD_LIMITS } from '../background-threads.js';
 import type { RetentionThreadData, RetentionThreadMessage } from './retention-thread.js';
 
 const here = fileURLToPath(import.meta.url);
@@ -20,9 +21,9 @@ export class RetentionThread {
       // Module hooks (tsx) do not reach worker threads in Node 20: register tsx in the thread first.
       const api = import.meta.resolve('tsx/esm/api');
       const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(pathToFileURL(entry).href)}); });`;
-      this.worker = new Worker(code, { eval: true, workerData: data });
+      this.worker = new Worker(code, { eval: true, workerData: data, resourceLimits: BACKGROUND_THREAD_LIMITS });
     } else {
-      this.worker = new Worker(entry, { workerData: data });
+      this.worker = new Worker(entry, { workerData: data, resourceLimits: BACKGROUND_THREAD_LIMITS });
     }
     this.worker.on('message', onMessage);
     this.worker.on('error', (err) => onMessage({ type: 'error', message: `retention thread failed: ${err.message}` }));

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { NewFreeze } from '../store/contract.js';
+import { BACKGROUND_THREAD_LIMITS } from '../background-threads.js';
 
 /**
  * G8: the supervisor's own freeze is noticed from outside its event loop. The main loop stamps a shared clock every
@@ -76,7 +77,7 @@ export class Watchdog {
       pid: process.pid,
       webhookUrl: options.webhookUrl ?? null,
     };
-    this.thread = new Worker(THREAD, { eval: true, workerData: data, stdout: false, stderr: false });
+    this.thread = new Worker(THREAD, { eval: true, workerData: data, stdout: false, stderr: false, resourceLimits: BACKGROUND_THREAD_LIMITS });
     this.thread.on('message', (m: WatchdogMessage) => {
       if (m.type === 'freeze') options.onFreeze?.(m.freeze);
       if (m.type === 'storeOpened') this.threadHasStore = true;

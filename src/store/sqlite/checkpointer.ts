@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Db } from './connection.js';
+import { SMALL_THREAD_LIMITS } from '../../background-threads.js';
 
 /**
  * WAL checkpoints off the supervisor's event loop. SQLite runs an automatic checkpoint inside the COMMIT that makes
@@ -34,7 +35,7 @@ export class Checkpointer {
     let worker: Worker | null = null;
     try {
       const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-      worker = new Worker(CODE, { eval: true, workerData: { driver, path, everyMs: CHECKPOINT_MS }, stdout: false, stderr: false });
+      worker = new Worker(CODE, { eval: true, workerData: { driver, path, everyMs: CHECKPOINT_MS }, stdout: false, stderr: false, resourceLimits: SMALL_THREAD_LIMITS });
       worker.unref();
       db.pragma('wal_autocheckpoint = 0');
       worker.once('error', () => this.fallback(db));
