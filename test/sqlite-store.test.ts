@@ -137,16 +137,14 @@ describe('sqlite store: file and schema', () => {
     await store.close();
     const db = new Database(path, { readonly: true });
     try {
-      for (const name of ['jobs_claim', 'jobs_task_run_at']) {
-        const { sql } = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?").get(name) as { sql: string };
-        assert.match(sql, /WHERE state = 'queued'$/, `${name} is partial: a state change outside the queue does not rewrite it`);
-      }
+      const { sql } = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'jobs_claim'").get() as { sql: string };
+      assert.match(sql, /WHERE state = 'queued'$/, 'jobs_claim is partial: a state change outside the queue does not rewrite it');
       // Entries only for the 4 jobs still queued: the finished one left jobs_claim when it was claimed.
       assert.equal((db.prepare("SELECT count(*) AS n FROM jobs INDEXED BY jobs_claim WHERE state = 'queued'").get() as { n: number }).n, 4);
       const plan = (sql: string): string => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
-      // The oldest runnable job (server stats) walks jobs_task_run_at task by task (jobs_run_at went in migration 010).
-      assert.equal(db.prepare("SELECT name FROM sqlite_master WHERE name = 'jobs_run_at'").get(), undefined);
-      assert.match(plan("SELECT task, count(*) FROM jobs INDEXED BY jobs_task_run_at WHERE state = 'queued' GROUP BY task"), /COVERING INDEX jobs_task_run_at/);
+      // One index over the queue: jobs_run_at went in migration 010, jobs_task_run_at in 012.
+      for (const gone of ['jobs_run_at', 'jobs_task_run_at']) assert.equal(db.prepare('SELECT name FROM sqlite_master WHERE name = ?').get(gone), undefined, gone);
+      assert.match(plan("SELECT task, count(*), min(run_at) FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' GROUP BY task"), /COVERING INDEX jobs_claim/);
     } finally {
       db.close();
     }
@@ -213,7 +211,33 @@ describe('sqlite store: file and schema', () => {
     }
   });
 
-  it('the oldest runnable job is found task by task without jobs_run_at (migration 010)', async () => {
+  it('the earliest run_at of a task is found through jobs_claim, over every priority, by probes (migration 012)', async () => {
+    const path = dbPath();
+    const store = await SqliteStore.open(path);
+    assert.equal(await store.nextRunAt(['t']), null, 'no queued job');
+    const [high] = await store.enqueue([{ task: 't', input: 0, retry, priority: 10, delayMs: 30_000 }]);
+    await store.enqueue([{ task: 't', input: 1, retry, priority: 5, delayMs: 60_000 }]);
+    assert.equal(await store.nextRunAt(['t']), high!.job.runAt, 'the earliest of two priorities');
+    const [low] = await store.enqueue([{ task: 't', input: 2, retry, priority: -3 }]);
+    const [soon] = await store.enqueue([{ task: 't', input: 3, retry, priority: -3, delayMs: 10_000 }, { task: 'u', input: 4, retry, priority: 7 }]);
+    assert.equal(await store.nextRunAt(['t']), low!.job.runAt, 'a lower priority due earlier counts');
+    const [u] = await store.list({ task: 'u' });
+    assert.equal(await store.nextRunAt(['t', 'u']), Math.min(low!.job.runAt, u!.runAt));
+    const [claimed] = await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { t: 1 } });
+    assert.equal(claimed!.job.id, low!.job.id, 'the one due job is claimed');
+    assert.equal(await store.nextRunAt(['t']), soon!.job.runAt, 'after the claim: the earliest left, whatever its priority');
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN SELECT run_at FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' AND task = ? AND priority = ? ORDER BY run_at LIMIT 1`).all('t', 0) as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+      assert.match(plan, /SEARCH jobs USING COVERING INDEX jobs_claim \(task=\? AND priority=\?\)/);
+      assert.doesNotMatch(plan, /TEMP B-TREE/);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('the oldest runnable job is found task by task without jobs_run_at (migration 010) or jobs_task_run_at (012)', async () => {
     const path = dbPath();
     const store = await SqliteStore.open(path);
     const stats = async (): Promise<number | null> => (await store.stats({ windowMs: 60_000, bucketMs: 60_000 })).oldestQueuedAt;

@@ -174,13 +174,24 @@ export const NEXT_RUN_AT = (S: string): string =>
   `WITH p AS (SELECT task, until FROM ${S}.task_pauses WHERE until > ${S}.now_ms() AND task = ANY($1::text[]))
    SELECT least(
      (SELECT min(f.run_at) FROM unnest($1::text[]) AS n(task)
-        CROSS JOIN LATERAL (SELECT run_at FROM ${S}.jobs WHERE state = 'queued' AND task = n.task ORDER BY run_at LIMIT 1) f
+        CROSS JOIN LATERAL (
+          WITH RECURSIVE pr(p) AS (
+            (SELECT priority FROM ${S}.jobs WHERE state = 'queued' AND task = n.task ORDER BY priority DESC LIMIT 1)
+            UNION ALL
+            SELECT (SELECT priority FROM ${S}.jobs WHERE state = 'queued' AND task = n.task AND priority < pr.p
+                     ORDER BY priority DESC LIMIT 1)
+              FROM pr WHERE pr.p IS NOT NULL)
+          SELECT min((SELECT run_at FROM ${S}.jobs WHERE state = 'queued' AND task = n.task AND priority = pr.p
+                       ORDER BY run_at LIMIT 1)) AS run_at
+            FROM pr WHERE pr.p IS NOT NULL) f
        WHERE n.task NOT IN (SELECT task FROM p)),
      (SELECT min(until) FROM p)) AS t`;
 
 /**
- * Earliest runAt among queued jobs of these tasks, so an idle worker sleeps exactly until then: the first entry of
- * each task in jobs_queued_run_at (migration 002), never a scan of the queue.
+ * Earliest runAt among queued jobs of these tasks, so an idle worker sleeps exactly until then: from jobs_claim
+ * (task, priority DESC, run_at, id), a skip over each task's distinct priorities (usually one) and one probe each,
+ * never a scan of the queue. A (task, run_at) index answered it in one probe per task, but every submit wrote an
+ * entry into it (migration 012 dropped it).
  */
 export async function nextRunAt(db: Db, tasks: string[]): Promise<number | null> {
   if (tasks.length === 0) return null;

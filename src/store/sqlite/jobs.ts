@@ -136,16 +136,48 @@ export function counts(db: Db): Record<JobState, number> {
 }
 
 export function nextRunAt(db: Db, tasks: string[]): number | null {
-  if (tasks.length === 0) return null;
-  // One index probe per task (jobs_task_run_at, migration 007): neither a MIN over the queue nor a walk past the
-  // queued jobs of other tasks.
-  const first = stmt(db, `SELECT run_at AS t FROM jobs INDEXED BY jobs_task_run_at WHERE state = 'queued' AND task = ? ORDER BY run_at LIMIT 1`);
   let next: number | null = null;
   for (const task of tasks) {
-    const r = first.get(task) as { t: number } | undefined;
-    if (r && (next === null || r.t < next)) next = r.t;
+    const t = firstRunAt(db, task);
+    if (t !== null && (next === null || t < next)) next = t;
   }
   return next;
+}
+
+/**
+ * The earliest run_at among a task's queued jobs, from jobs_claim (task, priority DESC, run_at, id): a skip over the
+ * task's distinct priorities (usually one), then one probe each — never a walk over its queue. A separate
+ * (task, run_at) index answered this in one probe, but every submit wrote an entry into it and every claim removed
+ * one (migration 012).
+ */
+export function firstRunAt(db: Db, task: string): number | null {
+  const row = stmt(
+    db,
+    `WITH RECURSIVE p(pr) AS (
+       SELECT (SELECT priority FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' AND task = @task ORDER BY priority DESC LIMIT 1)
+       UNION ALL
+       SELECT (SELECT priority FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' AND task = @task AND priority < p.pr
+                ORDER BY priority DESC LIMIT 1)
+         FROM p WHERE p.pr IS NOT NULL)
+     SELECT MIN((SELECT run_at FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' AND task = @task AND priority = p.pr
+                  ORDER BY run_at LIMIT 1)) AS t
+       FROM p WHERE p.pr IS NOT NULL`,
+  ).get({ task }) as { t: number | null } | undefined;
+  return row?.t ?? null;
+}
+
+/** The tasks with queued jobs, from jobs_claim: a skip from one task to the next, not a walk over the queue. */
+export function queuedTasks(db: Db): string[] {
+  const rows = stmt(
+    db,
+    `WITH RECURSIVE t(task) AS (
+       SELECT (SELECT task FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' ORDER BY task LIMIT 1)
+       UNION ALL
+       SELECT (SELECT task FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' AND task > t.task ORDER BY task LIMIT 1)
+         FROM t WHERE t.task IS NOT NULL)
+     SELECT task FROM t WHERE task IS NOT NULL`,
+  ).all() as Array<{ task: string }>;
+  return rows.map((r) => r.task);
 }
 
 export function finishedEvent(row: JobRow): StoreEvent {

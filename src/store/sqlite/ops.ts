@@ -17,7 +17,7 @@ export function opsSnapshot(db: Db, now: number, sinceMs: number, limit: number)
     const queued = stmt(
       db,
       `SELECT task, count(*) AS queued, sum(run_at <= @now) AS runnable, min(CASE WHEN run_at <= @now THEN run_at END) AS oldest
-       FROM jobs INDEXED BY jobs_task_run_at WHERE state = 'queued' GROUP BY task`,
+       FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' GROUP BY task`,
     ).all({ now }) as Array<{ task: string; queued: number; runnable: number; oldest: number | null }>;
     const running = stmt(db, `SELECT task, count(*) AS running FROM jobs INDEXED BY jobs_lease WHERE state = 'running' GROUP BY task`).all() as Array<{
       task: string;

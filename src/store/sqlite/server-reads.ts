@@ -39,18 +39,9 @@ export function stats(db: Db, options: StatsOptions, now: number): StoreStats {
       if (!t) perTask.set(r.task, (t = zeroCounts()));
       t[r.state] = r.n;
     }
-    // The earliest run_at of each task with queued jobs, from jobs_task_run_at (a skip over tasks, then one probe each):
-    // the queue's earliest is the oldest runnable job when it is due, and there is none when it is not.
-    const first = stmt(
-      db,
-      `WITH RECURSIVE t(task) AS (
-         SELECT (SELECT task FROM jobs INDEXED BY jobs_task_run_at WHERE state = 'queued' ORDER BY task LIMIT 1)
-         UNION ALL
-         SELECT (SELECT task FROM jobs INDEXED BY jobs_task_run_at WHERE state = 'queued' AND task > t.task ORDER BY task LIMIT 1)
-           FROM t WHERE t.task IS NOT NULL)
-       SELECT MIN((SELECT run_at FROM jobs INDEXED BY jobs_task_run_at WHERE state = 'queued' AND task = t.task ORDER BY run_at LIMIT 1)) AS t
-         FROM t WHERE t.task IS NOT NULL`,
-    ).get() as { t: number | null };
+    // The earliest run_at of each task with queued jobs (a skip over tasks, then over each one's priorities): the
+    // queue's earliest is the oldest runnable job when it is due, and there is none when it is not.
+    const first = { t: jobs.nextRunAt(db, jobs.queuedTasks(db)) };
     const oldest = { t: first.t !== null && first.t <= now ? first.t : null };
     const buckets = Array.from({ length: count }, (_, i) => ({ start: start + i * bucketMs, succeeded: 0, failed: 0, cancelled: 0 }));
     const finished = stmt(
