@@ -41,6 +41,24 @@ export interface WaitOptions {
 
 /** How often `wait` repeats that nobody serves the job. */
 const NO_WORKER_REPEAT_MS = 10_000;
+const NO_WORKER_FIRST_CHECK_MS = 250;
+
+/** Resolves after `ms`, or at once when `stop` aborts. */
+function pause(ms: number, stop: AbortSignal): Promise<void> {
+  if (stop.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    // One listener per pause, removed when the pause ends: a wait of hours must not pile them up.
+    const onStop = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      stop.removeEventListener('abort', onStop);
+      resolve();
+    }, ms);
+    stop.addEventListener('abort', onStop, { once: true });
+  });
+}
 
 // Records over keyof, not lists: an option added to an interface fails to compile here until it is accepted too.
 const OPEN_KEYS = Object.keys({ store: 1, tasks: 1, maxPayloadBytes: 1, create: 1 } satisfies Record<keyof VigilOptions, 1>);
@@ -233,6 +251,10 @@ export class Vigil {
    * A waiter that says nothing while nobody will ever run its job is the silent hang Vigil exists to prevent.
    */
   private async watchServing(id: string, task: string, report: (message: string) => void, stop: AbortSignal): Promise<void> {
+    // Not at the very start: most waits end within a moment, and the check's reads (the job, the live workers, their
+    // tasks) ran on the loop an embedded worker claims from, in the moment it claims (~0.5 ms of the enqueue→start
+    // latency of a short job). A queued job nobody can run is still reported within a quarter of a second.
+    await pause(NO_WORKER_FIRST_CHECK_MS, stop);
     while (!stop.aborted) {
       try {
         const job = await this.store.get(id);
@@ -244,18 +266,7 @@ export class Vigil {
       } catch {
         // A failed check only delays the warning; the wait itself reports store errors.
       }
-      await new Promise<void>((resolve) => {
-        // One listener per pause, removed when the pause ends: a wait of hours must not pile them up.
-        const onStop = (): void => {
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          stop.removeEventListener('abort', onStop);
-          resolve();
-        }, NO_WORKER_REPEAT_MS);
-        stop.addEventListener('abort', onStop, { once: true });
-      });
+      await pause(NO_WORKER_REPEAT_MS, stop);
     }
   }
 
