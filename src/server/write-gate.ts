@@ -3,7 +3,7 @@ import http from 'node:http';
 /**
  * Requests that change something (POST, PUT, PATCH, DELETE) handled per turn of the event loop; the rest wait, in
  * arrival order, for the next turns. libuv hands the server every socket that became readable in one poll and Node
- * routes each request in that same turn: a burst of 500 submits from 20 clients was measured as one 80–106 ms turn
+ * routes each request in that same turn: a burst of 500 submits from 20 clients was measured as one 72–106 ms turn
  * of 230–320 requests, and a GET /api/stats that arrived meanwhile waited for all of it.
  */
 export const WRITES_PER_TURN = 16;
