@@ -421,20 +421,6 @@ describe('PostgreSQL store', { skip }, () => {
     assert.ok(next !== null && next >= before + 60_001 && next <= after + 60_001, `nextRunAt ${next} for jobs enqueued in [${before}, ${after}]`);
   });
 
-  it('nextRunAt is the earliest over every priority of a task (migration 012)', async () => {
-    const store = await open(freshSchema());
-    assert.equal(await store.nextRunAt(['t']), null, 'no queued job');
-    const [high] = await store.enqueue([job('t', { input: 0, priority: 10, delayMs: 30_000 })]);
-    await store.enqueue([job('t', { input: 1, priority: 5, delayMs: 60_000 })]);
-    assert.equal(await store.nextRunAt(['t']), high!.job.runAt, 'the earliest of two priorities');
-    const [low] = await store.enqueue([job('t', { input: 2, priority: -3 })]);
-    const [soon] = await store.enqueue([job('t', { input: 3, priority: -3, delayMs: 10_000 })]);
-    assert.equal(await store.nextRunAt(['t']), low!.job.runAt, 'a lower priority due earlier counts');
-    const [claimed] = await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { t: 1 } });
-    assert.equal(claimed!.job.id, low!.job.id, 'the one due job is claimed');
-    assert.equal(await store.nextRunAt(['t']), soon!.job.runAt, 'after the claim: the earliest left, whatever its priority');
-  });
-
   it("claim's deadline sweep walks jobs_deadlines, never the task's queue", async () => {
     // Regression: offered `task = ANY($1)` as an index condition, the planner served the sweep of queued jobs past
     // their deadline from jobs_queued_run_at and filtered every queued job of the task on every claim (O(queue)

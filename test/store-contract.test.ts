@@ -416,6 +416,19 @@ for (const factory of storeFactories()) {
       assert.equal(await store.nextRunAt([a, b]), ja.runAt, 'only queued jobs count');
     });
 
+    it('nextRunAt is the earliest over every priority of a task', async () => {
+      const t = taskName('nextPrio');
+      const high = await enqueueOne(store, t, { priority: 10, delayMs: 30_000 });
+      await enqueueOne(store, t, { priority: 5, delayMs: 60_000 });
+      assert.equal(await store.nextRunAt([t]), high.runAt, 'the earliest of two priorities');
+      const low = await enqueueOne(store, t, { priority: -3 });
+      const soon = await enqueueOne(store, t, { priority: -3, delayMs: 10_000 });
+      assert.equal(await store.nextRunAt([t]), low.runAt, 'a lower priority due earlier counts');
+      const claimed = await claimOne(store, t);
+      assert.equal(claimed.job.id, low.id, 'the one due job is claimed');
+      assert.equal(await store.nextRunAt([t]), soon.runAt, 'after the claim: the earliest left, whatever its priority');
+    });
+
     it('a retry that would start after the deadline fails the job with kind deadline', async () => {
       const task = taskName('deadlineRetry');
       const j = await enqueueOne(store, task, { deadlineMs: 30_000, retry: { maxAttempts: 3, backoffMs: 60_000, factor: 2, maxDelayMs: 120_000, jitter: 0 } });
