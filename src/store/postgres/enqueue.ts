@@ -15,7 +15,7 @@ export async function enqueue(db: Db, jobs: NewJob[]): Promise<EnqueueResult[]> 
   const cols = {
     task: jobs.map((j) => j.task),
     input: jobs.map((j) => jsonValue(j.input)),
-    retry: jobs.map((j) => JSON.stringify(j.retry)),
+    retry: retryTexts(jobs),
     maxAttempts: jobs.map((j) => j.retry.maxAttempts),
     priority: jobs.map((j) => j.priority ?? 0),
     delay: jobs.map((j) => Math.max(0, Math.round(j.delayMs ?? 0))),
@@ -32,14 +32,20 @@ export async function enqueue(db: Db, jobs: NewJob[]): Promise<EnqueueResult[]> 
   const anyIdem = jobs.some((j) => j.idempotencyKey != null);
   const anyParent = jobs.some((j) => j.parentId != null);
   const keyless = !anyChildKey && !anyIdem;
+  const batch = inputRows(['input', 'text', cols.input], [
+    ['task', 'text', cols.task],
+    ['retry', 'text', cols.retry],
+    ['max_attempts', 'int', cols.maxAttempts],
+    ['priority', 'int', cols.priority],
+    ['delay_ms', 'bigint', cols.delay],
+    ['deadline_ms', 'bigint', cols.deadline],
+    ['parent_id', 'bigint', cols.parent],
+    ['child_key', 'text', cols.childKey],
+    ['idempotency_key', 'text', cols.idem],
+  ]);
   const rows = await db.query<Row & { created: boolean }>(
     `WITH c AS (SELECT ${S}.now_ms() AS now),
-     input AS (
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[], $7::bigint[],
-                            $8::bigint[], $9::text[], $10::text[])
-         WITH ORDINALITY AS t(task, input, retry, max_attempts, priority, delay_ms, deadline_ms, parent_id, child_key,
-                              idempotency_key, ord)
-     ),
+     input AS (${batch.sql}),
      ins AS (
        INSERT INTO ${S}.jobs (task, state, input, retry, max_attempts, priority, run_at, created_at, updated_at,
                               deadline_ms, deadline_at, parent_id, child_key, idempotency_key)
@@ -70,7 +76,7 @@ export async function enqueue(db: Db, jobs: NewJob[]): Promise<EnqueueResult[]> 
       WHERE j.idempotency_key IN (SELECT idempotency_key FROM input WHERE idempotency_key IS NOT NULL)`
          : ''
      }`,
-    [cols.task, cols.input, cols.retry, cols.maxAttempts, cols.priority, cols.delay, cols.deadline, cols.parent, cols.childKey, cols.idem],
+    batch.params,
   );
   if (keyless) return filledIn(jobs, cols, rows);
   const inserted = rows.filter((r) => r.created).map(toJob).sort((a, b) => compareIds(a.id, b.id));
@@ -107,6 +113,41 @@ export async function enqueue(db: Db, jobs: NewJob[]): Promise<EnqueueResult[]> 
     }
   }
   return out as EnqueueResult[];
+}
+
+/** A batch's jobs usually share one retry policy object: encoded once per batch (never cached across calls, where
+ * the caller may have changed it). */
+function retryTexts(jobs: NewJob[]): string[] {
+  let last: NewJob['retry'] | undefined;
+  let text = '';
+  return jobs.map((j) => (j.retry === last ? text : ((last = j.retry), (text = JSON.stringify(j.retry)))));
+}
+
+type Column = readonly [name: string, type: 'text' | 'int' | 'bigint', values: ReadonlyArray<string | number | null>];
+
+/**
+ * The batch as a relation (one row per job, in input order as `ord`). A column whose value is the same for every job
+ * — everything but the input in a submitMany — is one parameter, not an array: the server then parses one value
+ * instead of 1,000 and the client escapes none (a retry policy's JSON is quoted element by element in an array
+ * literal). Measured on 1,000-job batches: server 33 → 25 µs per job, client 8–14 → 4 µs (bench/NOTES.md).
+ */
+function inputRows(each: Column, columns: Column[]): { sql: string; params: unknown[] } {
+  const params: unknown[] = [each[2]];
+  const arrays = [`$1::${each[1]}[]`];
+  const names = [each[0]];
+  const constants: string[] = [];
+  for (const [name, type, values] of columns) {
+    const first = values[0];
+    if (values.every((v) => v === first)) {
+      params.push(first);
+      constants.push(`, $${params.length}::${type} AS ${name}`);
+    } else {
+      params.push(values);
+      arrays.push(`$${params.length}::${type}[]`);
+      names.push(name);
+    }
+  }
+  return { sql: `SELECT t.*${constants.join('')} FROM unnest(${arrays.join(', ')}) WITH ORDINALITY AS t(${names.join(', ')}, ord)`, params };
 }
 
 /**
