@@ -104,9 +104,9 @@ describe('H1: one job, two attempts, one worker', () => {
     const renewals = gate();
     const t = await open(TASKS, (real) =>
       hooked(real, {
-        renewLeases: async (workerId, fences, leaseMs) => {
+        renewLeases: async (workerId, fences, leaseMs, held) => {
           await renewals.wait();
-          return real.renewLeases(workerId, fences, leaseMs);
+          return real.renewLeases(workerId, fences, leaseMs, held);
         },
       }),
     );
@@ -214,13 +214,13 @@ describe('M3: lease renewals never overlap', () => {
     let calls = 0;
     const t = await open(TASKS, (real) =>
       hooked(real, {
-        renewLeases: async (workerId, fences, leaseMs) => {
+        renewLeases: async (workerId, fences, leaseMs, held) => {
           inFlight++;
           calls++;
           most = Math.max(most, inFlight);
           try {
             await new Promise((r) => setTimeout(r, 700));
-            return await real.renewLeases(workerId, fences, leaseMs);
+            return await real.renewLeases(workerId, fences, leaseMs, held);
           } finally {
             inFlight--;
           }

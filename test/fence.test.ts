@@ -22,9 +22,9 @@ test("a lease lost while writing output: the replacing attempt's output remains,
   const realA = await openStore(url);
   const a = await Vigil.open({
     store: hooked(realA, {
-      renewLeases: async (workerId, fences, leaseMs) => {
+      renewLeases: async (workerId, fences, leaseMs, held) => {
         await renewals.wait();
-        return realA.renewLeases(workerId, fences, leaseMs);
+        return realA.renewLeases(workerId, fences, leaseMs, held);
       },
     }),
     tasks: TASKS,

@@ -435,7 +435,7 @@ describe('PostgreSQL store', { skip }, () => {
     // read a handful of rows of jobs, not the queue (pg_stat_xact_* count what this transaction read).
     await admin.query('BEGIN');
     try {
-      const claimed = await admin.query(`SELECT (job).id FROM "${schema}".claim_jobs('{sweep}', '{1}', 1, 'w', 30000, 500)`);
+      const claimed = await admin.query(`SELECT (job).id FROM "${schema}".claim_jobs('{sweep}', '{1}', 1, 'w', 30000, 500, 1)`);
       assert.equal(claimed.rows.length, 1);
       const read = await admin.query<{ n: string }>(
         `SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) AS n FROM pg_stat_xact_user_tables WHERE relid = $1::regclass`,
@@ -541,7 +541,7 @@ describe('PostgreSQL store', { skip }, () => {
     const session = new pg.Client({ connectionString: BASE });
     await session.connect();
     const call = `SELECT f.fin, (f.job).id, (f.job).state
-                    FROM "${schema}".finish_succeeded_claim($1, $2, $3, $4, '{grow}', '{1}', 1, 'w', 30000, 500) f`;
+                    FROM "${schema}".finish_succeeded_claim($1, $2, $3, $4, '{grow}', '{1}', 1, 'w', 30000, 500, 1) f`;
     try {
       let [cur] = await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { grow: 1 } });
       for (let i = 0; i < 8; i++) {

@@ -1,7 +1,7 @@
 // The worker's prefetch buffer (src/engine/worker.ts): jobs claimed beyond the free slots wait in the worker, leases
 // renewed, for a slot. On a graceful stop they go back to the queue at once, uncharged, never started; a SIGKILLed
-// worker's buffered jobs are recovered when their leases expire, like its running attempts, and no job ever runs
-// twice at once.
+// worker's buffered jobs are recovered when their leases expire, like its running attempts, but uncharged (they never
+// started), and no job ever runs twice at once.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -82,9 +82,10 @@ for (const factory of storeFactories()) {
         const claimed = (await vigil.store.list({ state: 'running', limit: 100 })).filter((j) => j.leaseOwner !== null);
         return claimed.filter((j) => !(started.get(j.id) ?? []).some((r) => r.attempt === j.attempts)).length;
       };
-      // Killed at a moment the buffer is seen holding jobs (the scenario under test), after the drain got going.
+      // Killed at a moment the buffer is seen holding jobs (the scenario under test), after the drain got going: three
+      // or more, so that two or more are still unstarted when the kill lands a few ms later (one may start meanwhile).
       await until('100 attempts ended, and claimed jobs waiting in the buffer', 60_000, async () =>
-        [...runsOf(file).values()].filter((r) => r.some((x) => x.end !== null)).length >= 100 && (await unstartedNow()) >= 2);
+        [...runsOf(file).values()].filter((r) => r.some((x) => x.end !== null)).length >= 100 && (await unstartedNow()) >= 3);
       worker.kill('SIGKILL');
       await exited(worker, 5_000);
       const firstPids = new Set([...runsOf(file).values()].flatMap((runs) => runs.map((r) => r.pid)));
@@ -95,7 +96,7 @@ for (const factory of storeFactories()) {
       const started = runsOf(file);
       const claimed = (await vigil.store.list({ state: 'running', limit: 100 })).filter((j) => j.leaseOwner !== null);
       const unstarted = claimed.filter((j) => !(started.get(j.id) ?? []).some((r) => r.attempt === j.attempts));
-      assert.ok(unstarted.length >= 1, `the kill found prefetched jobs in the buffer (running: ${claimed.length})`);
+      assert.ok(unstarted.length >= 2, `the kill found prefetched jobs in the buffer (running: ${claimed.length})`);
 
       const second = startCli(args);
       try {
@@ -118,11 +119,18 @@ for (const factory of storeFactories()) {
         const attempts = await vigil.attempts(job.id);
         assert.equal(attempts.filter((a) => a.outcome === 'succeeded').length, 1, `job ${job.id}: exactly one success`);
       }
+      const charged: string[] = [];
       for (const u of unstarted) {
         const attempts = await vigil.attempts(u.id);
         const lost = attempts.find((a) => a.attempt === u.attempts)!;
         assert.equal(lost.outcome, 'crashed', `prefetched job ${u.id}: its buffered attempt was recovered after the lease expired`);
+        if (lost.charged) charged.push(u.id);
       }
+      // Never started, so not charged (they used to be: with maxAttempts 1 a SIGKILL failed them without a run). The
+      // store learns of a start at the next lease renewal, so a job handed a slot in the last few ms before the kill,
+      // after a renewal but before its task wrote its start here, looks unstarted to this test and is charged: at
+      // most one such job, against the two or more unstarted ones the kill waited for.
+      assert.ok(charged.length <= 1 && charged.length < unstarted.length, `never-started jobs charged an attempt: ${charged.join(', ')} of ${unstarted.length}`);
     });
   });
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { AttemptFinish, Fence, NewJob, Store, StoreEvent } from '../src/store/contract.js';
 import { nextState } from '../src/store/next-state.js';
+import { HELD_RECOVERIES_MAX } from '../src/store/store-errors.js';
 import type { HangReport, Job, RetryPolicy, SerializedError } from '../src/types.js';
 import { storeFactories, waitUntil, type StoreLocation } from './helpers/stores.js';
 
@@ -369,6 +370,48 @@ for (const factory of storeFactories()) {
       assert.equal(rec.state, 'failed');
       assert.equal(rec.error?.kind, 'crashed');
       assert.ok(rec.finishedAt !== null);
+    });
+
+    it('a held attempt (claimed into a prefetch buffer, never started) is recovered uncharged, a bounded number of times', async () => {
+      const task = taskName('held');
+      // maxAttempts 1: a charged recovery fails the job, an uncharged one queues it again.
+      const ids = (await store.enqueue([1, 2, 3].map(() => job(task, { retry: policy(1) })))).map((r) => r.job.id);
+      const lease = 300;
+      const claimed = await store.claim({ workerId: 'w-pre', leaseMs: lease, limit: 3, tasks: { [task]: 3 }, start: 1 });
+      assert.deepEqual(claimed.map((c) => c.job.id), ids);
+      // The worker hands the third job a slot (a renewal no longer lists it as held), then dies.
+      await store.renewLeases('w-pre', claimed.map((c) => c.fence), lease, [claimed[1]!.fence]);
+      const recoverAll = async (want: string[]): Promise<Map<string, Job>> => {
+        const got = new Map<string, Job>();
+        await waitUntil('the expired leases recovered', async () => {
+          for (const j of await store.recoverExpired()) if (want.includes(j.id)) got.set(j.id, j);
+          return got.size === want.length || undefined;
+        }, 10_000, 25);
+        return got;
+      };
+      const first = await recoverAll(ids);
+      for (const started of [ids[0]!, ids[2]!]) {
+        const j = first.get(started)!;
+        assert.equal(j.state, 'failed', 'started (at the claim, or by the renewal): the crash is charged');
+        assert.equal(j.chargedAttempts, 1);
+      }
+      const held = first.get(ids[1]!)!;
+      assert.equal(held.state, 'queued', 'never started: not charged');
+      assert.equal(held.chargedAttempts, 0);
+      assert.match(held.error?.message ?? '', /prefetch buffer and never started/);
+      assert.equal((await store.attempts(held.id))[0]?.charged, false);
+      // A start is recorded only at the next renewal, so "held" may be wrong for a job that took its worker down
+      // with it: after HELD_RECOVERIES_MAX free recoveries the next one is charged.
+      for (let k = 1; k <= HELD_RECOVERIES_MAX; k++) {
+        const [again] = await store.claim({ workerId: `w-pre${k}`, leaseMs: lease, limit: 1, tasks: { [task]: 1 }, start: 0 });
+        assert.equal(again?.job.id, held.id);
+        const j = (await recoverAll([held.id])).get(held.id)!;
+        if (k < HELD_RECOVERIES_MAX) assert.equal(j.state, 'queued', `free recovery ${k + 1} of ${HELD_RECOVERIES_MAX}`);
+        else {
+          assert.equal(j.state, 'failed', 'the allowance is spent: charged');
+          assert.equal(j.chargedAttempts, 1);
+        }
+      }
     });
 
     it('recoverExpired delays the retry with the job\'s own retry policy', async () => {

@@ -344,7 +344,12 @@ export class Worker extends EventEmitter {
    * takes the slot, and the claimed job waits in the buffer (its lease renewed) for the next one.
    */
   private async claim(room: number, limits: Record<string, number>): Promise<number> {
-    const claimed = await this.options.store.claim({ workerId: this.workerId, leaseMs: this.leaseMs, limit: room, tasks: limits, rootJobId: this.options.rootJobId, rateLimits: rateLimitsOf(this.options.tasks) });
+    // `start`: the jobs beyond the free slots go to the buffer, and the store keeps them held (never started) until
+    // a renewal says otherwise, so a SIGKILL of this process does not charge them an attempt.
+    const claimed = await this.options.store.claim({
+      workerId: this.workerId, leaseMs: this.leaseMs, limit: room, tasks: limits, rootJobId: this.options.rootJobId,
+      rateLimits: rateLimitsOf(this.options.tasks), start: this.slots.free,
+    });
     for (const c of claimed) this.launch(c);
     this.dispatch();
     return claimed.length;
@@ -501,8 +506,9 @@ export class Worker extends EventEmitter {
     this.handBackStale();
     if (this.running.size === 0) return;
     const fences = [...this.running.values()].map((r) => r.sup.fence);
+    const held = this.buffer.filter((b) => b.sup.waitingForSlot).map((b) => b.sup.fence);
     try {
-      const { lost, cancelRequested, snapshotRequested } = await this.options.store.renewLeases(this.workerId, fences, this.leaseMs);
+      const { lost, cancelRequested, snapshotRequested } = await this.options.store.renewLeases(this.workerId, fences, this.leaseMs, held);
       for (const f of lost) this.running.get(fenceKey(f))?.sup.leaseLost();
       for (const f of cancelRequested) this.running.get(fenceKey(f))?.sup.cancel();
       for (const r of snapshotRequested ?? []) this.running.get(fenceKey(r.fence))?.sup.snapshot(r.requestedAt);

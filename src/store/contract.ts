@@ -56,8 +56,10 @@ export interface Store {
    * Extends the leases of these attempts to now + leaseMs. Returns the fences that are no longer valid (lease
    * expired or taken over: the worker must kill those attempts and not record anything) and the fences whose job
    * has been asked to cancel, and (snapshotRequested) those a requester wants a look inside (`inspect --now`).
+   * `held` (a subset of fences) are the attempts still waiting in the worker's prefetch buffer: they stay or become
+   * held, every other renewed attempt is marked started (see ClaimRequest.start).
    */
-  renewLeases(workerId: string, fences: Fence[], leaseMs: number): Promise<{ lost: Fence[]; cancelRequested: Fence[]; snapshotRequested?: SnapshotRequest[] }>;
+  renewLeases(workerId: string, fences: Fence[], leaseMs: number, held?: Fence[]): Promise<{ lost: Fence[]; cancelRequested: Fence[]; snapshotRequested?: SnapshotRequest[] }>;
 
   /**
    * Asks the worker holding a running job's lease for a snapshot (a hang report taken without stopping anything):
@@ -90,7 +92,9 @@ export interface Store {
 
   /**
    * Recovers attempts whose lease expired (their worker died or froze): each attempt ends `crashed` (charged), and
-   * nextState() decides its job exactly as for a reported crash. At most 500 per call (oldest expiry first), so a
+   * nextState() decides its job exactly as for a reported crash. An attempt still held (claimed into a prefetch
+   * buffer, never handed a slot: ClaimRequest.start) ends uncharged instead — at most HELD_RECOVERIES_MAX times per
+   * job, since the store learns of a start only at the next lease renewal. At most 500 per call (oldest expiry first), so a
    * backlog never makes one call long; the engine calls it periodically and the next call takes the rest. Returns
    * those jobs, after the change.
    */
@@ -240,6 +244,13 @@ export interface ClaimRequest {
    * stays `queued` with its runAt moved to the next free slot and a waitReason.
    */
   rateLimits?: Record<string, RateLimit>;
+  /**
+   * How many of the claimed jobs (in claim order) start at once; the rest wait in the worker's prefetch buffer and
+   * are stored as held until a lease renewal says they started. A held attempt whose worker dies is recovered
+   * without charge: a SIGKILLed worker must not cost up to a buffer's worth of jobs an attempt they never made.
+   * Default: all of them start.
+   */
+  start?: number;
 }
 
 export interface Claimed {

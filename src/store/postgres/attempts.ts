@@ -21,20 +21,23 @@ function fenceArrays(fences: readonly Fence[]): [string[], number[], string[]] {
 }
 
 const isId = isJobId;
+const fenceKeyOf = (f: Fence): string => `${f.jobId}/${f.attempt}/${f.workerId}`;
 
 export async function renewLeases(
   db: Db,
   workerId: string,
   fences: Fence[],
   leaseMs: number,
+  held: Fence[] = [],
 ): Promise<{ lost: Fence[]; cancelRequested: Fence[]; snapshotRequested: SnapshotRequest[] }> {
   if (fences.length === 0) return { lost: [], cancelRequested: [], snapshotRequested: [] };
   const valid = fences.filter((f) => isId(f.jobId) && f.workerId === workerId);
+  const heldKeys = new Set(held.map(fenceKeyOf));
   const rows = valid.length === 0 ? [] : await db.query<{ job_id: string; attempt: number; ok: boolean; cancel: boolean; snapshot: string | number | null }>(
     `WITH c AS (SELECT ${db.s}.now_ms() AS now),
-     f AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[]) AS f(job_id, attempt, worker_id)),
+     f AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $5::boolean[]) AS f(job_id, attempt, worker_id, held)),
      upd AS (
-       UPDATE ${db.s}.jobs j SET lease_expires_at = c.now + $4::bigint
+       UPDATE ${db.s}.jobs j SET lease_expires_at = c.now + $4::bigint, held = f.held
          FROM f, c
         WHERE ${FENCED('j', 'f.job_id', 'f.attempt', 'f.worker_id', 'c.now')}
        RETURNING j.id, j.attempts, j.cancel_requested, j.snapshot_requested_at
@@ -42,7 +45,7 @@ export async function renewLeases(
      SELECT f.job_id::text AS job_id, f.attempt, upd.id IS NOT NULL AS ok, coalesce(upd.cancel_requested, false) AS cancel,
             upd.snapshot_requested_at AS snapshot
        FROM f LEFT JOIN upd ON upd.id = f.job_id AND upd.attempts = f.attempt`,
-    [...fenceArrays(valid), Math.max(1, Math.round(leaseMs))],
+    [...fenceArrays(valid), Math.max(1, Math.round(leaseMs)), valid.map((f) => heldKeys.has(fenceKeyOf(f)))],
   );
   const state = new Map(rows.map((r) => [`${r.job_id}/${r.attempt}`, r]));
   const lost: Fence[] = [];
@@ -197,7 +200,7 @@ export async function finishSucceededAndClaim(
 ): Promise<{ finished: Array<Job | null>; claimRows: Row[] }> {
   const rows = await db.query(
     `SELECT f.fin, ${JOB_COLUMNS.map((col) => `(f.job).${col}`).join(', ')}, f.expired, f.claim_now
-       FROM ${db.s}.finish_succeeded_claim($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int, $8::text, $9::bigint, $10::int) f`,
+       FROM ${db.s}.finish_succeeded_claim($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int, $8::text, $9::bigint, $10::int, $11::int) f`,
     [...succeededParams(items), ...fastParams(claim)],
     true,
   );

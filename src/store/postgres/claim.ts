@@ -27,6 +27,8 @@ export interface FastClaim {
   limit: number;
   workerId: string;
   leaseMs: number;
+  /** The first `start` claimed rows start at once; the rest are held (ClaimRequest.start). */
+  start: number;
 }
 
 /**
@@ -40,16 +42,21 @@ export function fastClaim(req: ClaimRequest): FastClaim | 'nothing' | null {
   if (req.rootJobId !== undefined && req.rootJobId !== null) return null;
   if (names.some((t) => req.rateLimits?.[t] !== undefined)) return null;
   const caps = names.map((t) => Math.min(limit, Math.floor(req.tasks[t]!)));
-  return { names, caps, limit, workerId: req.workerId, leaseMs: Math.max(1, Math.round(req.leaseMs)) };
+  return { names, caps, limit, workerId: req.workerId, leaseMs: Math.max(1, Math.round(req.leaseMs)), start: startCount(req) };
 }
 
 export function fastParams(f: FastClaim): unknown[] {
-  return [f.names, f.caps, f.limit, f.workerId, f.leaseMs, SWEEP_BATCH];
+  return [f.names, f.caps, f.limit, f.workerId, f.leaseMs, SWEEP_BATCH, f.start];
+}
+
+/** How many of a claim's rows start at once (the rest are held in the worker's prefetch buffer). */
+export function startCount(req: ClaimRequest): number {
+  return Math.max(0, Math.floor(req.start ?? req.limit));
 }
 
 export const CLAIM_JOBS = (S: string): string =>
   `SELECT ${JOB_COLUMNS.map((col) => `(c.job).${col}`).join(', ')}, c.expired, c.claim_now
-     FROM ${S}.claim_jobs($1::text[], $2::int[], $3::int, $4::text, $5::bigint, $6::int) c`;
+     FROM ${S}.claim_jobs($1::text[], $2::int[], $3::int, $4::text, $5::bigint, $6::int, $7::int) c`;
 
 /** Claims under a root job, or with rate-limited tasks: the general statement, then the rate-limited claim. */
 async function claimGeneral(db: Db, req: ClaimRequest): Promise<Claimed[]> {
@@ -63,7 +70,8 @@ async function claimGeneral(db: Db, req: ClaimRequest): Promise<Claimed[]> {
   const taken = await claimFree(db, req, names, caps, limit);
   const rest = limit - taken.length;
   if (limited.length === 0 || rest <= 0) return taken;
-  return [...taken, ...(await claimRateLimited(db, req, limited.map((t) => [t, Math.floor(req.tasks[t]!)]), rest))];
+  const held = taken.length >= startCount(req);
+  return [...taken, ...(await claimRateLimited(db, req, limited.map((t) => [t, Math.floor(req.tasks[t]!)]), rest, held))];
 }
 
 async function claimFree(db: Db, req: ClaimRequest, names: string[], caps: number[], limit: number): Promise<Claimed[]> {
@@ -96,7 +104,8 @@ async function claimFree(db: Db, req: ClaimRequest, names: string[], caps: numbe
           AND EXISTS (SELECT 1 FROM ${S}.task_pauses g WHERE g.until > (SELECT now FROM c) AND g.task = ANY($1::text[]))
      ),
      cand AS (
-       SELECT x.id, x.priority, x.run_at FROM req CROSS JOIN LATERAL (
+       SELECT x.id, x.priority, x.run_at, row_number() OVER (ORDER BY x.priority DESC, x.run_at, x.id) AS rank
+         FROM req CROSS JOIN LATERAL (
          SELECT id, priority, run_at FROM ${S}.jobs
           WHERE state = 'queued' AND task = req.task AND run_at <= (SELECT now FROM c)
             AND (deadline_at IS NULL OR deadline_at > (SELECT now FROM c))
@@ -113,7 +122,7 @@ async function claimFree(db: Db, req: ClaimRequest, names: string[], caps: numbe
        UPDATE ${S}.jobs j
           SET state = 'running', attempts = j.attempts + 1, lease_owner = $4, lease_expires_at = c.now + $5::bigint,
               started_at = c.now, finished_at = NULL, updated_at = c.now, last_heartbeat_at = NULL, progress = NULL,
-              wait_reason = NULL
+              wait_reason = NULL, held = cand.rank > $7::int
          FROM cand, c
         WHERE j.id = cand.id
        RETURNING ${jobColumns('j')}
@@ -127,7 +136,7 @@ async function claimFree(db: Db, req: ClaimRequest, names: string[], caps: numbe
        FROM (SELECT json_agg(json_build_array(id::text, deadline_at)) AS expired FROM expired) e
        LEFT JOIN claimed x ON true
       ORDER BY x.priority DESC, x.run_at, x.id`,
-    [names, caps, limit, req.workerId, lease, req.rootJobId ?? null],
+    [names, caps, limit, req.workerId, lease, req.rootJobId ?? null, startCount(req)],
     // Not a prepared statement: see createDb (a generic plan of this one walked the whole queue in "paused").
   );
   return claimedFrom(db, req, rows);

@@ -167,8 +167,8 @@ export class PostgresStore implements Store {
   async nextRunAt(tasks: string[]): Promise<number | null> {
     return nextRunAt(this.q, tasks);
   }
-  async renewLeases(workerId: string, fences: Fence[], leaseMs: number): Promise<{ lost: Fence[]; cancelRequested: Fence[]; snapshotRequested: SnapshotRequest[] }> {
-    return att.renewLeases(this.q, workerId, fences, leaseMs);
+  async renewLeases(workerId: string, fences: Fence[], leaseMs: number, held: Fence[] = []): Promise<{ lost: Fence[]; cancelRequested: Fence[]; snapshotRequested: SnapshotRequest[] }> {
+    return att.renewLeases(this.q, workerId, fences, leaseMs, held);
   }
   async requestSnapshot(jobId: string): Promise<{ state: JobState; requestedAt: number | null } | null> {
     return att.requestSnapshot(this.q, jobId, `vigil_${this.schema}`);

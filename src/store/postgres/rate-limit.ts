@@ -11,7 +11,8 @@ import { pauseReason } from './schedules.js';
  * with FOR UPDATE SKIP LOCKED, admitted against the sliding window in `rate_starts`, and the ones over the limit
  * stay `queued` with run_at moved to their bucket's next free slot and a wait reason.
  */
-export async function claimRateLimited(db: Db, req: ClaimRequest, tasks: Array<[string, number]>, limit: number): Promise<Claimed[]> {
+/** `held`: these rows come after the claim's first ClaimRequest.start rows (they wait in the prefetch buffer). */
+export async function claimRateLimited(db: Db, req: ClaimRequest, tasks: Array<[string, number]>, limit: number, held: boolean): Promise<Claimed[]> {
   const S = db.s;
   const limits = req.rateLimits ?? {};
   if (tasks.length === 0 || limit <= 0) return [];
@@ -77,7 +78,8 @@ export async function claimRateLimited(db: Db, req: ClaimRequest, tasks: Array<[
       `WITH claimed AS (
          UPDATE ${S}.jobs j
             SET state = 'running', attempts = j.attempts + 1, lease_owner = $2, lease_expires_at = $3::bigint + $4::bigint,
-                started_at = $3, finished_at = NULL, updated_at = $3, last_heartbeat_at = NULL, progress = NULL, wait_reason = NULL
+                started_at = $3, finished_at = NULL, updated_at = $3, last_heartbeat_at = NULL, progress = NULL, wait_reason = NULL,
+                held = $5::boolean
           WHERE j.id = ANY($1::bigint[])
          RETURNING ${jobColumns('j')}
        ),
@@ -86,7 +88,7 @@ export async function claimRateLimited(db: Db, req: ClaimRequest, tasks: Array<[
          SELECT id, attempts, lease_owner, started_at, true FROM claimed
        )
        SELECT * FROM claimed ORDER BY priority DESC, run_at, id`,
-      [take, req.workerId, now, Math.max(1, Math.round(req.leaseMs))],
+      [take, req.workerId, now, Math.max(1, Math.round(req.leaseMs)), held],
     );
   });
   return rows.map((r) => {

@@ -3,7 +3,7 @@ import type { ActivityUpdate, AttemptFinish, Fence, StoreEvent } from '../contra
 import { nextState, type NextState } from '../next-state.js';
 import { SWEEP_BATCH } from '../requests.js';
 import { isJobId, jobFacts, parseJson, rowToAttempt, rowToJob, type AttemptRow, type JobRow } from '../rows.js';
-import { leaseLostError } from '../store-errors.js';
+import { expiredLeaseFinish } from '../store-errors.js';
 import type { Db } from './connection.js';
 import { finishedEvent, type OpResult } from './jobs.js';
 import { FENCED, fenceArgs, stmt } from './statements.js';
@@ -87,7 +87,7 @@ function afterEvent(row: JobRow): StoreEvent {
 }
 
 /**
- * Attempts whose lease expired end `crashed` (charged), and nextState() decides their jobs with their stored retry
+ * Attempts whose lease expired end `crashed` (charged, unless held: expiredLeaseFinish), and nextState() decides their jobs with their stored retry
  * policy, exactly as if the worker had reported the crash. At most SWEEP_BATCH per call (oldest expiry first), so a
  * large backlog never holds the write lock, or the supervisor's loop, for long: the next call takes the rest.
  */
@@ -95,12 +95,13 @@ export function recoverExpired(db: Db, now: number): OpResult<JobRow[]> {
   const rows = stmt(
     db,
     `SELECT * FROM jobs INDEXED BY jobs_lease WHERE state = 'running' AND lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ?`,
-  ).all(now, SWEEP_BATCH) as JobRow[];
+  ).all(now, SWEEP_BATCH) as Array<JobRow & { held: number; held_recoveries: number }>;
   const out: JobRow[] = [];
   const events: StoreEvent[] = [];
+  const unstarted = stmt(db, 'UPDATE jobs SET held_recoveries = held_recoveries + 1 WHERE id = ?');
   for (const row of rows) {
-    const error = leaseLostError(row.lease_owner, row.lease_expires_at as number | null, now);
-    const finish: AttemptFinish = { outcome: 'crashed', error, charged: true };
+    const finish = expiredLeaseFinish(row, now);
+    if (!finish.charged) unstarted.run(row.id);
     const after = apply(db, row, finish, nextState(jobFacts(row), finish, storedPolicy(row), now), now);
     out.push(after);
     events.push(afterEvent(after));

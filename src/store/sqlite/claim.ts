@@ -68,7 +68,8 @@ export function claim(db: Db, req: ClaimRequest, now: number): OpResult<Claimed[
   const take = stmt(
     db,
     `UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = @workerId, lease_expires_at = @expires,
-       started_at = @now, updated_at = @now, finished_at = NULL, last_heartbeat_at = NULL, progress = NULL, wait_reason = NULL
+       started_at = @now, updated_at = @now, finished_at = NULL, last_heartbeat_at = NULL, progress = NULL, wait_reason = NULL,
+       held = @held
      WHERE id = @id AND state = 'queued' RETURNING *`,
   );
   const attempt = stmt(db, 'INSERT INTO attempts (job_id, attempt, worker_id, started_at, charged) VALUES (?, ?, ?, ?, 1)');
@@ -78,7 +79,9 @@ export function claim(db: Db, req: ClaimRequest, now: number): OpResult<Claimed[
   for (const c of found) {
     if (claimed.length >= limit) break;
     if (gate && !gate.admit(c.id, c.task)) continue;
-    const row = take.get({ id: c.id, workerId: req.workerId, expires: now + req.leaseMs, now }) as JobRow;
+    // The first `start` jobs of the claim get a slot at once; the rest wait in the worker's prefetch buffer.
+    const held = claimed.length >= (req.start ?? limit) ? 1 : 0;
+    const row = take.get({ id: c.id, workerId: req.workerId, expires: now + req.leaseMs, now, held }) as JobRow;
     attempt.run(row.id, row.attempts, req.workerId, now);
     const job = rowToJob(row);
     claimed.push({ job, fence: { jobId: job.id, attempt: job.attempts, workerId: req.workerId } });
@@ -92,15 +95,17 @@ export function renewLeases(
   fences: Fence[],
   leaseMs: number,
   now: number,
+  held: Fence[] = [],
 ): { lost: Fence[]; cancelRequested: Fence[]; snapshotRequested: SnapshotRequest[] } {
-  const renew = stmt(db, `UPDATE jobs SET lease_expires_at = @expires WHERE ${FENCED} RETURNING cancel_requested, snapshot_requested_at`);
+  const renew = stmt(db, `UPDATE jobs SET lease_expires_at = @expires, held = @held WHERE ${FENCED} RETURNING cancel_requested, snapshot_requested_at`);
+  const heldKeys = new Set(held.map((f) => `${f.jobId}/${f.attempt}/${f.workerId}`));
   const lost: Fence[] = [];
   const cancelRequested: Fence[] = [];
   const snapshotRequested: SnapshotRequest[] = [];
   for (const f of fences) {
     const row =
       f.workerId === workerId
-        ? (renew.get({ ...fenceArgs(f, now), expires: now + leaseMs }) as
+        ? (renew.get({ ...fenceArgs(f, now), expires: now + leaseMs, held: heldKeys.has(`${f.jobId}/${f.attempt}/${f.workerId}`) ? 1 : 0 }) as
             | { cancel_requested: number; snapshot_requested_at: number | null }
             | undefined)
         : undefined;

@@ -104,8 +104,8 @@ export class SqliteStore implements Store {
     return this.read(() => jobs.nextRunAt(this.db, tasks));
   }
 
-  renewLeases(workerId: string, fences: Fence[], leaseMs: number): Promise<{ lost: Fence[]; cancelRequested: Fence[]; snapshotRequested: SnapshotRequest[] }> {
-    return this.batched((now) => ({ value: claim.renewLeases(this.db, workerId, fences, leaseMs, now), events: [] }));
+  renewLeases(workerId: string, fences: Fence[], leaseMs: number, held: Fence[] = []): Promise<{ lost: Fence[]; cancelRequested: Fence[]; snapshotRequested: SnapshotRequest[] }> {
+    return this.batched((now) => ({ value: claim.renewLeases(this.db, workerId, fences, leaseMs, now, held), events: [] }));
   }
 
   requestSnapshot(jobId: string): Promise<{ state: JobState; requestedAt: number | null } | null> {
