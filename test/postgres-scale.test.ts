@@ -200,11 +200,8 @@ describe('PostgreSQL at scale (issue 6)', { skip: BASE ? false : 'VIGIL_TEST_PG_
       const enqueuedMs = Date.now() - started;
       for (let i = 0; i < WORKERS; i++) workers.push(startWorker(s));
       let killing = false;
-      // The kill cadence is the scenario itself (not a synchronisation): a fresh victim every 2 s.
-      chaos = setInterval(() => {
-        if (killing) return;
+      const kill = (i: number): void => {
         killing = true;
-        const i = randomInt(workers.length);
         const victim = workers[i]!;
         victim.kill('SIGKILL');
         kills++;
@@ -214,6 +211,20 @@ describe('PostgreSQL at scale (issue 6)', { skip: BASE ? false : 'VIGIL_TEST_PG_
             if (!ended) workers[i] = startWorker(s);
             killing = false;
           });
+      };
+      // The first kill lands on a worker seen holding leases: a kill that only ever met workers still starting up
+      // (the whole 5,000 can drain in a few seconds on a quiet machine) cut no attempt, and proved nothing.
+      const deadline = Date.now() + 60_000;
+      for (let busy = -1; busy < 0; await new Promise((r) => setTimeout(r, 20))) {
+        if (Date.now() > deadline) throw new Error('no worker took a job within 60 s');
+        const owners = await s.store.list({ state: 'running', limit: 50 });
+        const pids = new Set(owners.map((j) => Number(j.leaseOwner?.split(':').at(-2))));
+        busy = workers.findIndex((w) => pids.has(w.pid!));
+        if (busy >= 0) kill(busy);
+      }
+      // Then the kill cadence is the scenario itself (not a synchronisation): a fresh victim every 2 s.
+      chaos = setInterval(() => {
+        if (!killing) kill(randomInt(workers.length));
       }, 2_000);
       await waitDrained(s, JOBS, 270_000, () => workers);
       clearInterval(chaos);
