@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import type { NewJob } from './contract.js';
+import type { Fence, NewJob } from './contract.js';
 import { isJobId } from './rows.js';
 
 /** Checks of what callers hand a store, identical for both stores: one place, one set of messages. */
@@ -50,4 +50,9 @@ export function orderByIds<T extends { id: string }>(ids: readonly string[], ite
     }
   }
   return out;
+}
+
+/** One attempt of one worker, as a map key (the `held` fences of a lease renewal). */
+export function fenceKey(f: Fence): string {
+  return `${f.jobId}/${f.attempt}/${f.workerId}`;
 }

@@ -6,6 +6,7 @@ import { applyDecisions, DECISION_COLUMNS, decisionFacts, decisionPolicy, type D
 import type { Db, Query, Row } from './db.js';
 import { cutLogLine, LOG_RETENTION_CHUNK, LOG_RETENTION_LINES } from '../log-rules.js';
 import { isJobId } from '../rows.js';
+import { fenceKey } from '../requests.js';
 import { JOB_COLUMNS, json, jobColumns, jsonValue, toJob } from './rows.js';
 
 // Every write on behalf of an attempt carries this condition (DESIGN G5): a zombie whose lease expired or was taken
@@ -21,7 +22,6 @@ function fenceArrays(fences: readonly Fence[]): [string[], number[], string[]] {
 }
 
 const isId = isJobId;
-const fenceKeyOf = (f: Fence): string => `${f.jobId}/${f.attempt}/${f.workerId}`;
 
 export async function renewLeases(
   db: Db,
@@ -32,7 +32,7 @@ export async function renewLeases(
 ): Promise<{ lost: Fence[]; cancelRequested: Fence[]; snapshotRequested: SnapshotRequest[] }> {
   if (fences.length === 0) return { lost: [], cancelRequested: [], snapshotRequested: [] };
   const valid = fences.filter((f) => isId(f.jobId) && f.workerId === workerId);
-  const heldKeys = new Set(held.map(fenceKeyOf));
+  const heldKeys = new Set(held.map(fenceKey));
   const rows = valid.length === 0 ? [] : await db.query<{ job_id: string; attempt: number; ok: boolean; cancel: boolean; snapshot: string | number | null }>(
     `WITH c AS (SELECT ${db.s}.now_ms() AS now),
      f AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $5::boolean[]) AS f(job_id, attempt, worker_id, held)),
@@ -45,7 +45,7 @@ export async function renewLeases(
      SELECT f.job_id::text AS job_id, f.attempt, upd.id IS NOT NULL AS ok, coalesce(upd.cancel_requested, false) AS cancel,
             upd.snapshot_requested_at AS snapshot
        FROM f LEFT JOIN upd ON upd.id = f.job_id AND upd.attempts = f.attempt`,
-    [...fenceArrays(valid), Math.max(1, Math.round(leaseMs)), valid.map((f) => heldKeys.has(fenceKeyOf(f)))],
+    [...fenceArrays(valid), Math.max(1, Math.round(leaseMs)), valid.map((f) => heldKeys.has(fenceKey(f)))],
   );
   const state = new Map(rows.map((r) => [`${r.job_id}/${r.attempt}`, r]));
   const lost: Fence[] = [];

@@ -1,6 +1,6 @@
 import type { ClaimRequest, Claimed, Fence, SnapshotRequest, StoreEvent } from '../contract.js';
 import { expiredInQueue } from '../next-state.js';
-import { SWEEP_BATCH } from '../requests.js';
+import { fenceKey, SWEEP_BATCH } from '../requests.js';
 import { rowToJob, type JobRow } from '../rows.js';
 import type { Db } from './connection.js';
 import { finishedEvent, type OpResult } from './jobs.js';
@@ -98,14 +98,14 @@ export function renewLeases(
   held: Fence[] = [],
 ): { lost: Fence[]; cancelRequested: Fence[]; snapshotRequested: SnapshotRequest[] } {
   const renew = stmt(db, `UPDATE jobs SET lease_expires_at = @expires, held = @held WHERE ${FENCED} RETURNING cancel_requested, snapshot_requested_at`);
-  const heldKeys = new Set(held.map((f) => `${f.jobId}/${f.attempt}/${f.workerId}`));
+  const heldKeys = new Set(held.map(fenceKey));
   const lost: Fence[] = [];
   const cancelRequested: Fence[] = [];
   const snapshotRequested: SnapshotRequest[] = [];
   for (const f of fences) {
     const row =
       f.workerId === workerId
-        ? (renew.get({ ...fenceArgs(f, now), expires: now + leaseMs, held: heldKeys.has(`${f.jobId}/${f.attempt}/${f.workerId}`) ? 1 : 0 }) as
+        ? (renew.get({ ...fenceArgs(f, now), expires: now + leaseMs, held: heldKeys.has(fenceKey(f)) ? 1 : 0 }) as
             | { cancel_requested: number; snapshot_requested_at: number | null }
             | undefined)
         : undefined;
