@@ -483,6 +483,28 @@ describe('PostgreSQL store', { skip }, () => {
     }
   });
 
+  it('workers of the previous version keep claiming after migration 013 (the old function signatures stay)', async () => {
+    const schema = freshSchema();
+    const store = await open(schema);
+    try {
+      const [a, b] = (await store.enqueue([job('roll'), job('roll')])).map((r) => r.job);
+      // The calls an older worker makes: claim_jobs with 6 arguments, finish_succeeded_claim with 10. Every row they
+      // take starts at once (not held), as before.
+      const old = await admin.query(`SELECT (job).id::text AS id, (job).held FROM "${schema}".claim_jobs('{roll}', '{1}', 1, 'w-old', 30000, 500)`);
+      assert.deepEqual(old.rows, [{ id: a!.id, held: false }]);
+      const fin = await admin.query(
+        `SELECT fin, (job).id::text AS id, (job).state, (job).held
+           FROM "${schema}".finish_succeeded_claim('{${a!.id}}', '{1}', '{w-old}', '{"1"}', '{roll}', '{1}', 1, 'w-old', 30000, 500)`,
+      );
+      assert.deepEqual(fin.rows, [
+        { fin: true, id: a!.id, state: 'succeeded', held: false },
+        { fin: false, id: b!.id, state: 'running', held: false },
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a success needs nothing of the row to be decided (the one-statement finish relies on it)', () => {
     // finishSucceeded (src/store/postgres/attempts.ts) writes a success without reading the job row; that is only
     // right while nextState() decides a success the same way for every row and policy.

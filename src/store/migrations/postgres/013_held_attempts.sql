@@ -7,9 +7,8 @@ ALTER TABLE jobs ADD COLUMN held boolean NOT NULL DEFAULT false,
                  ADD COLUMN held_recoveries integer NOT NULL DEFAULT 0;
 
 -- The claim functions of migrations 010 and 011 with p_start: the claim's first p_start rows (in claim order) start
--- at once, the rest are held. Otherwise unchanged.
-DROP FUNCTION finish_succeeded_claim(bigint[], integer[], text[], text[], text[], integer[], integer, text, bigint, integer);
-DROP FUNCTION claim_jobs(text[], integer[], integer, text, bigint, integer);
+-- at once, the rest are held. Otherwise unchanged. The old signatures stay (at the end), as wrappers that start every
+-- row: workers of the previous version keep running during a rolling deploy (docs/deployment.md).
 
 CREATE FUNCTION claim_jobs(p_tasks text[], p_caps integer[], p_limit integer, p_worker text, p_lease bigint,
                            p_sweep integer, p_start integer)
@@ -87,3 +86,19 @@ BEGIN
   RETURN QUERY SELECT false, c.job, c.expired, c.claim_now
                  FROM claim_jobs(p_tasks, p_caps, p_limit, p_worker, p_lease, p_sweep, p_start) c;
 END $$;
+
+CREATE OR REPLACE FUNCTION claim_jobs(p_tasks text[], p_caps integer[], p_limit integer, p_worker text, p_lease bigint,
+                                      p_sweep integer)
+  RETURNS TABLE (job jobs, expired json, claim_now bigint)
+  LANGUAGE sql VOLATILE
+  SET search_path FROM CURRENT
+AS $$ SELECT * FROM claim_jobs(p_tasks, p_caps, p_limit, p_worker, p_lease, p_sweep, p_limit) $$;
+
+CREATE OR REPLACE FUNCTION finish_succeeded_claim(p_ids bigint[], p_attempts integer[], p_workers text[],
+                                                  p_results text[], p_tasks text[], p_caps integer[], p_limit integer,
+                                                  p_worker text, p_lease bigint, p_sweep integer)
+  RETURNS TABLE (fin boolean, job jobs, expired json, claim_now bigint)
+  LANGUAGE sql VOLATILE
+  SET search_path FROM CURRENT
+AS $$ SELECT * FROM finish_succeeded_claim(p_ids, p_attempts, p_workers, p_results, p_tasks, p_caps, p_limit, p_worker,
+                                           p_lease, p_sweep, p_limit) $$;
