@@ -412,6 +412,11 @@ for (const factory of storeFactories()) {
           assert.equal(j.chargedAttempts, 1);
         }
       }
+      // retry() gives a fresh budget, the allowance included.
+      await store.retry(held.id);
+      const [fresh] = await store.claim({ workerId: 'w-pre-retried', leaseMs: lease, limit: 1, tasks: { [task]: 1 }, start: 0 });
+      assert.equal(fresh?.job.id, held.id);
+      assert.equal((await recoverAll([held.id])).get(held.id)!.state, 'queued', 'held after retry(): free again');
     });
 
     it('recoverExpired delays the retry with the job\'s own retry policy', async () => {
