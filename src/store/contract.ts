@@ -94,8 +94,8 @@ export interface Store {
    * Recovers attempts whose lease expired (their worker died or froze): each attempt ends `crashed` (charged), and
    * nextState() decides its job exactly as for a reported crash. An attempt still held (claimed into a prefetch
    * buffer, never handed a slot: ClaimRequest.start) ends uncharged instead — at most HELD_RECOVERIES_MAX times per
-   * job, since the store learns of a start only at the next lease renewal. At most 500 per call (oldest expiry first), so a
-   * backlog never makes one call long; the engine calls it periodically and the next call takes the rest. Returns
+   * job, since the store learns of a start only at the next lease renewal. At most 500 per call (oldest expiry
+   * first), so a backlog never makes one call long; the engine calls it periodically and the next call takes the rest. Returns
    * those jobs, after the change.
    */
   recoverExpired(): Promise<Job[]>;

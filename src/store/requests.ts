@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import type { Fence, NewJob } from './contract.js';
+import type { ClaimRequest, Fence, NewJob } from './contract.js';
 import { isJobId } from './rows.js';
 
 /** Checks of what callers hand a store, identical for both stores: one place, one set of messages. */
@@ -50,6 +50,11 @@ export function orderByIds<T extends { id: string }>(ids: readonly string[], ite
     }
   }
   return out;
+}
+
+/** How many of a claim's jobs start at once; the rest are held in the worker's prefetch buffer (ClaimRequest.start). */
+export function startCount(req: ClaimRequest): number {
+  return Math.max(0, Math.floor(req.start ?? req.limit));
 }
 
 /** One attempt of one worker, as a map key (the `held` fences of a lease renewal). */

@@ -1,6 +1,6 @@
 import type { ClaimRequest, Claimed } from '../contract.js';
 import { expiredInQueue } from '../next-state.js';
-import { SWEEP_BATCH } from '../requests.js';
+import { startCount, SWEEP_BATCH } from '../requests.js';
 import type { Db, Row } from './db.js';
 import { JOB_COLUMNS, jobColumns, toJob } from './rows.js';
 import { claimRateLimited } from './rate-limit.js';
@@ -49,10 +49,6 @@ export function fastParams(f: FastClaim): unknown[] {
   return [f.names, f.caps, f.limit, f.workerId, f.leaseMs, SWEEP_BATCH, f.start];
 }
 
-/** How many of a claim's rows start at once (the rest are held in the worker's prefetch buffer). */
-export function startCount(req: ClaimRequest): number {
-  return Math.max(0, Math.floor(req.start ?? req.limit));
-}
 
 export const CLAIM_JOBS = (S: string): string =>
   `SELECT ${JOB_COLUMNS.map((col) => `(c.job).${col}`).join(', ')}, c.expired, c.claim_now

@@ -48,7 +48,8 @@ export async function retry(db: Db, jobId: string): Promise<Job> {
     `WITH c AS (SELECT ${S}.now_ms() AS now),
      upd AS (
        UPDATE ${S}.jobs j SET
-         state = 'queued', charged_attempts = 0, held_recoveries = 0, run_at = c.now, result = NULL, error = NULL, finished_at = NULL,
+         state = 'queued', charged_attempts = 0, held_recoveries = 0, run_at = c.now, result = NULL, error = NULL,
+         finished_at = NULL,
          cancel_requested = false, cancel_reason = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = c.now,
          deadline_at = c.now + j.deadline_ms
        FROM c

@@ -87,8 +87,8 @@ function afterEvent(row: JobRow): StoreEvent {
 }
 
 /**
- * Attempts whose lease expired end `crashed` (charged, unless held: expiredLeaseFinish), and nextState() decides their jobs with their stored retry
- * policy, exactly as if the worker had reported the crash. At most SWEEP_BATCH per call (oldest expiry first), so a
+ * Attempts whose lease expired end `crashed` (charged, unless held: expiredLeaseFinish), and nextState() decides
+ * their jobs with their stored retry policy, exactly as if the worker had reported the crash. At most SWEEP_BATCH per call (oldest expiry first), so a
  * large backlog never holds the write lock, or the supervisor's loop, for long: the next call takes the rest.
  */
 export function recoverExpired(db: Db, now: number): OpResult<JobRow[]> {

@@ -56,8 +56,8 @@ export function retry(db: Db, jobId: string, now: number): OpResult<JobRow> {
   // allowance of free recoveries while held (store-errors.ts).
   const after = stmt(
     db,
-    `UPDATE jobs SET state = 'queued', charged_attempts = 0, held_recoveries = 0, run_at = @now, updated_at = @now, result = NULL, error = NULL,
-       finished_at = NULL, cancel_requested = 0, cancel_reason = NULL, lease_owner = NULL, lease_expires_at = NULL,
+    `UPDATE jobs SET state = 'queued', charged_attempts = 0, held_recoveries = 0, run_at = @now, updated_at = @now,
+       result = NULL, error = NULL, finished_at = NULL, cancel_requested = 0, cancel_reason = NULL, lease_owner = NULL, lease_expires_at = NULL,
        deadline_at = CASE WHEN deadline_ms IS NULL THEN NULL ELSE @now + deadline_ms END
      WHERE id = @id RETURNING *`,
   ).get({ id: Number(jobId), now }) as JobRow;

@@ -1,6 +1,6 @@
 import type { ClaimRequest, Claimed, Fence, SnapshotRequest, StoreEvent } from '../contract.js';
 import { expiredInQueue } from '../next-state.js';
-import { fenceKey, SWEEP_BATCH } from '../requests.js';
+import { fenceKey, startCount, SWEEP_BATCH } from '../requests.js';
 import { rowToJob, type JobRow } from '../rows.js';
 import type { Db } from './connection.js';
 import { finishedEvent, type OpResult } from './jobs.js';
@@ -74,13 +74,14 @@ export function claim(db: Db, req: ClaimRequest, now: number): OpResult<Claimed[
   );
   const attempt = stmt(db, 'INSERT INTO attempts (job_id, attempt, worker_id, started_at, charged) VALUES (?, ?, ?, ?, 1)');
   const claimed: Claimed[] = [];
+  const start = startCount(req);
   // Rate limits and task pauses (RetryAfterError) are checked and recorded in this same transaction.
   const gate = flowGate(db, req, now);
   for (const c of found) {
     if (claimed.length >= limit) break;
     if (gate && !gate.admit(c.id, c.task)) continue;
     // The first `start` jobs of the claim get a slot at once; the rest wait in the worker's prefetch buffer.
-    const held = claimed.length >= (req.start ?? limit) ? 1 : 0;
+    const held = claimed.length >= start ? 1 : 0;
     const row = take.get({ id: c.id, workerId: req.workerId, expires: now + req.leaseMs, now, held }) as JobRow;
     attempt.run(row.id, row.attempts, req.workerId, now);
     const job = rowToJob(row);
