@@ -116,6 +116,18 @@ describe('thread executor: normal ends', () => {
     assert.deepEqual(await attempt.done, { type: 'returned', value: { aborted: true, reason: 'attempt aborted: timeout after 1s' } });
   });
 
+  test('an abort that came before the task first looked at ctx.signal: the signal it gets is already aborted', async () => {
+    const channel = new RecordingChannel();
+    let answer!: (current: boolean) => void;
+    channel.isCurrent = () => new Promise<boolean>((resolve) => (answer = resolve));
+    const attempt = executor.start(spec('late-signal'), channel);
+    await waitFor('heartbeat', () => channel.heartbeats.length === 1);
+    attempt.abort('timeout after 1s');
+    // The reply follows the abort on the same channels, so the runner has taken the abort when the task goes on.
+    answer(true);
+    assert.deepEqual(await attempt.done, { type: 'returned', value: { aborted: true, reason: 'attempt aborted: timeout after 1s' } });
+  });
+
   test('1,000 ctx.spawn calls are one channel.spawn round trip', async () => {
     const { channel, attempt } = run('fanout', { n: 1000 });
     assert.deepEqual(await attempt.done, { type: 'returned', value: 1000 });

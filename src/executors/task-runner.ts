@@ -91,7 +91,12 @@ interface Pending {
 }
 
 class AttemptRun {
-  private readonly controller = new AbortController();
+  /**
+   * Made when the task first reads ctx.signal (or starts a program): most tasks never do, and an AbortController was
+   * ~7 % of a task thread's CPU per no-op attempt (bench/NOTES.md). An abort before then is kept as `abortedBy`.
+   */
+  private controller: AbortController | null = null;
+  private abortedBy: Error | null = null;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private spawnCount = 0;
@@ -110,10 +115,19 @@ class AttemptRun {
   ) {}
 
   abort(reason: string): void {
-    if (this.controller.signal.aborted) return;
+    if (this.abortedBy) return;
     const error = new Error(`attempt aborted: ${reason}`);
     error.name = 'AbortError';
-    this.controller.abort(error);
+    this.abortedBy = error;
+    this.controller?.abort(error);
+  }
+
+  private get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.abortedBy) this.controller.abort(this.abortedBy);
+    }
+    return this.controller.signal;
   }
 
   reply(message: Extract<RunnerInbound, { type: 'reply' }>): void {
@@ -170,19 +184,22 @@ class AttemptRun {
     const key = spec.key;
     // A quarter of the required period keeps a heartbeating task far from `stalled` even if one message is slow.
     const heartbeatEvery = heartbeatMs === null ? MAX_HEARTBEAT_INTERVAL_MS : Math.min(MAX_HEARTBEAT_INTERVAL_MS, Math.floor(heartbeatMs / 4));
-    const heartbeats = new Throttle<Json | undefined>(heartbeatEvery, (details) => this.send({ type: 'heartbeat', key, details }));
-    const progresses = new Throttle<Progress>(PROGRESS_INTERVAL_MS, (progress) => this.send({ type: 'progress', key, progress }));
-    this.heartbeats = heartbeats;
-    this.progresses = progresses;
+    // The throttles, like the signal, are made on first use: a no-op attempt pays for none of them.
+    const heartbeats = (): Throttle<Json | undefined> =>
+      (this.heartbeats ??= new Throttle<Json | undefined>(heartbeatEvery, (details) => this.send({ type: 'heartbeat', key, details })));
+    const progresses = (): Throttle<Progress> => (this.progresses ??= new Throttle<Progress>(PROGRESS_INTERVAL_MS, (progress) => this.send({ type: 'progress', key, progress })));
+    const run = this;
     return {
       jobId: spec.jobId,
       attempt: spec.attempt,
       fence: spec.attempt,
       isCurrent: () => this.request<boolean>((id) => ({ type: 'is-current', key, id })),
       task: spec.task,
-      signal: this.controller.signal,
-      heartbeat: (details?: Json) => heartbeats.push(details === undefined ? undefined : jsonClone(details, 'ctx.heartbeat(details)')),
-      progress: (value, message) => progresses.push(toProgress(value, message)),
+      get signal() {
+        return run.signal;
+      },
+      heartbeat: (details?: Json) => heartbeats().push(details === undefined ? undefined : jsonClone(details, 'ctx.heartbeat(details)')),
+      progress: (value, message) => progresses().push(toProgress(value, message)),
       log: (...args: unknown[]) => this.log('log', format(...args)),
       spawn: <I, O>(task: string | TaskDefinition<I, O>, input: I, options?: { key?: string }): ChildRef<O> => this.spawn(task, input, options),
       all: <O>(children: ReadonlyArray<ChildRef<O>>, options?: { policy?: ChildPolicy }) => this.all(children, options),
@@ -273,7 +290,7 @@ class AttemptRun {
     const mod = await import('./exec.js');
     const key = this.spec.key;
     return mod.contextExec(argv, options, {
-      signal: this.controller.signal,
+      signal: this.signal,
       endsAt: this.spec.endsAt,
       log: (stream, line, ts) => {
         this.send({ type: 'log', key, stream, line, ts });
