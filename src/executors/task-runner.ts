@@ -92,8 +92,8 @@ interface Pending {
 
 class AttemptRun {
   /**
-   * Made when the task first reads ctx.signal (or starts a program): most tasks never do, and an AbortController was
-   * ~7 % of a task thread's CPU per no-op attempt (bench/NOTES.md). An abort before then is kept as `abortedBy`.
+   * Made when the task first reads ctx.signal (or starts a program): many tasks never do, and making one took ~7 % of
+   * a task thread's profile samples for no-op attempts (bench/NOTES.md). An abort before then is kept as `abortedBy`.
    */
   private controller: AbortController | null = null;
   private abortedBy: Error | null = null;
