@@ -1,9 +1,10 @@
 import { startedProcesses } from './roots.js';
 import { fork, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import type { HangReport } from '../types.js';
-import { Lifecycle } from './attempt-base.js';
+import { Lifecycle, type ToRunner } from './attempt-base.js';
 import { hostEvents } from './events.js';
-import { DIRECT_END_FD, Outbox, type DirectEnd, type HostInbound, type HostOutbound } from './ipc.js';
+import { DIRECT_END_FD, DIRECT_IN_ENV, KEY_MAX_UNITS, Outbox, type DirectEnd, type DirectIn, type HostInbound, type HostOutbound } from './ipc.js';
 import { killGroup, settlesWithin } from './kill.js';
 import { textLines, LineSplitter } from './line-splitter.js';
 import { entryPath, forkExecArgv } from './node-entry.js';
@@ -68,11 +69,20 @@ export class HostProcess {
   private readonly outbox = new Outbox<HostInbound>((batch) => this.write(batch));
   /**
    * The supervisor's mirror of this host's threads, by memory limit (a thread's resourceLimits are fixed at its
-   * start): idle ones, and ones started by `grow` that are not ready yet. Busy ones are `attempts`. An attempt is sent
-   * here only for an idle thread, so the host never starts a thread the executor did not decide on.
+   * start): idle ones (by the host's thread id), and ones started by `grow` that are not ready yet. Busy ones are
+   * `attempts`. An attempt is sent here only for an idle thread, named, so the host never starts a thread the executor
+   * did not decide on, and never gives a thread an attempt that was sent to it directly.
    */
-  private readonly idle = new Map<Limit, number>();
+  private readonly idle = new Map<Limit, Set<number>>();
   private readonly starting = new Map<Limit, number>();
+  /** Threads' DIRECT_IN sockets (ipc.ts), by thread id, once they said hello. */
+  private readonly sockets = new Map<number, Socket>();
+  /** Attempts sent to their thread directly, by thread id, until they end (see `thread-gone`). */
+  private readonly directRuns = new Map<number, ThreadAttempt>();
+  /** Attempts given to each thread so far, however sent: the seq the thread and host count too (ipc.ts SLOT_STATE). */
+  private readonly threadSeqs = new Map<number, number>();
+  /** Attempts started on their thread directly (tests and benches read it). */
+  directStarts = 0;
   private startingCount = 0;
   private idleCount = 0;
   /** Attempts whose thread was reported gone before their direct end arrived (see `thread-gone`'s `after`). */
@@ -88,6 +98,7 @@ export class HostProcess {
     threadsPerHost: number,
     onOutput: (line: string, hostPid: number) => void,
     private readonly events: HostEvents,
+    directIn: string | null = null,
   ) {
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
     startedProcesses.beforeStart();
@@ -99,6 +110,8 @@ export class HostProcess {
       serialization: 'json',
       // fd DIRECT_END_FD: the pipe on which the host's threads report quiet attempts' ends directly (ipc.ts).
       stdio: ['ignore', 'pipe', 'pipe', 'ipc', 'pipe'],
+      // Where its threads connect for direct starts (the host removes it from its environment before any task runs).
+      ...(directIn === null ? {} : { env: { ...process.env, [DIRECT_IN_ENV]: directIn } }),
     });
     this.pid = this.child.pid ?? -1;
     hostEvents.publish({ event: 'forked', executor: 'thread', pid: this.pid });
@@ -188,7 +201,7 @@ export class HostProcess {
   }
 
   idleFor(memoryMb: Limit): number {
-    return this.idle.get(memoryMb) ?? 0;
+    return this.idle.get(memoryMb)?.size ?? 0;
   }
 
   startingFor(memoryMb: Limit): number {
@@ -197,33 +210,100 @@ export class HostProcess {
 
   /** An idle thread's memory limit other than `memoryMb` (one that may be retired to make room), if any. */
   idleOtherThan(memoryMb: Limit): Limit | undefined {
-    for (const [limit, n] of this.idle) if (n > 0 && limit !== memoryMb) return limit;
+    for (const [limit, threads] of this.idle) if (threads.size > 0 && limit !== memoryMb) return limit;
     return undefined;
   }
 
-  /** Runs `attempt` on one of this host's idle threads (the caller checked idleFor). */
+  /**
+   * Runs `attempt` on one of this host's idle threads (the caller checked idleFor): straight to the thread on its
+   * DIRECT_IN socket when it has one, else through the host, naming the thread either way.
+   */
   run(attempt: ThreadAttempt): void {
-    this.count(this.idle, attempt.spec.memoryMb, -1);
+    const limit = attempt.spec.memoryMb;
+    let thread = -1;
+    for (const id of this.idle.get(limit) ?? []) {
+      thread = id;
+      if (this.sockets.has(id)) break;
+    }
+    this.takeIdle(limit, thread);
+    attempt.thread = thread;
+    attempt.seq = (this.threadSeqs.get(thread) ?? 0) + 1;
+    this.threadSeqs.set(thread, attempt.seq);
     this.add(attempt);
-    this.send({ type: 'start', spec: attempt.spec });
+    const socket = this.sockets.get(thread);
+    if (socket && attempt.spec.key.length <= KEY_MAX_UNITS && this.writeDirect(socket, { type: 'run', spec: attempt.spec })) {
+      this.directRuns.set(thread, attempt);
+      this.directStarts += 1;
+      return;
+    }
+    this.send({ type: 'start', spec: attempt.spec, slot: thread });
+  }
+
+  /** An abort goes the way its attempt's start went (after it, on the same channel); replies through the host. */
+  post(attempt: ThreadAttempt, message: ToRunner): void {
+    if (message.type === 'abort') {
+      const socket = this.directRuns.get(attempt.thread) === attempt ? this.sockets.get(attempt.thread) : undefined;
+      if (socket && this.writeDirect(socket, message)) return;
+      this.send({ ...message, slot: attempt.thread });
+      return;
+    }
+    this.send(message);
+  }
+
+  private writeDirect(socket: Socket, message: DirectIn): boolean {
+    if (!socket.writable) return false;
+    // A write error closes the socket; the host then reports what became of the thread and its attempt.
+    socket.write(`${JSON.stringify(message)}\n`);
+    return true;
+  }
+
+  /** A thread of this host connected for direct starts (direct-in.ts); false when it is not one of ours. */
+  attachThread(thread: number, socket: Socket): boolean {
+    if (!this.alive || this.sockets.has(thread)) return false;
+    this.sockets.set(thread, socket);
+    socket.on('close', () => {
+      if (this.sockets.get(thread) === socket) this.sockets.delete(thread);
+    });
+    return true;
   }
 
   /** Starts a thread for waiting attempts, loading `tasksModule`; `retire`: an idle thread's limit to stop first. */
   grow(memoryMb: Limit, tasksModule: string | null, retire?: Limit): void {
     this.holdOpen();
-    if (retire !== undefined) this.count(this.idle, retire, -1);
-    this.count(this.starting, memoryMb, 1);
-    this.send(retire === undefined ? { type: 'grow', memoryMb, tasksModule } : { type: 'grow', memoryMb, tasksModule, retire });
+    let retired: number | undefined;
+    if (retire !== undefined) {
+      // The thread least likely to be asked for by id: one without a socket, if any.
+      for (const id of this.idle.get(retire) ?? []) {
+        retired = id;
+        if (!this.sockets.has(id)) break;
+      }
+      if (retired !== undefined) this.takeIdle(retire, retired);
+    }
+    this.countStarting(memoryMb, 1);
+    this.send(retired === undefined ? { type: 'grow', memoryMb, tasksModule } : { type: 'grow', memoryMb, tasksModule, retire: retired });
   }
 
-  private count(map: Map<Limit, number>, limit: Limit, delta: number): void {
-    const n = (map.get(limit) ?? 0) + delta;
-    // A host may report a thread gone that the mirror already handed out (the race in thread-host.ts start()).
+  private addIdle(limit: Limit, thread: number): void {
+    let threads = this.idle.get(limit);
+    if (!threads) this.idle.set(limit, (threads = new Set()));
+    if (threads.has(thread)) return;
+    threads.add(thread);
+    this.idleCount += 1;
+  }
+
+  private takeIdle(limit: Limit, thread: number): void {
+    const threads = this.idle.get(limit);
+    if (!threads?.delete(thread)) return;
+    if (threads.size === 0) this.idle.delete(limit);
+    this.idleCount -= 1;
+  }
+
+  private countStarting(limit: Limit, delta: number): void {
+    const n = (this.starting.get(limit) ?? 0) + delta;
     if (n < 0) return;
-    if (n === 0) map.delete(limit);
-    else map.set(limit, n);
-    if (map === this.idle) this.idleCount += delta;
-    else this.startingCount += delta;
+    if (n === 0) this.starting.delete(limit);
+    else this.starting.set(limit, n);
+    this.startingCount += delta;
   }
 
   private add(attempt: ThreadAttempt): void {
@@ -241,6 +321,7 @@ export class HostProcess {
   remove(attempt: ThreadAttempt): void {
     if (this.attempts.get(attempt.spec.key) !== attempt) return;
     this.attempts.delete(attempt.spec.key);
+    if (this.directRuns.get(attempt.thread) === attempt) this.directRuns.delete(attempt.thread);
     this.maybeIdle();
   }
 
@@ -257,7 +338,7 @@ export class HostProcess {
    * Asks for a thread stack; resolves with the host's answer, or null if the host is gone or has not answered well
    * after the budget (the entry is dropped then: a host that never answers must not grow this map).
    */
-  capture(key: string, budgetMs: number): Promise<HangReport['where'] | null> {
+  capture(attempt: ThreadAttempt, budgetMs: number): Promise<HangReport['where'] | null> {
     if (!this.alive) return Promise.resolve(null);
     const id = this.nextCaptureId++;
     return new Promise((resolve) => {
@@ -267,7 +348,7 @@ export class HostProcess {
         clearTimeout(timer);
         resolve(where);
       });
-      this.send({ type: 'capture', key, id, budgetMs });
+      this.send({ type: 'capture', key: attempt.spec.key, id, budgetMs, slot: attempt.thread });
     });
   }
 
@@ -278,7 +359,7 @@ export class HostProcess {
 
   /** Kill one attempt: terminate its thread, and if that does not work within the bound, SIGKILL the host. */
   async killAttempt(attempt: ThreadAttempt, boundMs: number): Promise<void> {
-    this.send({ type: 'kill', key: attempt.spec.key });
+    this.send({ type: 'kill', key: attempt.spec.key, slot: attempt.thread, seq: attempt.seq });
     attempt.killExecGroups();
     if (await settlesWithin(attempt.done, boundMs)) return;
     // The thread could not be terminated (blocked in a syscall or native code): only SIGKILL of its host ends it.
@@ -319,10 +400,10 @@ export class HostProcess {
       case 'ready':
         if (!this.alive) return;
         this.threadsCreated = Math.max(this.threadsCreated, message.created);
-        this.count(this.starting, message.memoryMb, -1);
+        this.countStarting(message.memoryMb, -1);
         if (message.end === undefined) {
           this.everReady = true;
-          this.count(this.idle, message.memoryMb, 1);
+          this.addIdle(message.memoryMb, message.slot);
         }
         this.maybeIdle();
         return this.events.onThreads(message.end === undefined ? null : { memoryMb: message.memoryMb, end: message.end });
@@ -331,7 +412,9 @@ export class HostProcess {
         // The thread's last attempt ended directly and its end has not come yet: when it comes, the thread is not
         // counted idle again (its ends and this message travel on different pipes).
         if (message.after !== undefined && this.attempts.has(message.after)) this.goneBeforeEnd.add(message.after);
-        else this.count(this.idle, message.memoryMb, -1);
+        else this.takeIdle(message.memoryMb, message.slot);
+        this.lostBeforeStart(message.slot, message.after);
+        this.threadSeqs.delete(message.slot);
         return this.events.onThreads(null);
       case 'end': {
         const attempt = this.attempts.get(message.key);
@@ -340,12 +423,27 @@ export class HostProcess {
         attempt.onMessage(message);
         if (this.goneBeforeEnd.delete(message.key)) return this.events.onThreads(null);
         if (!message.reusable || !this.alive) return;
-        this.count(this.idle, attempt.spec.memoryMb, 1);
+        this.addIdle(attempt.spec.memoryMb, message.slot);
         return this.events.onThreads(null);
       }
       default:
         this.attempts.get(message.key)?.onMessage(message);
     }
+  }
+
+  /**
+   * A thread went away with an attempt sent to it directly that it had not started (`after`, the attempt it ran last,
+   * is another one): nobody else will report that attempt, which never ran.
+   */
+  private lostBeforeStart(thread: number, after: string | undefined): void {
+    const attempt = this.directRuns.get(thread);
+    if (!attempt || attempt.spec.key === after) return;
+    this.directRuns.delete(thread);
+    attempt.finish({
+      type: 'died',
+      collateral: false,
+      message: `the task thread (executor host pid ${this.pid}) it was sent to exited before it started the attempt; the attempt did not run`,
+    });
   }
 
   private answerCapture(id: number, where: HangReport['where'] | null): void {
@@ -367,6 +465,9 @@ export class HostProcess {
     const neverUp = this.everReady ? 0 : this.startingCount;
     this.idle.clear();
     this.starting.clear();
+    this.directRuns.clear();
+    for (const socket of this.sockets.values()) socket.destroy();
+    this.sockets.clear();
     this.idleCount = this.startingCount = 0;
     this.events.onGone(neverUp, `the executor host process (pid ${this.pid}) ${how} before its threads started`);
     const collateral = this.killTargets.size > 0;

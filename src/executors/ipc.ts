@@ -93,17 +93,21 @@ export class Outbox<T> {
   };
 }
 
-/** Supervisor → host (sent in arrays: see Outbox). */
+/**
+ * Supervisor → host (sent in arrays: see Outbox). `slot`: the host's id of a thread (ThreadSlotId); the supervisor
+ * names the thread of every attempt it sends, so the host and a direct start (DIRECT_IN) never pick the same one.
+ */
 export type HostInbound =
-  | { type: 'start'; spec: AttemptSpec }
+  | { type: 'start'; spec: AttemptSpec; slot: number }
   /**
    * Start one thread without an attempt (thread-executor.ts decides when): it loads `tasksModule`, then the host
-   * answers `ready`. `retire`: the memory limit of an idle thread to stop first, to stay at threadsPerHost.
+   * answers `ready`. `retire`: an idle thread to stop first, to stay at threadsPerHost.
    */
-  | { type: 'grow'; memoryMb: number | null; tasksModule: string | null; retire?: number | null }
-  | { type: 'abort'; key: string; reason: string }
-  | { type: 'kill'; key: string }
-  | { type: 'capture'; key: string; id: number; budgetMs: number }
+  | { type: 'grow'; memoryMb: number | null; tasksModule: string | null; retire?: number }
+  | { type: 'abort'; key: string; reason: string; slot: number }
+  /** `seq`: the how-manyth attempt on its thread it is (ipc.ts SLOT_STATE), so an unread one is told from a finished one. */
+  | { type: 'kill'; key: string; slot: number; seq: number }
+  | { type: 'capture'; key: string; id: number; budgetMs: number; slot: number }
   | ReplyMessage;
 
 /** Host → supervisor (sent in arrays: see Outbox): the runner's attempt messages (forwarded), plus answers to captures. */
@@ -113,18 +117,19 @@ export type HostOutbound =
    * An attempt ended; `reusable`: its thread is idle again (not killed, exited or retired); `ranMs`: how long it
    * held its thread (the executor tells busy threads from a saturated machine with it).
    */
-  | { type: 'end'; key: string; end: AttemptEnd; reusable: boolean; ranMs: number }
+  | { type: 'end'; key: string; end: AttemptEnd; reusable: boolean; ranMs: number; slot: number }
   /**
    * A thread asked for by `grow` is ready (`end` absent), or could not start (`end`: what became of it, for the
    * attempt that waited for it). `threads`/`created`: the host's live threads and threads created so far.
    */
-  | { type: 'ready'; memoryMb: number | null; end?: AttemptEnd; threads: number; created: number }
+  | { type: 'ready'; memoryMb: number | null; end?: AttemptEnd; threads: number; created: number; slot: number }
   /**
    * An idle thread went away by itself (a timer left by an earlier attempt called process.exit, say). `after`: the
-   * attempt it ended last, directly (DIRECT_END_FD): that end travels on another pipe and may arrive after this
-   * message, so the supervisor must not count the thread idle again when it does.
+   * attempt it ran last, when that one ended directly (DIRECT_END_FD): its end travels on another pipe and may arrive
+   * after this message, so the supervisor must not count the thread idle again when it does. An attempt sent to the
+   * thread on its DIRECT_IN socket and not named here never started (the thread died before it read it).
    */
-  | { type: 'thread-gone'; memoryMb: number | null; after?: string }
+  | { type: 'thread-gone'; memoryMb: number | null; after?: string; slot: number }
   | { type: 'captured'; id: number; where: HangReport['where'] };
 
 /**
@@ -197,19 +202,59 @@ function markerPrefixAt(data: Buffer): number {
  * nothing else, and a task's console output forces the normal path (the END_MARKER protocol).
  *
  * Who owns the end is decided in one word of the memory the host shares with each thread (`SLOT_STATE`, index 2 of
- * the markers buffer), by compare-and-swap, so the host never reports an end twice nor misses one:
- *   SLOT_RUNNING  set by the host when it gives the thread an attempt;
- *   SLOT_DIRECT   set by the thread (RUNNING → DIRECT) just before it writes the end to the pipe: the attempt is over
- *                 and the host's bookkeeping for it (thread-host.ts sync()) runs when the host next looks at the thread;
- *   SLOT_VIA_HOST set by the host (RUNNING → VIA_HOST) when it must see the end itself (a kill of the attempt, a
- *                 thread to retire after it): the thread then posts its end to the host as before.
- * A thread that has programs running (its /proc children) ends through the host, which kills them with the attempt.
+ * the markers buffer), by compare-and-swap, so the host never reports an end twice nor misses one (the phases are
+ * described with the direct start below). A thread that has programs running (its /proc children) ends through the
+ * host, which kills them with the attempt.
  */
 export const DIRECT_END_FD = 4;
 export const DIRECT_END_MAX_BYTES = 4096;
-export const SLOT_STATE = 2;
-export const SLOT_RUNNING = 0;
-export const SLOT_DIRECT = 1;
-export const SLOT_VIA_HOST = 2;
 /** A direct end on the pipe: what the host would have sent (`reusable` is always true: a thread ending directly stays). */
 export type DirectEnd = Extract<HostOutbound, { type: 'end' }>;
+
+/**
+ * The direct start (bench/NOTES.md "the way in"): the supervisor sends `run` (and `abort`) for an attempt straight to
+ * its thread, on a Unix socket the thread opened to the supervisor's DirectIn server (direct-in.ts) — instead of
+ * supervisor → host main thread → thread, one wake-up and the host's relay less per attempt. The socket belongs to the
+ * thread's own event loop, so it closes with the thread and never with the host.
+ *
+ * The host learns of such an attempt without being woken, through the memory it shares with each thread: before it
+ * runs anything, the thread writes the attempt's key (KEY_*) and then moves the SLOT_STATE word from idle to RUNNING
+ * with the next sequence number, by compare-and-swap; wherever the host looks at the slot (output, a message, a kill,
+ * a capture, the thread's exit) it reads the word first (thread-host.ts sync()). The word is `seq << 2 | phase`:
+ *   SLOT_IDLE     no attempt (set by the host when it reported an end itself; a new thread starts here);
+ *   SLOT_RUNNING  an attempt runs (seq: the how-manyth on this thread), its end may go directly (DIRECT_END_FD);
+ *   SLOT_DIRECT   set by the thread (RUNNING → DIRECT) just before it writes the end to the pipe: the attempt is over;
+ *                 the thread is idle for the supervisor's next `run` from here too;
+ *   SLOT_VIA_HOST set by the host when it must see the end itself (RUNNING → VIA_HOST: a kill, a thread to retire
+ *                 after it), and by a kill of an attempt the thread has not read yet (idle → next seq, VIA_HOST): the
+ *                 thread's own swap then fails and it drops that run, so exactly one of them owns the attempt's end.
+ * The host reads key and word seqlock-style (word, key, word again): a key is overwritten only two attempts later.
+ */
+export const SLOT_STATE = 2;
+export const SLOT_IDLE = 0;
+export const SLOT_RUNNING = 1;
+export const SLOT_DIRECT = 2;
+export const SLOT_VIA_HOST = 3;
+export const slotWord = (seq: number, phase: number): number => ((seq << 2) | phase) | 0;
+export const seqOf = (word: number): number => word >>> 2;
+export const phaseOf = (word: number): number => word & 3;
+/**
+ * The published key, in two halves by the parity of its seq (so the thread never writes the half the host may be
+ * reading): Int32 indices KEY_LENGTH + half hold the lengths (UTF-16 units), the units start at byte KEY_AT.
+ */
+export const KEY_LENGTH = 3;
+export const KEY_AT = 24;
+/** Longer keys are never started directly (they go through the host, which is told the key in the message). */
+export const KEY_MAX_UNITS = 256;
+export const SHARED_BYTES = KEY_AT + 2 * 2 * KEY_MAX_UNITS;
+
+/** Supervisor → thread on its DIRECT_IN socket, one JSON line each. */
+export type DirectIn = { type: 'run'; spec: AttemptSpec } | { type: 'abort'; key: string; reason: string };
+/** Thread → supervisor, the first line on its socket: the token the host was given, the host's pid, the thread's id. */
+export interface DirectHello {
+  token: string;
+  host: number;
+  slot: number;
+}
+/** The host's environment variable carrying "path token" of the supervisor's DirectIn server (removed at once). */
+export const DIRECT_IN_ENV = 'VIGIL_DIRECT_IN';

@@ -59,6 +59,9 @@ export class ThreadAttempt extends AttemptBase {
 
   /** When it got its thread (performance.now()). */
   assignedAt = 0;
+  /** Its host's id of the thread it runs on (ipc.ts HostInbound), once it has one, and the how-manyth attempt there. */
+  thread = -1;
+  seq = 0;
 
   /** A thread of `host` is free for it: the caller sends the start. */
   assign(host: HostProcess): boolean {
@@ -100,7 +103,7 @@ export class ThreadAttempt extends AttemptBase {
 
   protected post(message: ToRunner): void {
     if (message.type === 'reply' && this.awaiting.delete(message.id) && this.awaiting.size === 0) this.queue.parkedChanged(this);
-    this.host?.send(message);
+    this.host?.post(this, message);
   }
 
   override abort(reason: string): void {
@@ -135,7 +138,7 @@ export class ThreadAttempt extends AttemptBase {
     if (this.over) return Promise.resolve({ notes: ['the attempt had already ended when its hang was captured'] });
     if (this.waiting) return Promise.resolve({ notes: [this.queue.describeWait(this)] });
     const host = this.host!;
-    return this.captureWithin(budgetMs, async () => (await host.capture(this.spec.key, budgetMs)) ?? { notes: ['the executor host went away during the capture'] });
+    return this.captureWithin(budgetMs, async () => (await host.capture(this, budgetMs)) ?? { notes: ['the executor host went away during the capture'] });
   }
 
   pids(): number[] {

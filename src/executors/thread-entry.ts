@@ -1,6 +1,7 @@
 import { openSync, readSync, readlinkSync, writeSync } from 'node:fs';
+import { connect } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
-import { DIRECT_END_MAX_BYTES, END_MARKER, SLOT_DIRECT, SLOT_RUNNING, SLOT_STATE, type DirectEnd, type RunnerInbound, type RunnerOutbound, type ThreadHello, type ThreadWarmed } from './ipc.js';
+import { DIRECT_END_MAX_BYTES, END_MARKER, KEY_AT, KEY_LENGTH, KEY_MAX_UNITS, phaseOf, seqOf, SLOT_DIRECT, SLOT_IDLE, SLOT_RUNNING, SLOT_STATE, slotWord, type DirectEnd, type DirectHello, type DirectIn, type RunnerInbound, type RunnerOutbound, type ThreadHello, type ThreadWarmed } from './ipc.js';
 import { serveRunner } from './task-runner.js';
 
 /** Entry of a task thread inside an executor host: runs attempts one after the other, as the host asks. */
@@ -19,9 +20,13 @@ port.postMessage({ type: 'os-thread', tid } satisfies ThreadHello);
 
 // Markers written on [stdout, stderr], shared with the host (thread-host.ts); whether the running attempt wrote to
 // each stream since its start.
-const data = workerData as { markers: SharedArrayBuffer; directFd: number | null };
+const data = workerData as { markers: SharedArrayBuffer; directFd: number | null; directIn: { path: string; token: string; slot: number } | null };
 const markers = new Int32Array(data.markers);
+const keys = new Uint16Array(data.markers, KEY_AT, 2 * KEY_MAX_UNITS);
 const directFd = data.directFd;
+/** This thread's id in its host (-1 when the host gave none); the sequence number of its running attempt. */
+const slotId = data.directIn?.slot ?? -1;
+let seq = 0;
 /**
  * This thread's own /proc children list (Linux), read before a direct end: an attempt that left a program running ends
  * through the host, which kills the program with the attempt (DESIGN G1; thread-host.ts killSpawned). Not the
@@ -68,14 +73,15 @@ process.stderr.write = ((...args: Parameters<typeof process.stderr.write>) => {
  */
 function endDirect(message: Extract<RunnerOutbound, { type: 'end' }>): boolean {
   if (directFd === null || !quiet || printed) return false;
-  const direct: DirectEnd = { type: 'end', key: message.key, end: message.end, reusable: true, ranMs: performance.now() - runAt };
+  const direct: DirectEnd = { type: 'end', key: message.key, end: message.end, reusable: true, ranMs: performance.now() - runAt, slot: slotId };
   const line = `${JSON.stringify(direct)}\n`;
   // Most lines are ASCII and short: the byte count is only needed near the bound (UTF-8 is at most 3 bytes per unit).
   const bytes = line.length * 3 <= DIRECT_END_MAX_BYTES ? line.length : Buffer.byteLength(line);
   if (bytes > DIRECT_END_MAX_BYTES) return false;
   // Programs the task started and left running die with the attempt (DESIGN G1): the host kills them, then reports.
   if (hasChildren()) return false;
-  if (Atomics.compareExchange(markers, SLOT_STATE, SLOT_RUNNING, SLOT_DIRECT) !== SLOT_RUNNING) return false;
+  const running = slotWord(seq, SLOT_RUNNING);
+  if (Atomics.compareExchange(markers, SLOT_STATE, running, slotWord(seq, SLOT_DIRECT)) !== running) return false;
   try {
     // One write(2) of the whole line (blocking socket, far below its buffer): lines of threads never interleave.
     const wrote = writeSync(directFd, line);
@@ -89,6 +95,50 @@ function endDirect(message: Extract<RunnerOutbound, { type: 'end' }>): boolean {
   return true;
 }
 
+/**
+ * Takes an attempt sent on this thread's DIRECT_IN socket (ipc.ts): its key where the host reads it, then idle → the
+ * next seq, RUNNING. False when the host claimed it first (a kill before the thread read it): it must not run.
+ */
+function startDirect(key: string): boolean {
+  if (key.length > KEY_MAX_UNITS) return false;
+  const word = Atomics.load(markers, SLOT_STATE);
+  const phase = phaseOf(word);
+  if (phase !== SLOT_IDLE && phase !== SLOT_DIRECT) return false;
+  const next = seqOf(word) + 1;
+  const half = next & 1;
+  for (let i = 0; i < key.length; i++) keys[half * KEY_MAX_UNITS + i] = key.charCodeAt(i);
+  Atomics.store(markers, KEY_LENGTH + half, key.length);
+  if (Atomics.compareExchange(markers, SLOT_STATE, word, slotWord(next, SLOT_RUNNING)) !== word) return false;
+  seq = next;
+  return true;
+}
+
+/** Opens this thread's DIRECT_IN socket and feeds what comes on it to `handler`, one JSON line per message. */
+function openDirectIn(handler: (message: RunnerInbound) => void): void {
+  const target = data.directIn;
+  if (!target) return;
+  const socket = connect(target.path);
+  // The thread's life is its port's and its attempts'; a connection must not keep it up, nor its failure end it.
+  socket.unref();
+  socket.setNoDelay?.(true);
+  socket.on('error', () => socket.destroy());
+  socket.on('connect', () => socket.write(`${JSON.stringify({ token: target.token, host: process.pid, slot: target.slot } satisfies DirectHello)}\n`));
+  let carry = '';
+  socket.on('data', (chunk: Buffer) => {
+    let text = carry + chunk.toString('utf8');
+    let nl = text.indexOf('\n');
+    while (nl !== -1) {
+      const message = JSON.parse(text.slice(0, nl)) as DirectIn;
+      text = text.slice(nl + 1);
+      if (message.type === 'abort') handler(message);
+      else if (startDirect(message.spec.key)) handler(message);
+      nl = text.indexOf('\n');
+    }
+    carry = text;
+  });
+}
+
+let handle: ((message: RunnerInbound) => void) | null = null;
 serveRunner(
   {
     post: (message) => {
@@ -96,14 +146,20 @@ serveRunner(
       if (message.type !== 'diagnosis') quiet = false;
       port.postMessage(message);
     },
-    onMessage: (handler) =>
-      port.on('message', (message: RunnerInbound) => {
+    onMessage: (handler) => {
+      handle = (message: RunnerInbound): void => {
         if (message.type === 'run') {
           quiet = true;
           runAt = performance.now();
         }
         handler(message);
-      }),
+      };
+      port.on('message', (message: RunnerInbound) => {
+        // A run from the host: the host set the word (its seq, RUNNING or VIA_HOST) before it posted.
+        if (message.type === 'run') seq = seqOf(Atomics.load(markers, SLOT_STATE));
+        handle!(message);
+      });
+    },
   },
   {
     beforeEnd: () => {
@@ -123,3 +179,4 @@ serveRunner(
     warmed: () => port.postMessage({ type: 'warmed' } satisfies ThreadWarmed),
   },
 );
+openDirectIn(handle!);

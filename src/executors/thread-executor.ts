@@ -1,4 +1,5 @@
 import { VigilError } from '../errors.js';
+import { DirectIn } from './direct-in.js';
 import { HostProcess } from './host-process.js';
 export { hostEvents } from './events.js';
 import { positiveInt } from './options.js';
@@ -115,6 +116,9 @@ export class ThreadExecutor implements Executor {
   /** Threads of hosts already gone, as they reported (threadsCreated adds the live hosts'). */
   private threadsOfGoneHosts = 0;
   private directEndsOfGoneHosts = 0;
+  private directStartsOfGoneHosts = 0;
+  /** Where task threads connect for direct starts (ipc.ts DIRECT_IN); made with the first host. */
+  private directIn: DirectIn | null | undefined;
 
   constructor(options: ThreadExecutorOptions = {}) {
     this.threadsPerHost = positiveInt('ThreadExecutor', options.threadsPerHost, 'threadsPerHost', 4);
@@ -190,6 +194,13 @@ export class ThreadExecutor implements Executor {
     return n;
   }
 
+  /** Attempts sent straight to their thread rather than through its host's main thread (tests read it). */
+  get directStarts(): number {
+    let n = this.directStartsOfGoneHosts;
+    for (const host of this.hosts) n += host.directStarts;
+    return n;
+  }
+
   /** Threads alive or starting in live hosts, and attempts waiting for one (tests read it). */
   get pool(): { threads: number; starting: number; waiting: number } {
     let threads = 0;
@@ -209,6 +220,7 @@ export class ThreadExecutor implements Executor {
     for (const attempt of [...this.waiting]) attempt.endWaiting();
     this.noteBacklog();
     await Promise.all([...this.hosts].map((host) => host.destroy()));
+    this.directIn?.close();
   }
 
   /** Stops keeping threads warm (close, or a warm thread that could not start). */
@@ -426,6 +438,12 @@ export class ThreadExecutor implements Executor {
 
   private forkHost(): HostProcess {
     this.hostsStarted += 1;
+    if (this.directIn === undefined) {
+      this.directIn = DirectIn.open((hello, socket) => {
+        for (const host of this.hosts) if (host.pid === hello.host) return host.attachThread(hello.slot, socket);
+        return false;
+      });
+    }
     const host: HostProcess = new HostProcess(this.threadsPerHost, this.onHostOutput, {
       onIdle: () => this.hostIdle(host),
       onGone: (neverUp, why) => this.hostGone(host, neverUp, why),
@@ -434,7 +452,7 @@ export class ThreadExecutor implements Executor {
         this.busyMs += ms;
         if (this.recentRuns.push(ms) > RECENT_RUNS) this.recentRuns.shift();
       },
-    });
+    }, this.directIn?.env ?? null);
     this.hosts.add(host);
     return host;
   }
@@ -454,6 +472,7 @@ export class ThreadExecutor implements Executor {
     this.hosts.delete(host);
     this.threadsOfGoneHosts += host.threadsCreated;
     this.directEndsOfGoneHosts += host.directEnds;
+    this.directStartsOfGoneHosts += host.directStarts;
     for (const attempt of [...this.waiting].slice(0, neverUp)) attempt.finish({ type: 'died', collateral: false, message: why });
     if (neverUp > 0) this.endWarm();
     this.pump();

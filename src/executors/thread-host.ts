@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { HangReport } from '../types.js';
 import { serializeError } from '../task/serialize.js';
-import { DIRECT_END_FD, EndMarkerScanner, Outbox, SLOT_DIRECT, SLOT_RUNNING, SLOT_STATE, SLOT_VIA_HOST, type DiagnoseReply, type HostInbound, type HostOutbound, type RunnerInbound, type RunnerOutbound, type ThreadHello, type ThreadWarmed } from './ipc.js';
+import { DIRECT_END_FD, DIRECT_IN_ENV, EndMarkerScanner, KEY_AT, KEY_LENGTH, KEY_MAX_UNITS, Outbox, phaseOf, seqOf, SHARED_BYTES, SLOT_DIRECT, SLOT_IDLE, SLOT_RUNNING, SLOT_STATE, SLOT_VIA_HOST, slotWord, type DiagnoseReply, type HostInbound, type HostOutbound, type RunnerInbound, type RunnerOutbound, type ThreadHello, type ThreadWarmed } from './ipc.js';
 import { killDescendants, killGroup, signalPid } from './kill.js';
 import { ThreadChildren } from './proctree.js';
 import { LineSplitter, textLines } from './line-splitter.js';
@@ -18,6 +18,14 @@ import type { AttemptEnd, AttemptSpec } from './types.js';
 
 const threadsPerHost = Math.max(1, Number(process.argv[2]) || 4);
 const directFd = process.argv[3] === 'direct' ? DIRECT_END_FD : null;
+/** The supervisor's DirectIn server ("path token", ipc.ts): out of the environment before any task can read it. */
+const directIn = ((): { path: string; token: string } | null => {
+  const value = process.env[DIRECT_IN_ENV];
+  delete process.env[DIRECT_IN_ENV];
+  const at = value?.lastIndexOf(' ') ?? -1;
+  // An abstract socket's name: its leading NUL can not travel in an environment variable.
+  return value && at > 0 ? { path: `\0${value.slice(0, at)}`, token: value.slice(at + 1) } : null;
+})();
 /** How long an ended attempt waits for its console output markers before it is reported anyway. */
 const MARKER_WAIT_MS = 500;
 /**
@@ -28,6 +36,11 @@ const MARKER_WAIT_MS = 500;
 const WARM_BOUND_MS = 5_000;
 
 interface Slot {
+  /** This host's id of the thread (the supervisor names threads by it). */
+  id: number;
+  /** The sequence number of the last attempt the host knows of on this thread (see SLOT_STATE). */
+  seq: number;
+  keys: Uint16Array;
   worker: Worker;
   memoryMb: number | null;
   /** False while a thread started by `grow` warms up (not given attempts, not retired); its bound timer meanwhile. */
@@ -57,7 +70,9 @@ interface Slot {
 }
 
 const slots = new Set<Slot>();
+const byId = new Map<number, Slot>();
 const byKey = new Map<string, Slot>();
+let nextSlotId = 1;
 /** Threads created in this host's life (the supervisor reads it through `ready`; tests count cold starts with it). */
 let created = 0;
 
@@ -92,27 +107,32 @@ function receive(message: HostInbound): void {
   switch (message.type) {
     case 'start':
       try {
-        start(message.spec);
+        start(message.spec, message.slot);
       } catch (err) {
         // A thread that can not be created fails this attempt, not every attempt of the host.
         byKey.delete(message.spec.key);
-        send({ type: 'end', key: message.spec.key, end: { type: 'threw', error: serializeError(err) }, reusable: false, ranMs: 0 });
+        send({ type: 'end', key: message.spec.key, end: { type: 'threw', error: serializeError(err) }, reusable: false, ranMs: 0, slot: message.slot });
       }
       return;
     case 'grow':
       grow(message.memoryMb, message.tasksModule, message.retire);
       return;
-    case 'abort':
+    case 'abort': {
+      const slot = slotOf(message.key, message.slot);
+      if (slot && !slot.exited) slot.worker.postMessage({ type: 'abort', key: message.key, reason: message.reason } satisfies RunnerInbound);
+      return;
+    }
     case 'reply': {
       const slot = slotOf(message.key);
       if (slot && !slot.exited) slot.worker.postMessage(message satisfies RunnerInbound);
       return;
     }
     case 'kill': {
-      const slot = slotOf(message.key);
+      // An attempt sent to the thread directly that it has not read yet is claimed here, so it never starts.
+      const slot = slotOf(message.key, message.slot) ?? claimUnread(message.key, message.slot, message.seq);
       if (!slot || slot.exited) return;
       // Its end must come through here now (it is `killed`, or ended as the kill raced with it; the thread goes).
-      if (!claimEnd(slot)) return;
+      if (!claimEnd(slot, message.key)) return;
       slot.killRequested = true;
       // Before the thread goes: its programs are found through it (execSync even keeps it from terminating).
       killSpawned(slot);
@@ -120,72 +140,132 @@ function receive(message: HostInbound): void {
       return;
     }
     case 'capture':
-      void capture(message.key, message.budgetMs).then((where) => send({ type: 'captured', id: message.id, where }));
+      void capture(message.key, message.slot, message.budgetMs).then((where) => send({ type: 'captured', id: message.id, where }));
       return;
   }
 }
 
 /**
- * The slot running attempt `key`, after the bookkeeping of a direct end (sync): undefined when the attempt has ended.
+ * The slot running attempt `key` (on thread `id`, when the supervisor said), after the bookkeeping of what its thread
+ * did on its own (sync): undefined when the attempt has ended, or has not been read by its thread yet.
  */
-function slotOf(key: string): Slot | undefined {
+function slotOf(key: string, id?: number): Slot | undefined {
+  const named = id === undefined ? undefined : byId.get(id);
+  if (named) sync(named);
   const slot = byKey.get(key);
   if (slot) sync(slot);
   return byKey.get(key);
 }
 
 /**
- * A thread that ended its attempt directly (SLOT_DIRECT, its end already on its way to the supervisor) is idle: the
- * host's part of `finish` without the report. Runs wherever the host looks at a slot's attempt.
+ * Catches up with what the thread did without telling the host (ipc.ts SLOT_STATE): an attempt it started from its
+ * DIRECT_IN socket is taken on (the one before it, if the host knew of it, ended directly), and an attempt it ended
+ * directly (SLOT_DIRECT, its end already on its way to the supervisor) leaves the thread idle — the host's part of
+ * `finish` without the report. Runs wherever the host looks at a slot's attempt.
  */
 function sync(slot: Slot): void {
-  if (slot.key === null || Atomics.load(slot.written, SLOT_STATE) !== SLOT_DIRECT) return;
-  slot.out.flush();
-  slot.err.flush();
-  byKey.delete(slot.key);
-  slot.directKey = slot.key;
-  slot.key = null;
-  slot.execPids.clear();
+  let word = Atomics.load(slot.written, SLOT_STATE);
+  if (seqOf(word) !== slot.seq) {
+    if (slot.key !== null) endedDirectly(slot);
+    // Seqlock read: the thread writes the next attempt's key (in the other half) only after this one ended.
+    for (;;) {
+      const key = readKey(slot, seqOf(word));
+      const again = Atomics.load(slot.written, SLOT_STATE);
+      if (seqOf(again) === seqOf(word)) {
+        word = again;
+        slot.seq = seqOf(word);
+        slot.key = key;
+        slot.directKey = null;
+        slot.runAt = performance.now();
+        byKey.set(key, slot);
+        break;
+      }
+      word = again;
+    }
+  }
+  if (slot.key === null || phaseOf(word) !== SLOT_DIRECT) return;
+  endedDirectly(slot);
   // Not expected (start() sets SLOT_VIA_HOST when the pool is over size), but a thread retired here is reported gone.
   if (!slot.exited && slots.size > threadsPerHost) {
     retire(slot);
-    send({ type: 'thread-gone', memoryMb: slot.memoryMb, after: slot.directKey });
+    send({ type: 'thread-gone', memoryMb: slot.memoryMb, after: slot.directKey!, slot: slot.id });
   }
+}
+
+function endedDirectly(slot: Slot): void {
+  slot.out.flush();
+  slot.err.flush();
+  byKey.delete(slot.key!);
+  slot.directKey = slot.key;
+  slot.key = null;
+  slot.execPids.clear();
+}
+
+/** The key the thread published for its attempt `seq` (two halves, by parity: see ipc.ts KEY_AT). */
+function readKey(slot: Slot, seq: number): string {
+  const half = seq & 1;
+  const length = Math.min(KEY_MAX_UNITS, Atomics.load(slot.written, KEY_LENGTH + half));
+  return String.fromCharCode(...slot.keys.subarray(half * KEY_MAX_UNITS, half * KEY_MAX_UNITS + length));
 }
 
 /**
- * Makes sure the running attempt's end comes through the host (RUNNING → VIA_HOST); false when the thread has
- * already ended it directly (the slot is then synced and idle).
+ * Makes sure the end of attempt `key`, running on `slot`, comes through the host (RUNNING → VIA_HOST, at its own
+ * seq: the thread may be on its next attempt already); false when the thread has already ended it directly (the slot
+ * is then synced).
  */
-function claimEnd(slot: Slot): boolean {
-  if (slot.key === null) return false;
-  if (Atomics.compareExchange(slot.written, SLOT_STATE, SLOT_RUNNING, SLOT_VIA_HOST) === SLOT_DIRECT) {
-    sync(slot);
-    return false;
+function claimEnd(slot: Slot, key: string): boolean {
+  sync(slot);
+  if (slot.key !== key) return false;
+  const word = Atomics.load(slot.written, SLOT_STATE);
+  if (seqOf(word) === slot.seq) {
+    if (phaseOf(word) === SLOT_VIA_HOST) return true;
+    if (phaseOf(word) === SLOT_RUNNING && Atomics.compareExchange(slot.written, SLOT_STATE, word, slotWord(slot.seq, SLOT_VIA_HOST)) === word) return true;
   }
-  return true;
+  sync(slot);
+  return false;
 }
 
-function start(spec: AttemptSpec): void {
-  let slot: Slot | undefined;
-  for (const candidate of slots) {
-    sync(candidate);
-    if (candidate.key === null && candidate.ready && !candidate.exited && !candidate.killRequested && candidate.memoryMb === spec.memoryMb) {
-      slot = candidate;
-      break;
-    }
+/**
+ * A kill of attempt `seq` on thread `id`, sent to it directly, that the thread has not started: the host takes the
+ * attempt (idle at seq - 1 → seq, VIA_HOST), so the thread drops it when it reads it and the host reports it
+ * `killed`. Undefined when the thread has started it (found by slotOf then, or already ended directly: the kill came
+ * late) or is not there.
+ */
+function claimUnread(key: string, id: number, seq: number): Slot | undefined {
+  const slot = byId.get(id);
+  if (!slot || slot.exited) return undefined;
+  sync(slot);
+  if (slot.key !== null) return byKey.get(key);
+  const word = Atomics.load(slot.written, SLOT_STATE);
+  const phase = phaseOf(word);
+  if (seqOf(word) !== seq - 1) return undefined;
+  if ((phase === SLOT_IDLE || phase === SLOT_DIRECT) && Atomics.compareExchange(slot.written, SLOT_STATE, word, slotWord(seq, SLOT_VIA_HOST)) === word) {
+    slot.seq = seq;
+    slot.key = key;
+    slot.directKey = null;
+    slot.runAt = performance.now();
+    byKey.set(key, slot);
+    return slot;
   }
-  if (!slot) {
+  return slotOf(key, id);
+}
+
+function start(spec: AttemptSpec, id: number): void {
+  let slot = byId.get(id);
+  if (slot) sync(slot);
+  if (!slot || slot.key !== null || !slot.ready || slot.exited || slot.killRequested || slot.memoryMb !== spec.memoryMb) {
     // The supervisor sends an attempt only to an idle thread it knows of; this is the rare race where that thread
-    // went away meanwhile (its `thread-gone` is on its way): the attempt gets a new thread, as before warming.
-    makeRoom(true);
+    // went away meanwhile (its `thread-gone` is on its way): the attempt gets a new thread, as before warming. The
+    // pool may be one over its size until that thread's attempt ends (it is retired then): an idle thread retired
+    // here could be one the supervisor is sending an attempt to directly.
     slot = createSlot(spec.memoryMb, true);
   }
   slot.key = spec.key;
   slot.directKey = null;
   slot.runAt = performance.now();
+  slot.seq += 1;
   // Its end may come directly, unless the thread is to be retired after it (a pool over size must hear of it).
-  Atomics.store(slot.written, SLOT_STATE, slots.size > threadsPerHost ? SLOT_VIA_HOST : SLOT_RUNNING);
+  Atomics.store(slot.written, SLOT_STATE, slotWord(slot.seq, slots.size > threadsPerHost ? SLOT_VIA_HOST : SLOT_RUNNING));
   byKey.set(spec.key, slot);
   slot.worker.postMessage({ type: 'run', spec } satisfies RunnerInbound);
 }
@@ -194,21 +274,17 @@ function start(spec: AttemptSpec): void {
  * A thread without an attempt, asked for by the supervisor (thread-executor.ts): it loads the tasks module, then is
  * reported `ready`. `retire`: the memory limit of an idle thread to stop first (the pool stays at threadsPerHost).
  */
-function grow(memoryMb: number | null, tasksModule: string | null, retireLimit: number | null | undefined): void {
-  if (retireLimit !== undefined) {
-    for (const slot of slots) {
-      sync(slot);
-      if (slot.key === null && slot.ready && !slot.exited && slot.memoryMb === retireLimit) {
-        retire(slot);
-        break;
-      }
-    }
+function grow(memoryMb: number | null, tasksModule: string | null, retireId: number | undefined): void {
+  const old = retireId === undefined ? undefined : byId.get(retireId);
+  if (old) {
+    sync(old);
+    if (old.key === null && !old.exited) retire(old);
   }
   let slot: Slot;
   try {
     slot = createSlot(memoryMb, false);
   } catch (err) {
-    send({ type: 'ready', memoryMb, end: { type: 'threw', error: serializeError(err) }, threads: slots.size, created });
+    send({ type: 'ready', memoryMb, end: { type: 'threw', error: serializeError(err) }, threads: slots.size, created, slot: -1 });
     return;
   }
   slot.warmTimer = setTimeout(() => becomeReady(slot), WARM_BOUND_MS);
@@ -221,43 +297,33 @@ function becomeReady(slot: Slot): void {
   slot.ready = true;
   if (slot.warmTimer) clearTimeout(slot.warmTimer);
   slot.warmTimer = null;
-  send({ type: 'ready', memoryMb: slot.memoryMb, threads: slots.size, created });
-}
-
-/**
- * Keeps the pool near threadsPerHost: idle threads with another memory limit make room for a new one. `report`:
- * tell the supervisor (it did not ask for this retirement).
- */
-function makeRoom(report: boolean): void {
-  if (slots.size < threadsPerHost) return;
-  for (const slot of slots) {
-    sync(slot);
-    if (slot.key === null && slot.ready && !slot.exited) {
-      retire(slot);
-      if (report) send(slot.directKey === null ? { type: 'thread-gone', memoryMb: slot.memoryMb } : { type: 'thread-gone', memoryMb: slot.memoryMb, after: slot.directKey });
-      if (slots.size < threadsPerHost) return;
-    }
-  }
+  send({ type: 'ready', memoryMb: slot.memoryMb, threads: slots.size, created, slot: slot.id });
 }
 
 function retire(slot: Slot): void {
   slots.delete(slot);
+  byId.delete(slot.id);
   slot.exited = true;
   void slot.worker.terminate();
 }
 
 function createSlot(memoryMb: number | null, ready: boolean): Slot {
   const entry = workerEntry('thread-entry');
-  const written = new Int32Array(new SharedArrayBuffer(12));
+  const shared = new SharedArrayBuffer(SHARED_BYTES);
+  const written = new Int32Array(shared);
+  const id = nextSlotId++;
   const worker = new Worker(entry.filename, {
     eval: entry.eval,
-    workerData: { markers: written.buffer, directFd },
+    workerData: { markers: shared, directFd, directIn: directIn && { ...directIn, slot: id } },
     stdout: true,
     stderr: true,
     resourceLimits: memoryMb ? { maxOldGenerationSizeMb: memoryMb } : undefined,
   });
   created += 1;
   const slot: Slot = {
+    id,
+    seq: 0,
+    keys: new Uint16Array(shared, KEY_AT, 2 * KEY_MAX_UNITS),
     worker,
     memoryMb,
     ready,
@@ -277,6 +343,7 @@ function createSlot(memoryMb: number | null, ready: boolean): Slot {
     err: new EndMarkerScanner(new LineSplitter(textLines((line) => output(slot, 'stderr', line))), () => marker(slot, 'stderr')),
   };
   slots.add(slot);
+  byId.set(id, slot);
   worker.stdout.on('data', (chunk: Buffer) => slot.out.write(chunk));
   worker.stderr.on('data', (chunk: Buffer) => slot.err.write(chunk));
   worker.on('message', (message: RunnerOutbound | ThreadHello | ThreadWarmed) => {
@@ -353,15 +420,18 @@ function finish(slot: Slot, end: AttemptEnd): void {
   slot.key = null;
   slot.execPids.clear();
   byKey.delete(key);
+  // The thread may be sent its next attempt directly once the supervisor has this end.
+  Atomics.store(slot.written, SLOT_STATE, slotWord(slot.seq, SLOT_IDLE));
   if (!slot.exited && slots.size > threadsPerHost) retire(slot);
   // A thread asked to die (kill) is not offered again, even if the attempt ended before the terminate did.
-  send({ type: 'end', key, end, reusable: !slot.exited && !slot.killRequested && slots.has(slot), ranMs: performance.now() - slot.runAt });
+  send({ type: 'end', key, end, reusable: !slot.exited && !slot.killRequested && slots.has(slot), ranMs: performance.now() - slot.runAt, slot: slot.id });
 }
 
 function threadExited(slot: Slot, code: number): void {
   sync(slot);
   // Retired threads were already taken out of the pool (and accounted for) by whoever retired them.
   const pooled = slots.delete(slot);
+  byId.delete(slot.id);
   slot.exited = true;
   slot.children?.close();
   if (slot.warmTimer) clearTimeout(slot.warmTimer);
@@ -370,8 +440,8 @@ function threadExited(slot: Slot, code: number): void {
     if (!pooled) return;
     // A thread that died warming up fails the attempt waiting for it with what killed it (a memory limit too small
     // to load the module, a module that calls process.exit): starting another one would fail the same way.
-    if (!slot.ready) send({ type: 'ready', memoryMb: slot.memoryMb, end: endOfDeadThread(slot, code), threads: slots.size, created });
-    else send(slot.directKey === null ? { type: 'thread-gone', memoryMb: slot.memoryMb } : { type: 'thread-gone', memoryMb: slot.memoryMb, after: slot.directKey });
+    if (!slot.ready) send({ type: 'ready', memoryMb: slot.memoryMb, end: endOfDeadThread(slot, code), threads: slots.size, created, slot: slot.id });
+    else send(slot.directKey === null ? { type: 'thread-gone', memoryMb: slot.memoryMb, slot: slot.id } : { type: 'thread-gone', memoryMb: slot.memoryMb, after: slot.directKey, slot: slot.id });
     return;
   }
   for (const pid of slot.execPids) killGroup(pid);
@@ -393,9 +463,9 @@ function endOfDeadThread(slot: Slot, code: number): AttemptEnd {
   return { type: 'died', message: `the task's thread exited with code ${code} before the task finished (process.exit() in a task ends its thread)`, collateral: false };
 }
 
-async function capture(key: string, budgetMs: number): Promise<HangReport['where']> {
+async function capture(key: string, id: number, budgetMs: number): Promise<HangReport['where']> {
   const started = performance.now();
-  const slot = slotOf(key);
+  const slot = slotOf(key, id);
   if (!slot || slot.exited) return { notes: [`no running thread for attempt ${key}`] };
   let where: HangReport['where'];
   try {
