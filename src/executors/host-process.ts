@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { HangReport } from '../types.js';
 import { Lifecycle, type ToRunner } from './attempt-base.js';
 import { hostEvents } from './events.js';
-import { DIRECT_END_FD, DIRECT_IN_ENV, KEY_MAX_UNITS, Outbox, type DirectEnd, type DirectIn, type HostInbound, type HostOutbound } from './ipc.js';
+import { DIRECT_END_FD, DIRECT_IN_ENV, KEY_MAX_UNITS, Outbox, type DirectEnd, type DirectInMessage, type HostInbound, type HostOutbound } from './ipc.js';
 import { killGroup, settlesWithin } from './kill.js';
 import { textLines, LineSplitter } from './line-splitter.js';
 import { entryPath, forkExecArgv } from './node-entry.js';
@@ -250,7 +250,7 @@ export class HostProcess {
     this.send(message);
   }
 
-  private writeDirect(socket: Socket, message: DirectIn): boolean {
+  private writeDirect(socket: Socket, message: DirectInMessage): boolean {
     if (!socket.writable) return false;
     // A write error closes the socket; the host then reports what became of the thread and its attempt.
     socket.write(`${JSON.stringify(message)}\n`);

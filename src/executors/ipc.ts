@@ -249,7 +249,7 @@ export const KEY_MAX_UNITS = 256;
 export const SHARED_BYTES = KEY_AT + 2 * 2 * KEY_MAX_UNITS;
 
 /** Supervisor → thread on its DIRECT_IN socket, one JSON line each. */
-export type DirectIn = { type: 'run'; spec: AttemptSpec } | { type: 'abort'; key: string; reason: string };
+export type DirectInMessage = { type: 'run'; spec: AttemptSpec } | { type: 'abort'; key: string; reason: string };
 /** Thread → supervisor, the first line on its socket: the token the host was given, the host's pid, the thread's id. */
 export interface DirectHello {
   token: string;

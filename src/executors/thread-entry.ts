@@ -1,7 +1,7 @@
 import { openSync, readSync, readlinkSync, writeSync } from 'node:fs';
 import { connect } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
-import { DIRECT_END_MAX_BYTES, END_MARKER, KEY_AT, KEY_LENGTH, KEY_MAX_UNITS, phaseOf, seqOf, SLOT_DIRECT, SLOT_IDLE, SLOT_RUNNING, SLOT_STATE, slotWord, type DirectEnd, type DirectHello, type DirectIn, type RunnerInbound, type RunnerOutbound, type ThreadHello, type ThreadWarmed } from './ipc.js';
+import { DIRECT_END_MAX_BYTES, END_MARKER, KEY_AT, KEY_LENGTH, KEY_MAX_UNITS, phaseOf, seqOf, SLOT_DIRECT, SLOT_IDLE, SLOT_RUNNING, SLOT_STATE, slotWord, type DirectEnd, type DirectHello, type DirectInMessage, type RunnerInbound, type RunnerOutbound, type ThreadHello, type ThreadWarmed } from './ipc.js';
 import { serveRunner } from './task-runner.js';
 
 /** Entry of a task thread inside an executor host: runs attempts one after the other, as the host asks. */
@@ -128,7 +128,7 @@ function openDirectIn(handler: (message: RunnerInbound) => void): void {
     let text = carry + chunk.toString('utf8');
     let nl = text.indexOf('\n');
     while (nl !== -1) {
-      const message = JSON.parse(text.slice(0, nl)) as DirectIn;
+      const message = JSON.parse(text.slice(0, nl)) as DirectInMessage;
       text = text.slice(nl + 1);
       if (message.type === 'abort') handler(message);
       else if (startDirect(message.spec.key)) handler(message);
