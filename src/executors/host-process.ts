@@ -422,6 +422,8 @@ export class HostProcess {
         this.events.onRan(message.ranMs);
         attempt.onMessage(message);
         if (this.goneBeforeEnd.delete(message.key)) return this.events.onThreads(null);
+        // A thread not reusable is going away: its count goes with it (its socket closes by itself).
+        if (!message.reusable) this.threadSeqs.delete(message.slot);
         if (!message.reusable || !this.alive) return;
         this.addIdle(attempt.spec.memoryMb, message.slot);
         return this.events.onThreads(null);
