@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { HangReport } from '../types.js';
 import { Lifecycle, type ToRunner } from './attempt-base.js';
 import { hostEvents } from './events.js';
-import { DIRECT_END_FD, DIRECT_IN_ENV, KEY_MAX_UNITS, Outbox, type DirectEnd, type DirectInMessage, type HostInbound, type HostOutbound } from './ipc.js';
+import { DIRECT_END_FD, DIRECT_IN_ENV, jsonLines, KEY_MAX_UNITS, Outbox, type DirectEnd, type DirectInMessage, type HostInbound, type HostOutbound } from './ipc.js';
 import { killGroup, settlesWithin } from './kill.js';
 import { textLines, LineSplitter } from './line-splitter.js';
 import { entryPath, forkExecArgv } from './node-entry.js';
@@ -121,7 +121,7 @@ export class HostProcess {
       stream?.on('end', () => lines.end());
     }
     this.direct = this.child.stdio[DIRECT_END_FD] as NodeJS.ReadableStream | null;
-    this.direct?.on('data', (chunk: Buffer) => this.onDirect(chunk));
+    this.direct?.on('data', jsonLines<DirectEnd>((message) => this.onDirect(message)));
     this.child.on('message', (batch: HostOutbound[]) => {
       for (const message of batch) this.onMessage(message);
     });
@@ -134,37 +134,17 @@ export class HostProcess {
     });
   }
 
-  /** The host's direct-end pipe (DIRECT_END_FD) and the unfinished line read from it. */
+  /** The host's direct-end pipe (DIRECT_END_FD). */
   private readonly direct: NodeJS.ReadableStream | null;
-  private directCarry = '';
 
   /**
    * Ends written by the host's threads themselves (one JSON line each, each line one atomic write: lines of different
    * threads never interleave). Each is handled as the host's own `end` message.
    */
-  private onDirect(chunk: Buffer): void {
-    let text = this.directCarry + chunk.toString('utf8');
-    let nl = text.indexOf('\n');
-    if (nl === -1) {
-      this.directCarry = text;
-      return;
-    }
-    while (nl !== -1) {
-      const line = text.slice(0, nl);
-      text = text.slice(nl + 1);
-      let message: DirectEnd | undefined;
-      try {
-        message = JSON.parse(line) as DirectEnd;
-      } catch {
-        // Not written by a thread of ours (nothing else writes there); ignored rather than trusted.
-      }
-      if (message?.type === 'end') {
-        this.directEnds += 1;
-        this.onMessage(message);
-      }
-      nl = text.indexOf('\n');
-    }
-    this.directCarry = text;
+  private onDirect(message: DirectEnd): void {
+    if (message?.type !== 'end') return;
+    this.directEnds += 1;
+    this.onMessage(message);
   }
 
   /** Until its exit was seen (or given up on). */
@@ -220,11 +200,7 @@ export class HostProcess {
    */
   run(attempt: ThreadAttempt): void {
     const limit = attempt.spec.memoryMb;
-    let thread = -1;
-    for (const id of this.idle.get(limit) ?? []) {
-      thread = id;
-      if (this.sockets.has(id)) break;
-    }
+    const thread = this.idleThread(limit, true)!;
     this.takeIdle(limit, thread);
     attempt.thread = thread;
     attempt.seq = (this.threadSeqs.get(thread) ?? 0) + 1;
@@ -270,17 +246,21 @@ export class HostProcess {
   /** Starts a thread for waiting attempts, loading `tasksModule`; `retire`: an idle thread's limit to stop first. */
   grow(memoryMb: Limit, tasksModule: string | null, retire?: Limit): void {
     this.holdOpen();
-    let retired: number | undefined;
-    if (retire !== undefined) {
-      // The thread least likely to be asked for by id: one without a socket, if any.
-      for (const id of this.idle.get(retire) ?? []) {
-        retired = id;
-        if (!this.sockets.has(id)) break;
-      }
-      if (retired !== undefined) this.takeIdle(retire, retired);
-    }
+    // The thread to retire: one without a socket if any (the ones with a socket are the cheaper ones to run on).
+    const retired = retire === undefined ? undefined : this.idleThread(retire, false);
+    if (retired !== undefined) this.takeIdle(retire!, retired);
     this.countStarting(memoryMb, 1);
     this.send(retired === undefined ? { type: 'grow', memoryMb, tasksModule } : { type: 'grow', memoryMb, tasksModule, retire: retired });
+  }
+
+  /** An idle thread of `limit`, one with (or without) a DIRECT_IN socket when there is such a one. */
+  private idleThread(limit: Limit, withSocket: boolean): number | undefined {
+    let thread: number | undefined;
+    for (const id of this.idle.get(limit) ?? []) {
+      thread = id;
+      if (this.sockets.has(id) === withSocket) break;
+    }
+    return thread;
   }
 
   private addIdle(limit: Limit, thread: number): void {

@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import type { HangReport, Json, LogStream, Progress, SerializedError } from '../types.js';
 import type { LineSplitter } from './line-splitter.js';
 import type { AllRequest, AttemptEnd, AttemptSpec, SpawnRequest } from './types.js';
@@ -247,6 +248,30 @@ export const KEY_AT = 24;
 /** Longer keys are never started directly (they go through the host, which is told the key in the message). */
 export const KEY_MAX_UNITS = 256;
 export const SHARED_BYTES = KEY_AT + 2 * 2 * KEY_MAX_UNITS;
+
+/**
+ * Reads the one-JSON-line-per-message channels of the direct paths (DIRECT_END_FD, DIRECT_IN): chunks may split lines
+ * and UTF-8 characters. A line that does not parse is skipped: only Vigil's own processes write there.
+ */
+export function jsonLines<T>(onMessage: (message: T) => void): (chunk: Buffer) => void {
+  const decoder = new StringDecoder('utf8');
+  let carry = '';
+  return (chunk) => {
+    let text = carry + decoder.write(chunk);
+    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n')) {
+      const line = text.slice(0, nl);
+      text = text.slice(nl + 1);
+      let message: T;
+      try {
+        message = JSON.parse(line) as T;
+      } catch {
+        continue;
+      }
+      onMessage(message);
+    }
+    carry = text;
+  };
+}
 
 /** Supervisor → thread on its DIRECT_IN socket, one JSON line each. */
 export type DirectInMessage = { type: 'run'; spec: AttemptSpec } | { type: 'abort'; key: string; reason: string };

@@ -1,7 +1,7 @@
 import { openSync, readSync, readlinkSync, writeSync } from 'node:fs';
 import { connect } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
-import { DIRECT_END_MAX_BYTES, END_MARKER, KEY_AT, KEY_LENGTH, KEY_MAX_UNITS, phaseOf, seqOf, SLOT_DIRECT, SLOT_IDLE, SLOT_RUNNING, SLOT_STATE, slotWord, type DirectEnd, type DirectHello, type DirectInMessage, type RunnerInbound, type RunnerOutbound, type ThreadHello, type ThreadWarmed } from './ipc.js';
+import { DIRECT_END_MAX_BYTES, END_MARKER, jsonLines, KEY_AT, KEY_LENGTH, KEY_MAX_UNITS, phaseOf, seqOf, SLOT_DIRECT, SLOT_IDLE, SLOT_RUNNING, SLOT_STATE, slotWord, type DirectEnd, type DirectHello, type DirectInMessage, type RunnerInbound, type RunnerOutbound, type ThreadHello, type ThreadWarmed } from './ipc.js';
 import { serveRunner } from './task-runner.js';
 
 /** Entry of a task thread inside an executor host: runs attempts one after the other, as the host asks. */
@@ -123,22 +123,14 @@ function openDirectIn(handler: (message: RunnerInbound) => void): void {
   socket.setNoDelay?.(true);
   socket.on('error', () => socket.destroy());
   socket.on('connect', () => socket.write(`${JSON.stringify({ token: target.token, host: process.pid, slot: target.slot } satisfies DirectHello)}\n`));
-  let carry = '';
-  socket.on('data', (chunk: Buffer) => {
-    let text = carry + chunk.toString('utf8');
-    let nl = text.indexOf('\n');
-    while (nl !== -1) {
-      const message = JSON.parse(text.slice(0, nl)) as DirectInMessage;
-      text = text.slice(nl + 1);
-      if (message.type === 'abort') handler(message);
-      else if (startDirect(message.spec.key)) handler(message);
-      nl = text.indexOf('\n');
-    }
-    carry = text;
-  });
+  socket.on(
+    'data',
+    jsonLines<DirectInMessage>((message) => {
+      if (message.type === 'abort' || startDirect(message.spec.key)) handler(message);
+    }),
+  );
 }
 
-let handle: ((message: RunnerInbound) => void) | null = null;
 serveRunner(
   {
     post: (message) => {
@@ -147,7 +139,7 @@ serveRunner(
       port.postMessage(message);
     },
     onMessage: (handler) => {
-      handle = (message: RunnerInbound): void => {
+      const handle = (message: RunnerInbound): void => {
         if (message.type === 'run') {
           quiet = true;
           runAt = performance.now();
@@ -157,8 +149,9 @@ serveRunner(
       port.on('message', (message: RunnerInbound) => {
         // A run from the host: the host set the word (its seq, RUNNING or VIA_HOST) before it posted.
         if (message.type === 'run') seq = seqOf(Atomics.load(markers, SLOT_STATE));
-        handle!(message);
+        handle(message);
       });
+      openDirectIn(handle);
     },
   },
   {
@@ -179,4 +172,3 @@ serveRunner(
     warmed: () => port.postMessage({ type: 'warmed' } satisfies ThreadWarmed),
   },
 );
-openDirectIn(handle!);
