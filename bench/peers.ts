@@ -29,15 +29,19 @@ import { connect } from 'node:net';
 import { fork, type ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import Database from 'better-sqlite3';
-import { SUPERVISOR_NODE_FLAGS } from '../src/cli/node-flags.js';
-import { Vigil } from '../src/vigil.js';
-import { ThreadExecutor } from '../src/executors/thread-executor.js';
-import type { AttemptChannel } from '../src/executors/types.js';
+// Vigil as it is installed and run: the build (`npm run bench:peers` builds first), not the sources through tsx, whose
+// helpers cost every attempt a few µs and every task thread a hooks thread of its own (bench/NOTES.md).
+import { SUPERVISOR_NODE_FLAGS } from '../dist/src/cli/node-flags.js';
+import { Vigil } from '../dist/src/vigil.js';
+import { ThreadExecutor } from '../dist/src/executors/thread-executor.js';
+import type { AttemptChannel } from '../dist/src/executors/types.js';
 import { epochNow, procMem, type FromWorker, type ProcMem, type ToWorker, type WorkerConfig } from './worker-ipc.js';
 import type { PeerWorkerConfig } from './peer-worker.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const TASKS = resolve(HERE, 'tasks.ts');
+// bench/tasks.ts as built (tsconfig.json includes it): compiled JavaScript, as a deployed tasks module is, and as
+// piscina's task (piscina-noop.mjs) and the peers' handlers are.
+const TASKS = resolve(HERE, '../dist/bench/tasks.js');
 const { values: args } = parseArgs({
   options: {
     jobs: { type: 'string', default: '20000' },

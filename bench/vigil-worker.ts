@@ -3,9 +3,10 @@
 // when a killed attempt's thread was gone, and on request its own RSS and its executor hosts' RSS. The bench fills
 // the queue and polls the store from its own process and connection, as it does for the peers: nothing the bench
 // does runs on this worker's event loop.
-import { Vigil } from '../src/vigil.js';
-import { ThreadExecutor } from '../src/executors/thread-executor.js';
-import type { AttemptChannel, AttemptSpec, Executor, PrewarmRequest, RunningAttempt } from '../src/executors/types.js';
+// The build, as bench/peers.ts uses (it builds first).
+import { Vigil } from '../dist/src/vigil.js';
+import { ThreadExecutor } from '../dist/src/executors/thread-executor.js';
+import type { AttemptChannel, AttemptSpec, Executor, PrewarmRequest, RunningAttempt } from '../dist/src/executors/types.js';
 import { epochNow, procMem, type FromWorker, type ProcMem, type ToWorker, type WorkerConfig } from './worker-ipc.js';
 
 /** Wraps the thread executor: times the end of killed attempts, and names the host pids (not the guardian's). */
