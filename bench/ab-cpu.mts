@@ -3,7 +3,7 @@
 // (supervisor — this process, all its threads — plus executor hosts, guardians and any other descendant), read from
 // /proc between the first and the last finished job. CPU per job survives a loaded machine far better than wall time.
 //
-//   node --import tsx bench/ab-cpu.mts [--root DIR] <sqlite|postgres> <jobs> <concurrency>
+//   node --import tsx bench/ab-cpu.mts [--root DIR] [--dist] <sqlite|postgres> <jobs> <concurrency>
 //
 // DIR defaults to this tree; it must hold src/vigil.ts and bench/tasks.ts (bench.noop) — true of every commit since
 // stop 8 (d2029d4). Prints one line of JSON.
@@ -37,15 +37,19 @@ if (prefetchAt >= 0) {
   prefetch = Number(args[prefetchAt + 1]);
   args.splice(prefetchAt, 2);
 }
+// --dist: the tree's build (dist/src, and bench/tasks.ts compiled into dist/bench), as bench:peers runs Vigil.
+const distAt = args.indexOf('--dist');
+const dist = distAt >= 0;
+if (dist) args.splice(distAt, 1);
 const [kind = 'sqlite', jobsArg = '2000', concArg = '1'] = args;
 const n = Number(jobsArg);
 const c = Number(concArg);
-const { Vigil } = (await import(pathToFileURL(join(root, 'src/vigil.ts')).href)) as typeof import('../src/vigil.js');
+const { Vigil } = (await import(pathToFileURL(join(root, dist ? 'dist/src/vigil.js' : 'src/vigil.ts')).href)) as typeof import('../src/vigil.js');
 const PG = process.env.VIGIL_BENCH_PG_URL || process.env.VIGIL_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const dir = mkdtempSync(join(tmpdir(), 'vigil-abcpu-'));
 const schema = `ab_${randomBytes(4).toString('hex')}`;
 const url = kind === 'sqlite' ? `sqlite:${join(dir, 'v.db')}` : `${PG}${PG.includes('?') ? '&' : '?'}schema=${schema}`;
-const vigil = await Vigil.open({ store: url, tasks: join(root, 'bench/tasks.ts') });
+const vigil = await Vigil.open({ store: url, tasks: join(root, dist ? 'dist/bench/tasks.js' : 'bench/tasks.ts') });
 if (scratchSql) {
   if (kind !== 'sqlite') throw new Error('--sql is for the SQLite store');
   const Database = (await import('better-sqlite3')).default;

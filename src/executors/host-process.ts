@@ -200,7 +200,7 @@ export class HostProcess {
    */
   run(attempt: ThreadAttempt): void {
     const limit = attempt.spec.memoryMb;
-    const thread = this.idleThread(limit, true)!;
+    const thread = this.idleThread(limit, true, true)!;
     this.takeIdle(limit, thread);
     attempt.thread = thread;
     attempt.seq = (this.threadSeqs.get(thread) ?? 0) + 1;
@@ -247,18 +247,26 @@ export class HostProcess {
   grow(memoryMb: Limit, tasksModule: string | null, retire?: Limit): void {
     this.holdOpen();
     // The thread to retire: one without a socket if any (the ones with a socket are the cheaper ones to run on).
-    const retired = retire === undefined ? undefined : this.idleThread(retire, false);
+    const retired = retire === undefined ? undefined : this.idleThread(retire, false, false);
     if (retired !== undefined) this.takeIdle(retire!, retired);
     this.countStarting(memoryMb, 1);
     this.send(retired === undefined ? { type: 'grow', memoryMb, tasksModule } : { type: 'grow', memoryMb, tasksModule, retire: retired });
   }
 
-  /** An idle thread of `limit`, one with (or without) a DIRECT_IN socket when there is such a one. */
-  private idleThread(limit: Limit, withSocket: boolean): number | undefined {
+  /**
+   * An idle thread of `limit`, one with (or without) a DIRECT_IN socket when there is such a one. `newest`: the one
+   * that went idle last (an attempt starts on the thread that just ran one: its CPU is likely awake and its caches
+   * warm — the enqueue→start tail of bench/NOTES.md); otherwise the one idle longest (the one to retire).
+   */
+  private idleThread(limit: Limit, withSocket: boolean, newest: boolean): number | undefined {
     let thread: number | undefined;
+    let matched = false;
+    // Idle sets are in the order threads went idle, and hold at most threadsPerHost.
     for (const id of this.idle.get(limit) ?? []) {
-      thread = id;
-      if (this.sockets.has(id) === withSocket) break;
+      const match = this.sockets.has(id) === withSocket;
+      if (match && !newest) return id;
+      if (match || !matched) thread = id;
+      matched ||= match;
     }
     return thread;
   }
