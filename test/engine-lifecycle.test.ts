@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStore } from '../src/store/open.js';
+import { Vigil } from '../src/index.js';
 import { ENGINE_TASKS, openTestVigil, startWorker, until, type TestVigil } from './helpers/engine.js';
 import { exited, runCli, startCli } from './helpers/cli.js';
 import { assertNoLeaks, snapshot, type Resources } from './helpers/leaks.js';
@@ -108,6 +109,40 @@ describe('crash: a SIGKILLed worker loses its leases and another worker finishes
     } finally {
       second.kill('SIGTERM');
       await exited(second, 15_000);
+    }
+  });
+
+  test("an idle worker whose poll is far longer than the lease still re-runs a SIGKILLed worker's job (it wakes for its recovery sweep)", async () => {
+    const file = join(t.dir, 'idle-rescuer.txt');
+    const first = startCli(['worker', '--tasks', ENGINE_TASKS, '--store', t.storeUrl, '--concurrency', '1', '--lease', '2s']);
+    let rescuerVigil: Vigil | null = null;
+    let rescuer: Awaited<ReturnType<Vigil['startWorker']>> | null = null;
+    try {
+      const job = await t.vigil.submit('sideEffect', { file, ms: 10, firstMs: 60_000 });
+      await until('the first attempt running', 20_000, () => existsSync(file));
+      // Another Vigil on the store, so nothing it is told in-process wakes it: only its poll (60 s here; PostgreSQL's
+      // default is 5 s, which made crashed jobs wait for it) or its recovery sweep. Its first sweep and claim are
+      // over, with the lease still renewed, when it first goes idle.
+      rescuerVigil = await Vigil.open({ store: t.storeUrl, tasks: ENGINE_TASKS });
+      const r = await rescuerVigil.startWorker({ concurrency: 1, leaseMs: 2_000, pollMs: 60_000 });
+      rescuer = r;
+      await new Promise<void>((resolve) => {
+        const onEvent = (e: { type: string }): void => {
+          if (e.type !== 'idle') return;
+          r.off('event', onEvent);
+          resolve();
+        };
+        r.on('event', onEvent);
+      });
+      first.kill('SIGKILL');
+      await exited(first, 5_000);
+      const done = await t.vigil.wait(job.id, { timeout: '20s' });
+      assert.equal(done.state, 'succeeded');
+      assert.deepEqual((await t.vigil.attempts(job.id)).map((a) => a.outcome), ['crashed', 'succeeded']);
+    } finally {
+      first.kill('SIGKILL');
+      await rescuer?.stop();
+      await rescuerVigil?.close();
     }
   });
 

@@ -334,7 +334,10 @@ export class Worker extends EventEmitter {
         continue;
       }
       const until = nextAt === null ? this.pollMs : Math.max(0, nextAt - this.clockOffset - this.clock.now());
-      await this.idle(Math.min(this.pollMs, until));
+      // Not past the next recovery sweep: on PostgreSQL the idle poll is 5 s (wake-ups come by NOTIFY), and a crashed
+      // worker's jobs waited for it — 5 s to run elsewhere with a 2 s lease (bench:peers' crash recovery).
+      const sweepIn = Math.max(0, this.lastRecovery + this.recoverEveryMs() - this.clock.now());
+      await this.idle(Math.min(this.pollMs, until, sweepIn));
     }
   }
 
@@ -519,9 +522,13 @@ export class Worker extends EventEmitter {
     }
   }
 
+  /** How often a worker looks for attempts whose lease expired (any worker's: the crashed ones' jobs run again). */
+  private recoverEveryMs(): number {
+    return Math.max(500, Math.min(5_000, this.leaseMs / 2));
+  }
+
   private async maybeRecover(): Promise<void> {
-    const every = Math.max(500, Math.min(5_000, this.leaseMs / 2));
-    if (this.clock.now() - this.lastRecovery < every) return;
+    if (this.clock.now() - this.lastRecovery < this.recoverEveryMs()) return;
     this.lastRecovery = this.clock.now();
     const recovered = await this.options.store.recoverExpired();
     if (recovered.length === 0) return;
