@@ -364,7 +364,7 @@ function vigilPeer(kind: 'sqlite' | 'postgres'): Peer {
       try {
         await worker.until(() => worker.ready, 60_000, 'worker ready');
         // Each round of c spins starts on c warm threads (c no-op jobs first): a killed thread is not replaced until
-        // an attempt needs one, and a cold thread (~0.4 s from source) outlasts the 200 ms timeout, so without the
+        // an attempt needs one, and a cold thread (~0.4 s from source, less built) outlasts the 200 ms timeout, so without the
         // warm-up most attempts would time out before their code ran — a kill of nothing, not a busy loop's.
         // The spin is bounded (10 s) so a bench whose kills do not work still ends.
         const ids: string[] = [];
@@ -1022,12 +1022,12 @@ function report(skipped: Record<string, string>): void {
     ``,
     `${new Date().toISOString()} · ${cpus().length} cores (${cpus()[0]?.model.trim()}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version} · load average at the end ${loadavg} · the run took ${elapsed()}`,
     [
-      `${N} jobs per enqueue/drain, ${ROUNDS} round(s) (peers interleaved, order rotated each round), median (min–max). Vigil: thread isolation, fsync on for PostgreSQL.`,
+      `${N} jobs per enqueue/drain, ${ROUNDS} round(s) (peers interleaved, order rotated each round), median (min–max). Vigil: as installed (its build, dist/, and the tasks module compiled to JavaScript), thread isolation, fsync on for PostgreSQL.`,
       workloadOn('drain') && `Drain: one worker process, no-op jobs, from the first handler start to the store showing all done; Vigil's worker runs in a process of its own (bench/vigil-worker.ts), and the bench polls the store from its own connection, as for the peers.`,
       workloadOn('latency') && `Latency: ${LAT} sequential jobs, the worker embedded in the bench process (Vigil's too, like the peers').`,
       workloadOn('timeout') && `Timeout precision: ${TIMEOUT_N} attempts of a busy loop past a 200 ms timeout with 100 ms grace, ${TIMEOUT_C} at a time; deadline + grace → the worker told the thread is gone.`,
       workloadOn('recovery') && `Crash recovery: ${RECOVERY_K} running jobs, their worker process SIGKILLed, ${LEASE_MS / 1000} s lease (BullMQ: lockDuration 2 s, stalledInterval 1 s), another worker already up.`,
-      workloadOn('memory') && MEM_N > 0 && `Memory: ${MEM_N} queued no-op jobs drained at C=10 (SQLite), RSS of the worker process (from source, through tsx, with the V8 flags bin/vigil gives a supervisor: ${SUPERVISOR_NODE_FLAGS.join(" ")}) and of its executor hosts (the executor's hostPids(), not the guardian).`,
+      workloadOn('memory') && MEM_N > 0 && `Memory: ${MEM_N} queued no-op jobs drained at C=10 (SQLite), RSS of the worker process (Vigil's build, dist/, with the V8 flags bin/vigil gives a supervisor: ${SUPERVISOR_NODE_FLAGS.join(" ")}) and of its executor hosts (the executor's hostPids(), not the guardian).`,
     ]
       .filter(Boolean)
       .join(' '),
