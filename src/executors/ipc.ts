@@ -257,19 +257,18 @@ export function jsonLines<T>(onMessage: (message: T) => void): (chunk: Buffer) =
   const decoder = new StringDecoder('utf8');
   let carry = '';
   return (chunk) => {
-    let text = carry + decoder.write(chunk);
-    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n')) {
-      const line = text.slice(0, nl);
-      text = text.slice(nl + 1);
+    const text = carry + decoder.write(chunk);
+    let at = 0;
+    for (let nl = text.indexOf('\n'); nl !== -1; at = nl + 1, nl = text.indexOf('\n', at)) {
       let message: T;
       try {
-        message = JSON.parse(line) as T;
+        message = JSON.parse(text.slice(at, nl)) as T;
       } catch {
         continue;
       }
       onMessage(message);
     }
-    carry = text;
+    carry = text.slice(at);
   };
 }
 

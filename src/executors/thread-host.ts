@@ -173,11 +173,7 @@ function sync(slot: Slot): void {
       const again = Atomics.load(slot.written, SLOT_STATE);
       if (seqOf(again) === seqOf(word)) {
         word = again;
-        slot.seq = seqOf(word);
-        slot.key = key;
-        slot.directKey = null;
-        slot.runAt = performance.now();
-        byKey.set(key, slot);
+        takeOn(slot, key, seqOf(word));
         break;
       }
       word = again;
@@ -190,6 +186,15 @@ function sync(slot: Slot): void {
     retire(slot);
     send({ type: 'thread-gone', memoryMb: slot.memoryMb, after: slot.directKey!, slot: slot.id });
   }
+}
+
+/** The host's record that `slot` runs attempt `key`, its `seq`th (however it got there: start, sync, claimUnread). */
+function takeOn(slot: Slot, key: string, seq: number): void {
+  slot.seq = seq;
+  slot.key = key;
+  slot.directKey = null;
+  slot.runAt = performance.now();
+  byKey.set(key, slot);
 }
 
 function endedDirectly(slot: Slot): void {
@@ -240,11 +245,7 @@ function claimUnread(key: string, id: number, seq: number): Slot | undefined {
   const phase = phaseOf(word);
   if (seqOf(word) !== seq - 1) return undefined;
   if ((phase === SLOT_IDLE || phase === SLOT_DIRECT) && Atomics.compareExchange(slot.written, SLOT_STATE, word, slotWord(seq, SLOT_VIA_HOST)) === word) {
-    slot.seq = seq;
-    slot.key = key;
-    slot.directKey = null;
-    slot.runAt = performance.now();
-    byKey.set(key, slot);
+    takeOn(slot, key, seq);
     return slot;
   }
   return slotOf(key, id);
@@ -260,13 +261,9 @@ function start(spec: AttemptSpec, id: number): void {
     // here could be one the supervisor is sending an attempt to directly.
     slot = createSlot(spec.memoryMb, true);
   }
-  slot.key = spec.key;
-  slot.directKey = null;
-  slot.runAt = performance.now();
-  slot.seq += 1;
+  takeOn(slot, spec.key, slot.seq + 1);
   // Its end may come directly, unless the thread is to be retired after it (a pool over size must hear of it).
   Atomics.store(slot.written, SLOT_STATE, slotWord(slot.seq, slots.size > threadsPerHost ? SLOT_VIA_HOST : SLOT_RUNNING));
-  byKey.set(spec.key, slot);
   slot.worker.postMessage({ type: 'run', spec } satisfies RunnerInbound);
 }
 
