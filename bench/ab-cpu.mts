@@ -37,6 +37,10 @@ if (prefetchAt >= 0) {
   prefetch = Number(args[prefetchAt + 1]);
   args.splice(prefetchAt, 2);
 }
+// --by-thread: the other threads' CPU per job by thread name (Node names its workers' threads, V8's and libuv's).
+const byThreadAt = args.indexOf('--by-thread');
+const byThread = byThreadAt >= 0;
+if (byThread) args.splice(byThreadAt, 1);
 // --dist: the tree's build (dist/src, and bench/tasks.ts compiled into dist/bench), as bench:peers runs Vigil.
 const distAt = args.indexOf('--dist');
 const dist = distAt >= 0;
@@ -80,7 +84,7 @@ const finished = new Promise<{ ms: number; selfUs: number; kidsUs: number; procs
     } else if (done === n) {
       // The main thread (tid = pid) against every other thread of the supervisor (libuv pool, V8, Node workers).
       for (const [key, us] of threadsCpu()) {
-        const name = key.endsWith(`#${process.pid}`) ? 'main' : 'other threads';
+        const name = key.endsWith(`#${process.pid}`) ? 'main' : byThread ? key : 'other threads';
         threadsUs[name] = (threadsUs[name] ?? 0) + us - (threads0.get(key) ?? 0);
       }
       const ms = performance.now() - t0;

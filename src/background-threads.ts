@@ -1,4 +1,5 @@
-import type { ResourceLimits } from 'node:worker_threads';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker, type ResourceLimits, type WorkerOptions } from 'node:worker_threads';
 
 /**
  * Limits for the supervisor's own background threads (the SQLite checkpointer, the retention sweeper, the watchdog),
@@ -11,3 +12,17 @@ export const BACKGROUND_THREAD_LIMITS: ResourceLimits = { maxYoungGenerationSize
 
 /** For a thread whose whole job is a few statements on a timer: a small old generation too (~0.8 MiB more saved). */
 export const SMALL_THREAD_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 };
+
+/**
+ * A worker thread running the module at `entry` (a URL beside the caller, without extension): the built `.js`, or
+ * under tsx (tests, `npm run demo` from source) the `.ts` with tsx registered in the thread first — module hooks
+ * do not reach worker threads in Node 20.
+ */
+export function moduleThread(entry: URL, options: WorkerOptions): Worker {
+  const fromSource = fileURLToPath(import.meta.url).endsWith('.ts');
+  const file = fileURLToPath(new URL(`${entry.href}${fromSource ? '.ts' : '.js'}`));
+  if (!fromSource) return new Worker(file, options);
+  const api = import.meta.resolve('tsx/esm/api');
+  const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(pathToFileURL(file).href)}); });`;
+  return new Worker(code, { ...options, eval: true });
+}

@@ -129,9 +129,9 @@ async function react(): Promise<void> {
 }
 
 describe('GroupCommit', () => {
-  it('with a turn between batches, what a caller submits in reaction to its answer joins the queued items', async () => {
+  it('after a batch, what a caller submits in reaction to its answer joins the queued items (a turn between batches)', async () => {
     const w = gatedWriter();
-    const gc = new GroupCommit<string, string>(w.write, { turnBetweenBatches: true });
+    const gc = new GroupCommit<string, string>(w.write);
     const first = w.started();
     // The finish + claim of one worker go out together.
     const claim1 = gc.submit('claim-1');
@@ -150,23 +150,39 @@ describe('GroupCommit', () => {
     assert.equal(await refill.claim, 'claim-2');
   });
 
-  it('without it, the queued items go at once and the reaction waits for the next batch', async () => {
+  it('a caller that writes again on every answer, to a writer answering in the same turn, never starves timers', async () => {
+    // The store's own SQLite connection answers synchronously. Without the turn between batches the batch loop and
+    // such a caller chained promise jobs forever: no timer, no IPC message (the writer thread's "ready") ran again.
+    const gc = new GroupCommit<number, number>(async (items) => items);
+    let fired = false;
+    const timer = setTimeout(() => (fired = true), 1);
+    let writes = 0;
+    const until = Date.now() + 10_000;
+    while (!fired) {
+      assert.ok(Date.now() < until, `a 1 ms timer had not fired after ${writes} writes in 10 s`);
+      await gc.submit(writes++);
+    }
+    clearTimeout(timer);
+  });
+
+  it('items that linger wait for company before every batch, not only the first after a quiet spell', async () => {
     const w = gatedWriter();
-    const gc = new GroupCommit<string, string>(w.write);
+    // A linger far longer than the test: only lingerMax or an eager item can send the second batch.
+    const gc = new GroupCommit<string, string>(w.write, { lingerMs: 60_000, lingerMax: 3 });
     const first = w.started();
-    const claim1 = gc.submit('claim-1');
+    const claim = gc.submit('claim-1');
     await first;
-    void gc.submit('finish-b');
-    const refill = refillAfter(claim1, gc);
+    // Finishes that come while the first batch is in flight linger too once it is done.
+    const finishes = [gc.submit('finish-a', true), gc.submit('finish-b', true)];
+    w.release();
+    assert.equal(await claim, 'claim-1');
+    for (let i = 0; i < 20; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+    assert.deepEqual(w.batches, [['claim-1']], 'two lingering finishes were written without waiting for company');
     const second = w.started();
-    w.release();
+    finishes.push(gc.submit('finish-c', true));
     await second;
-    assert.deepEqual(w.batches, [['claim-1'], ['finish-b']]);
-    const third = w.started();
+    assert.deepEqual(w.batches, [['claim-1'], ['finish-a', 'finish-b', 'finish-c']]);
     w.release();
-    await third;
-    w.release();
-    assert.equal(await refill.claim, 'claim-2');
-    assert.deepEqual(w.batches, [['claim-1'], ['finish-b'], ['claim-2']]);
+    assert.deepEqual(await Promise.all(finishes), ['finish-a', 'finish-b', 'finish-c']);
   });
 });

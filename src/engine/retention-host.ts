@@ -1,10 +1,6 @@
-import { Worker } from 'node:worker_threads';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { BACKGROUND_THREAD_LIMITS } from '../background-threads.js';
+import type { Worker } from 'node:worker_threads';
+import { BACKGROUND_THREAD_LIMITS, moduleThread } from '../background-threads.js';
 import type { RetentionThreadData, RetentionThreadMessage } from './retention-thread.js';
-
-const here = fileURLToPath(import.meta.url);
-const fromSource = here.endsWith('.ts');
 
 /**
  * The sweeper of a SQLite store, run in a worker thread with its own connection: better-sqlite3 is synchronous, so
@@ -16,15 +12,7 @@ export class RetentionThread {
   private readonly exited: Promise<void>;
 
   constructor(data: RetentionThreadData, onMessage: (m: RetentionThreadMessage) => void) {
-    const entry = fileURLToPath(new URL(`./retention-thread${fromSource ? '.ts' : '.js'}`, import.meta.url));
-    if (fromSource) {
-      // Module hooks (tsx) do not reach worker threads in Node 20: register tsx in the thread first.
-      const api = import.meta.resolve('tsx/esm/api');
-      const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(pathToFileURL(entry).href)}); });`;
-      this.worker = new Worker(code, { eval: true, workerData: data, resourceLimits: BACKGROUND_THREAD_LIMITS });
-    } else {
-      this.worker = new Worker(entry, { workerData: data, resourceLimits: BACKGROUND_THREAD_LIMITS });
-    }
+    this.worker = moduleThread(new URL('./retention-thread', import.meta.url), { workerData: data, resourceLimits: BACKGROUND_THREAD_LIMITS });
     this.worker.on('message', onMessage);
     this.worker.on('error', (err) => onMessage({ type: 'error', message: `retention thread failed: ${err.message}` }));
     this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));

@@ -20,23 +20,29 @@ export interface GroupCommitOptions {
   lingerMs?: number;
   /** Lingering items that are written at once, without waiting further (default 16). */
   lingerMax?: number;
-  /**
-   * Wait one turn after a batch settled before taking the next: what its callers submit in reaction to their
-   * answers (a worker's refill claim after its claim came back) then joins the queued items in one batch.
-   */
-  turnBetweenBatches?: boolean;
+}
+
+interface Entry<I, O> {
+  item: I;
+  resolve: (o: O) => void;
+  reject: (e: unknown) => void;
+  linger: boolean;
+  at: number;
 }
 
 export class GroupCommit<I, O> {
-  private queue: Array<{ item: I; resolve: (o: O) => void; reject: (e: unknown) => void }> = [];
+  private queue: Array<Entry<I, O>> = [];
+  /** Items in the queue that do not linger: while there is one, the next batch goes at once. */
+  private eager = 0;
   private writing = false;
   private scheduled = false;
-  private lingering: ReturnType<typeof setTimeout> | null = null;
+  private flushing = 0;
+  /** Ends a linger early (an eager item came, lingerMax items wait, or a flush). */
+  private wake: (() => void) | null = null;
 
   private readonly maxBatch: number;
   private readonly lingerMs: number;
   private readonly lingerMax: number;
-  private readonly turnBetweenBatches: boolean;
 
   constructor(
     private readonly write: (items: I[]) => Promise<O[]>,
@@ -45,43 +51,30 @@ export class GroupCommit<I, O> {
     this.maxBatch = options.maxBatch ?? 256;
     this.lingerMs = options.lingerMs ?? 0;
     this.lingerMax = options.lingerMax ?? 16;
-    this.turnBetweenBatches = options.turnBetweenBatches ?? false;
   }
 
   /** Resolves once everything submitted so far has been written (or failed). */
   async flush(): Promise<void> {
-    this.stopLingering();
-    while (this.queue.length > 0 || this.writing || this.scheduled) await new Promise<void>((resolve) => setImmediate(resolve));
+    this.flushing++;
+    try {
+      this.wakeUp();
+      while (this.queue.length > 0 || this.writing || this.scheduled) await new Promise<void>((resolve) => setImmediate(resolve));
+    } finally {
+      this.flushing--;
+    }
   }
 
   submit(item: I, linger = false): Promise<O> {
     return new Promise<O>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
-      if (linger && this.lingerMs > 0 && this.queue.length < this.lingerMax) this.linger();
-      else this.schedule();
+      const lingers = linger && this.lingerMs > 0;
+      this.queue.push({ item, resolve, reject, linger: lingers, at: lingers ? performance.now() : 0 });
+      if (!lingers) this.eager++;
+      if (this.wake && this.goNow()) this.wakeUp();
+      this.schedule();
     });
   }
 
-  private linger(): void {
-    if (this.writing || this.scheduled || this.lingering) return;
-    this.lingering = setTimeout(() => {
-      this.lingering = null;
-      this.schedule();
-    }, this.lingerMs);
-  }
-
-  private stopLingering(): void {
-    if (!this.lingering) return;
-    clearTimeout(this.lingering);
-    this.lingering = null;
-    this.schedule();
-  }
-
   private schedule(): void {
-    if (this.lingering) {
-      clearTimeout(this.lingering);
-      this.lingering = null;
-    }
     if (this.writing || this.scheduled) return;
     this.scheduled = true;
     // setImmediate, not a microtask: the answers of several executors that arrived in one poll phase join one batch.
@@ -96,16 +89,49 @@ export class GroupCommit<I, O> {
     this.writing = true;
     try {
       while (this.queue.length > 0) {
+        // Waits for company before every batch, not only the first after a quiet spell: with a writer that answers
+        // asynchronously (the SQLite writer thread) the items that came during one write were otherwise written at
+        // once, a few per transaction, and a transaction's cost is mostly its commit.
+        await this.company();
         const batch = this.queue.splice(0, this.maxBatch);
+        for (const b of batch) if (!b.linger) this.eager--;
         await this.writeBatch(batch);
-        if (this.turnBetweenBatches && this.queue.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        // One turn of the event loop before the next batch. What callers submit in reaction to their answers (a
+        // worker's refill claim) then joins the queued items. And a writer that answers within the same turn (the
+        // store's own connection) can not keep this loop in promise jobs, batch after batch, while timers and IPC
+        // starve: a caller that wrote again on every answer did that.
+        if (this.queue.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } finally {
       this.writing = false;
     }
   }
 
-  private async writeBatch(batch: Array<{ item: I; resolve: (o: O) => void; reject: (e: unknown) => void }>): Promise<void> {
+  /** The next batch may go: an item that does not linger, lingerMax lingering items, or a flush. */
+  private goNow(): boolean {
+    return this.eager > 0 || this.queue.length >= this.lingerMax || this.flushing > 0;
+  }
+
+  /** Until the oldest waiting item has lingered lingerMs, unless the batch may go sooner. */
+  private async company(): Promise<void> {
+    if (this.goNow()) return;
+    const waited = performance.now() - this.queue[0]!.at;
+    if (waited >= this.lingerMs) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.wakeUp(), this.lingerMs - waited);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
+    });
+  }
+
+  private wakeUp(): void {
+    this.wake?.();
+  }
+
+  private async writeBatch(batch: Array<Entry<I, O>>): Promise<void> {
     try {
       const out = await this.write(batch.map((b) => b.item));
       batch.forEach((b, i) => b.resolve(out[i]!));

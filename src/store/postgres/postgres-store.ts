@@ -191,7 +191,7 @@ export class PostgresStore implements Store {
    * one WAL flush and one NOTIFY for many jobs. Each caller hears back only after its batch committed. A claim
    * (its common form) asked in the same turn as successes rides in the same statement (see writeHot).
    */
-  private readonly hot = new GroupCommit<HotOp, HotOut>((items) => this.writeHot(items), { turnBetweenBatches: true });
+  private readonly hot = new GroupCommit<HotOp, HotOut>((items) => this.writeHot(items));
 
   private async hotOp(op: HotOp): Promise<Job | null | Claimed[]> {
     const r = await this.hot.submit(op);

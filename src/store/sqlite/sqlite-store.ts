@@ -38,12 +38,13 @@ import { deliver } from '../deliver.js';
 import { GroupCommit } from '../group-commit.js';
 import * as attempts from './attempts.js';
 import * as cancel from './cancel.js';
-import * as claim from './claim.js';
 import { retryWhileBusy } from './busy.js';
 import { openSqlite, sqliteTrouble, unavailable, type Db } from './connection.js';
 import * as jobs from './jobs.js';
 import type { OpResult } from './jobs.js';
 import * as logs from './logs.js';
+import { HotWriter } from './hot-writer.js';
+import type { HotOp } from './hot-ops.js';
 import * as prune from './prune.js';
 import * as schedules from './schedules.js';
 import * as serverReads from './server-reads.js';
@@ -73,10 +74,12 @@ export class SqliteStore implements Store {
   private readonly events = new EventEmitter();
   private closed = false;
   private readonly checkpointer: Checkpointer;
+  private readonly hot: HotWriter;
 
   private constructor(private readonly db: Db, readonly path: string, private readonly clock: () => number) {
     this.description = `sqlite:${path}`;
     this.checkpointer = new Checkpointer(db, path);
+    this.hot = new HotWriter(db, path, clock, path !== ':memory:' && clock === Date.now);
     // Many waiters (one per awaited job) may subscribe; that is not a leak.
     this.events.setMaxListeners(0);
   }
@@ -97,7 +100,7 @@ export class SqliteStore implements Store {
   }
 
   claim(request: ClaimRequest): Promise<Claimed[]> {
-    return this.batched((now) => claim.claim(this.db, request, now));
+    return this.batched({ op: 'claim', request });
   }
 
   nextRunAt(tasks: string[]): Promise<number | null> {
@@ -105,7 +108,7 @@ export class SqliteStore implements Store {
   }
 
   renewLeases(workerId: string, fences: Fence[], leaseMs: number, held: Fence[] = []): Promise<{ lost: Fence[]; cancelRequested: Fence[]; snapshotRequested: SnapshotRequest[] }> {
-    return this.batched((now) => ({ value: claim.renewLeases(this.db, workerId, fences, leaseMs, now, held), events: [] }));
+    return this.batched({ op: 'renew', workerId, fences, leaseMs, held });
   }
 
   requestSnapshot(jobId: string): Promise<{ state: JobState; requestedAt: number | null } | null> {
@@ -123,16 +126,16 @@ export class SqliteStore implements Store {
 
   recordActivity(updates: ActivityUpdate[]): Promise<void> {
     if (updates.length === 0) return Promise.resolve();
-    return this.batched((now) => ({ value: attempts.recordActivity(this.db, updates, now), events: [] }));
+    return this.batched({ op: 'activity', updates });
   }
 
   appendLogs(lines: NewLogLine[]): Promise<void> {
     if (lines.length === 0) return Promise.resolve();
-    return this.batched((now) => ({ value: logs.appendLogs(this.db, lines, now), events: [] }));
+    return this.batched({ op: 'logs', lines });
   }
 
   finishAttempt(fence: Fence, finish: AttemptFinish): Promise<Job | null> {
-    return this.batched((now) => attempts.finishAttempt(this.db, fence, finish, now), true);
+    return this.batched({ op: 'finish', fence, finish }, true);
   }
 
   /**
@@ -143,21 +146,9 @@ export class SqliteStore implements Store {
    * A finish may wait FINISH_LINGER_MS for others (its slot is already free, the next attempt already started): at
    * concurrency 1 a transaction then carries a few finishes and the refill claim instead of one finish.
    */
-  private readonly batch = new GroupCommit<(now: number) => OpResult<unknown>, unknown>((ops) =>
-    this.write((now) => {
-      const values: unknown[] = [];
-      const events: StoreEvent[] = [];
-      for (const op of ops) {
-        const r = op(now);
-        values.push(r.value);
-        events.push(...r.events);
-      }
-      return { value: values, events };
-    }),
-    { lingerMs: FINISH_LINGER_MS },
-  );
+  private readonly batch = new GroupCommit<HotOp, unknown>((ops) => this.writeHot(ops), { lingerMs: FINISH_LINGER_MS });
 
-  private batched<T>(op: (now: number) => OpResult<T>, linger = false): Promise<T> {
+  private batched<T>(op: HotOp, linger = false): Promise<T> {
     // Refused at once, not from inside a batch: a closed store fails its caller only.
     this.checkOpen();
     return this.batch.submit(op, linger) as Promise<T>;
@@ -313,12 +304,25 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.events.removeAllListeners();
+    await this.hot.close();
     this.checkpointer.close();
     this.db.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  private async writeHot(ops: HotOp[]): Promise<unknown[]> {
+    this.checkOpen();
+    let result: OpResult<unknown[]>;
+    try {
+      result = await this.hot.write(ops);
+    } catch (err) {
+      throw this.wrap(err);
+    }
+    for (const e of result.events) this.events.emit('event', e);
+    return result.value;
   }
 
   /**
@@ -342,6 +346,9 @@ export class SqliteStore implements Store {
   }
 
   private async read<T>(op: () => T): Promise<T> {
+    this.checkOpen();
+    const sent = this.hot.sent();
+    if (sent) await sent;
     this.checkOpen();
     try {
       return await retryWhileBusy(() => {
