@@ -14,15 +14,59 @@ export const BACKGROUND_THREAD_LIMITS: ResourceLimits = { maxYoungGenerationSize
 export const SMALL_THREAD_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 };
 
 /**
+ * A module-customization hook module without hooks (only `initialize`), registered after tsx in a thread so it runs in
+ * the same loader thread as tsx: asked to, it stops that loader's esbuild service (the same esbuild module tsx loaded
+ * there) and waits until the process is reaped (gone from the loader thread's children list). From source, tsx
+ * compiles a thread's modules in the thread's own loader thread, whose esbuild service is a child process that
+ * thread started: when the thread ends, nobody stops or reaps it.
+ */
+export const LOADER_REAPER = `
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+const children = () => { try { return readFileSync('/proc/thread-self/children', 'latin1').trim(); } catch { return ''; } };
+export function initialize({ port, tsxApi }) {
+  port.on('message', async () => {
+    try {
+      await createRequire(tsxApi)('esbuild').stop();
+      const end = Date.now() + 900;
+      while (children() !== '' && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    } catch {}
+    port.postMessage('stopped');
+  });
+  port.unref();
+}
+`;
+
+/** Source of a function (tsxApi) => Promise<void> that registers LOADER_REAPER and waits for it, at most 1 s. */
+export const STOP_LOADER = `async (tsxApi) => {
+  const { register } = await import('node:module');
+  const { MessageChannel } = await import('node:worker_threads');
+  const { port1, port2 } = new MessageChannel();
+  register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(LOADER_REAPER)}), { data: { port: port2, tsxApi }, transferList: [port2] });
+  await new Promise((resolve) => { port1.once('message', resolve); setTimeout(resolve, 1000).unref(); port1.postMessage('stop'); });
+  port1.close();
+}`;
+
+const STOP_KEY = 'vigil.stopThreadLoader';
+
+/**
  * A worker thread running the module at `entry` (a URL beside the caller, without extension): the built `.js`, or
  * under tsx (tests, `npm run demo` from source) the `.ts` with tsx registered in the thread first — module hooks
- * do not reach worker threads in Node 20.
+ * do not reach worker threads in Node 20. Such a thread calls stopThreadLoader() before it ends.
  */
 export function moduleThread(entry: URL, options: WorkerOptions): Worker {
   const fromSource = fileURLToPath(import.meta.url).endsWith('.ts');
   const file = fileURLToPath(new URL(`${entry.href}${fromSource ? '.ts' : '.js'}`));
   if (!fromSource) return new Worker(file, options);
-  const api = import.meta.resolve('tsx/esm/api');
-  const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(pathToFileURL(file).href)}); });`;
+  const api = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const code = `const stop = ${STOP_LOADER};
+globalThis[Symbol.for(${JSON.stringify(STOP_KEY)})] = () => stop(${api});
+import(${api}).then((m) => { m.register(); return import(${JSON.stringify(pathToFileURL(file).href)}); });`;
   return new Worker(code, { ...options, eval: true });
+}
+
+/** In a thread moduleThread started from source: stops tsx's esbuild service, so the thread leaves no process behind. */
+export async function stopThreadLoader(): Promise<void> {
+  const stop = (globalThis as Record<symbol, unknown>)[Symbol.for(STOP_KEY)];
+  if (typeof stop === 'function') await (stop as () => Promise<void>)();
 }

@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { stopThreadLoader } from '../background-threads.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { RetentionSweeper, type TaskKeep } from './retention.js';
 import type { ResolvedKeep } from '../task/define.js';
@@ -33,6 +34,7 @@ parentPort!.on('message', (m: unknown) => {
     void sweeper
       .stop()
       .then(() => store.close())
+      .then(stopThreadLoader)
       .finally(() => parentPort!.close());
   }
 });

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { NewFreeze } from '../store/contract.js';
-import { BACKGROUND_THREAD_LIMITS } from '../background-threads.js';
+import { BACKGROUND_THREAD_LIMITS, STOP_LOADER } from '../background-threads.js';
 
 /**
  * G8: the supervisor's own freeze is noticed from outside its event loop. The main loop stamps a shared clock every
@@ -116,28 +116,6 @@ function threadModule(): { url: string; tsxApi: string | null } {
 }
 
 /**
- * A module-customization hook module without hooks (only `initialize`), registered after tsx in the watchdog thread so
- * it runs in the same loader thread as tsx: asked to, it stops that thread's esbuild service (the same esbuild
- * module tsx loaded there) and waits until the process is reaped (gone from the thread's children list).
- */
-const REAPER = `
-import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
-const children = () => { try { return readFileSync('/proc/thread-self/children', 'latin1').trim(); } catch { return ''; } };
-export function initialize({ port, tsxApi }) {
-  port.on('message', async () => {
-    try {
-      await createRequire(tsxApi)('esbuild').stop();
-      const end = Date.now() + 900;
-      while (children() !== '' && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-    } catch {}
-    port.postMessage('stopped');
-  });
-  port.unref();
-}
-`;
-
-/**
  * The watching, as a tiny eval'd script: every worker runs it, so it loads nothing. The capture module (inspector,
  * forensics, a store connection) is loaded on the first freeze only, and the stack is taken only if the loop is
  * still frozen once it is loaded. Dynamic imports: an eval'd thread is CommonJS or ESM depending on the flags.
@@ -151,7 +129,7 @@ const stamp = new Float64Array(data.buffer);
 let mod = null;
 // From source, tsx compiles the capture module in this thread's own loader thread, whose esbuild service is a child
 // process that thread started: when this thread ends, that loop ends with it and nobody reaps the esbuild process
-// (a zombie of the supervisor). At stop, REAPER is registered in the same loader thread (not before: the capture
+// (a zombie of the supervisor). At stop, LOADER_REAPER is registered in the same loader thread (not before: the capture
 // must not wait for it) and stops esbuild there, waiting for its exit.
 let loaderRegistered = false;
 const registerLoader = async () => {
@@ -161,12 +139,7 @@ const registerLoader = async () => {
 };
 const stopLoader = async () => {
   if (!loaderRegistered) return;
-  const { register } = await import('node:module');
-  const { MessageChannel } = await import('node:worker_threads');
-  const { port1, port2 } = new MessageChannel();
-  register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(REAPER)}), { data: { port: port2, tsxApi: data.tsxApi }, transferList: [port2] });
-  await new Promise((resolve) => { port1.once('message', resolve); setTimeout(resolve, 1000).unref(); port1.postMessage('stop'); });
-  port1.close();
+  await (${STOP_LOADER})(data.tsxApi);
 };
 const load = () => (mod ??= (data.tsxApi ? registerLoader() : Promise.resolve()).then(() => import(data.moduleUrl)));
 const frozenFor = () => Date.now() - stamp[0];

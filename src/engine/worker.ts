@@ -32,7 +32,7 @@ export interface WorkerOptions {
    * Not used for tasks with a rate limit (a start is counted when claimed). The buffer is refilled once it is half
    * empty (or a slot is free), so claims come in batches rather than one job per finished attempt. This is the most
    * jobs it holds; it holds fewer when attempts take longer (about PREFETCH_SPAN_MS of work for all slots together,
-   * so a buffered job starts soon after its claim). Default 16; 0 turns it off.
+   * so a buffered job starts soon after its claim). Default 128; 0 turns it off.
    */
   prefetch?: number;
   /**
@@ -68,11 +68,14 @@ const RECENT_RUNS = 9;
 /**
  * The buffer holds about this much work (the recent median attempt, spread over the slots): a buffered job is one
  * another worker could run, so it should start within about this long of its claim. Tiny attempts get the whole
- * buffer: at concurrency 1 a claim then takes ~8 jobs, not 2 (default prefetch 4 before), and the claims' fixed
- * cost (candidates read, gates, a transaction each) is paid a quarter as often (bench/NOTES.md, sqlite).
+ * buffer: at concurrency 1 a claim then takes ~64 jobs, and the claims' fixed cost (candidates read, gates, a
+ * transaction, on PostgreSQL a round trip) is paid once for them all. The span, not the cap, bounds the buffer for
+ * anything but tiny attempts: 128 jobs only when attempts take under ~0.4 ms at concurrency 1. Draining 20,000
+ * no-op jobs (alternated, bench/NOTES.md), a cap of 16 → 64 → 128: SQLite C=1 1,942-1,991 → 2,891-2,904 →
+ * 2,938-3,266/s, C=10 2,078-2,188 → 2,625-2,693 → 2,641-2,798/s; PostgreSQL C=10 (64 → 128) 1,706-1,758 → 1,974/s.
  */
 const PREFETCH_SPAN_MS = 50;
-const PREFETCH_MAX = 16;
+const PREFETCH_MAX = 128;
 /** A prefetched job waits at most about this long for a slot before it goes back to the queue (checked at renewals). */
 const PREFETCH_HOLD_MS = 1_000;
 /** How long start() waits at most for the thread executor's warm-up before it claims anyway. */

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
+import { stopThreadLoader } from '../../background-threads.js';
 import { VigilError, errorMessage } from '../../errors.js';
 import { BUSY_SLICE_MS, retryWhileBusy } from './busy.js';
 import { runHotOps, type HotOp } from './hot-ops.js';
@@ -45,10 +46,10 @@ let queue: Promise<void> = Promise.resolve();
 
 port.on('message', (m: WriterRequest) => {
   if (m === 'close') {
-    queue = queue.then(() => {
-      db.close();
-      port.close();
-    });
+    queue = queue
+      .then(() => db.close())
+      .then(stopThreadLoader)
+      .finally(() => port.close());
     return;
   }
   queue = queue.then(() => write(m.id, m.ops));
