@@ -16,12 +16,23 @@ import type { WriterFailure, WriterReply, WriterRequest, WriterThreadData } from
 const THREAD_AFTER_BATCHES = 64;
 
 /**
+ * Where a batch goes follows how full the recent batches were (a moving average of items per batch): to the thread
+ * from THREAD_ABOVE items on, back to the store's connection below HERE_BELOW, in between where the last one went.
+ * Full batches are a worker writing as fast as it can (a drain), whose event loop the thread gives CPU back to.
+ * Batches of one are work one job at a time, for which each batch's two thread wake-ups are pure delay:
+ * enqueue→start p99 went 3-4 → 8 ms, enqueue→done p99 6 → 16-17 ms with every batch on the thread (bench/NOTES.md).
+ * Going by the event loop's utilisation did not tell the two apart: 0.5-0.95 in both.
+ */
+const THREAD_ABOVE = 3;
+const HERE_BELOW = 2;
+
+/**
  * Writes the worker's hot-path batches (claims, finishes, renewals, heartbeats, logs: hot-ops.ts), each as one
  * BEGIN IMMEDIATE transaction. On a store file with the real clock they run on a thread of their own with its own
  * connection (writer-thread.ts), so the supervisor's event loop spends no time in their statements and commits: at
  * concurrency 1 those were half of its CPU per job (bench/NOTES.md). The thread starts once the store has written
- * THREAD_AFTER_BATCHES batches; until it is ready they are written on the store's connection. GroupCommit sends one
- * batch at a time, so the two never write at once. Every other write stays on the store's connection; SQLite's
+ * THREAD_AFTER_BATCHES batches and its batches run full, and takes batches while they do; otherwise they are written
+ * on the store's connection. GroupCommit sends one batch at a time, so the two never write at once. Every other write stays on the store's connection; SQLite's
  * write lock serialises the two connections as it does two processes.
  *
  * `:memory:` (one connection's private database) and a store clock of the caller's own (tests moving time by hand)
@@ -35,6 +46,9 @@ export class HotWriter {
   /** Batches written on the thread and on the store's connection (tests, diagnostics). */
   readonly batches = { thread: 0, here: 0 };
   private readonly pending = new Map<number, { resolve: (r: OpResult<unknown[]>) => void; reject: (e: unknown) => void }>();
+  /** Items per batch, a moving average over the last ~5 batches. */
+  private fill = 1;
+  private full = false;
   /** Readers waiting for the batches sent before they came (see `sent`). */
   private readonly readers: Array<{ through: number; resolve: () => void }> = [];
 
@@ -47,10 +61,11 @@ export class HotWriter {
 
   write(ops: HotOp[]): Promise<OpResult<unknown[]>> {
     const worker = this.worker;
-    if (!worker || !this.ready) {
+    const full = this.onThread && this.fullBatches(ops.length);
+    if (!worker || !this.ready || !full) {
       // Until the thread has its connection open (~0.1 s built, ~0.4 s of CPU from source), batches are written
       // here: its start delays no claim.
-      if (!worker && this.onThread && !this.broken && this.batches.here >= THREAD_AFTER_BATCHES) this.start();
+      if (!worker && full && !this.broken && this.batches.here >= THREAD_AFTER_BATCHES) this.start();
       return this.here(ops);
     }
     this.batches.thread++;
@@ -98,6 +113,13 @@ export class HotWriter {
     const timer = setTimeout(() => void worker.terminate(), 5_000);
     await exited;
     clearTimeout(timer);
+  }
+
+  private fullBatches(items: number): boolean {
+    this.fill = this.fill * 0.8 + items * 0.2;
+    if (this.fill >= THREAD_ABOVE) this.full = true;
+    else if (this.fill < HERE_BELOW) this.full = false;
+    return this.full;
   }
 
   private here(ops: HotOp[]): Promise<OpResult<unknown[]>> {

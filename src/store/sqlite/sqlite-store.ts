@@ -61,8 +61,8 @@ export interface SqliteStoreOptions {
  * The Store contract on one SQLite file (better-sqlite3, WAL). Several processes may share the file: every write
  * is one BEGIN IMMEDIATE transaction, so they serialise on SQLite's write lock and never see a half-done batch.
  * The clock is this process's Date.now() (one machine), or the `clock` given to open() (tests: leases, retry
- * delays and deadlines without sleeping). Methods are async only to share the contract with
- * PostgreSQL; the work itself is synchronous and short.
+ * delays and deadlines without sleeping). A worker's hot-path writes run on the store's writer thread once it
+ * writes steadily (hot-writer.ts); the rest is synchronous and short, on this connection.
  */
 /** How long a finish may wait to share its transaction (see `batch`); bench/NOTES.md has what it bought. */
 const FINISH_LINGER_MS = 2;
@@ -144,7 +144,8 @@ export class SqliteStore implements Store {
    * only after it committed. On SQLite a transaction's cost is mostly its COMMIT (the dirty pages copied into the
    * WAL), so a worker's finish and the claim that refills the slot cost one commit, not two (bench/NOTES.md).
    * A finish may wait FINISH_LINGER_MS for others (its slot is already free, the next attempt already started): at
-   * concurrency 1 a transaction then carries a few finishes and the refill claim instead of one finish.
+   * concurrency 1 a transaction then carries a few finishes and the refill claim instead of one finish. The batches
+   * are written by `hot`: on its thread once the store writes steadily, otherwise on this connection.
    */
   private readonly batch = new GroupCommit<HotOp, unknown>((ops) => this.writeHot(ops), { lingerMs: FINISH_LINGER_MS });
 
