@@ -32,8 +32,9 @@ const HERE_BELOW = 2;
  * connection (writer-thread.ts), so the supervisor's event loop spends no time in their statements and commits: at
  * concurrency 1 those were half of its CPU per job (bench/NOTES.md). The thread starts once the store has written
  * THREAD_AFTER_BATCHES batches and its batches run full, and takes batches while they do; otherwise they are written
- * on the store's connection. GroupCommit sends one batch at a time, so the two never write at once. Every other write stays on the store's connection; SQLite's
- * write lock serialises the two connections as it does two processes.
+ * on the store's connection. GroupCommit sends one batch at a time, so the two never write at once. Every other
+ * write stays on the store's connection; SQLite's write lock serialises the two connections as it does two
+ * processes.
  *
  * `:memory:` (one connection's private database) and a store clock of the caller's own (tests moving time by hand)
  * write on the store's connection, as does every batch after the thread failed to start or died.
