@@ -23,6 +23,15 @@ export function parsePostgresUrl(url: string): PostgresLocation {
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
     throw new UsageError('VIGIL_STORE_URL', `store URL "${redact(url)}" is not a PostgreSQL URL (expected postgres://…)`);
   }
+  // The driver %-decodes these parts itself and throws a bare URIError on a broken escape (host "%8D19", found by
+  // test/fuzz-input.test.ts), on some paths from a callback whose promise then never settles.
+  for (const [part, value] of [['host', parsed.hostname], ['user name', parsed.username], ['password', parsed.password], ['database name', parsed.pathname]] as const) {
+    try {
+      decodeURIComponent(value);
+    } catch (cause) {
+      throw new UsageError('VIGIL_STORE_URL', `store URL "${redact(url)}": its ${part} has a broken %-escape (write a literal % as %25)`, { cause });
+    }
+  }
   const schema = parsed.searchParams.get('schema') ?? 'vigil';
   if (!SCHEMA_NAME.test(schema)) {
     throw new UsageError(
