@@ -346,6 +346,19 @@ for (const factory of storeFactories()) {
         assert.match(a.contentType, /^application\/json/);
         assert.deepEqual(Object.keys((JSON.parse(a.text) as { error: object }).error).sort(), ['code', 'message', 'status']);
       }
+      // HEAD with headers over Node's limit: the 431 carried a JSON body, which a HEAD client reads as data after
+      // `Connection: close` and fails the request with a parse error (seed 795273285). GET still gets the body.
+      const huge = `/api/jobs/${'x'.repeat(20_000)}`;
+      const head = await send1('HEAD', huge);
+      assert.equal(head.status, 431);
+      assert.equal(head.text, '');
+      const get = await send1('GET', huge);
+      assert.equal(get.status, 431);
+      assert.equal((JSON.parse(get.text) as { error: { status: number } }).error.status, 431);
+      for (const lead of ['', '\r\n']) {
+        const raw = await sendRaw(port, Buffer.from(`${lead}HEAD ${huge} HTTP/1.1\r\nHost: x\r\n\r\n`, 'latin1'));
+        assert.match(raw, /^HTTP\/1\.1 431 [^]*\r\n\r\n$/, `headers alone: ${raw.slice(0, 300)}`);
+      }
     });
 
     it('a Content-Length that lies, and garbage after a request, get a clear 4xx (or a closed socket), never a crash', async () => {

@@ -92,8 +92,10 @@ export function errorBody(e: HttpError | ErrorAnswer): ErrorBody {
 /**
  * Requests Node's HTTP parser refuses (bad framing, a lying Content-Length, oversized headers, a request that never
  * finishes) never reach a route: answer them with the same error shape, then close, as Node itself would.
+ * A HEAD request gets the headers alone: its client reads no body, so body bytes after the head are, to it, garbage
+ * after `Connection: close` (node:http fails the request with a parse error instead of reporting the 431).
  */
-export function clientErrorResponse(err: { code?: string }): string {
+export function clientErrorResponse(err: { code?: string; rawPacket?: unknown }): string {
   const [status, reason, message] =
     err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
       ? [408, 'Request Timeout', 'the request was not received in time; send it again']
@@ -101,5 +103,19 @@ export function clientErrorResponse(err: { code?: string }): string {
         ? [431, 'Request Header Fields Too Large', 'the request headers are too large; send fewer or shorter headers']
         : [400, 'Bad Request', `malformed HTTP request (${err.code ?? 'parse error'}): check Content-Length, Transfer-Encoding and the request line`];
   const body = JSON.stringify(errorBody(new HttpError(status, 'VIGIL_INVALID_INPUT', message)));
-  return `HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`;
+  const head = `HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n`;
+  return refusedHead(err.rawPacket) ? head : head + body;
+}
+
+/**
+ * Whether the refused bytes are a HEAD request. The parser does not say which method it had read when it gave up;
+ * `rawPacket` is the chunk it was reading, which on a connection starts with the request line (a client writes its
+ * next request after the last answer). A chunk that starts mid-request says nothing: it is answered with a body.
+ */
+function refusedHead(rawPacket: unknown): boolean {
+  if (!Buffer.isBuffer(rawPacket)) return false;
+  let i = 0;
+  // RFC 9112 §2.2: a server should ignore at least one empty line before the request line.
+  while (i < rawPacket.length && (rawPacket[i] === 0x0d || rawPacket[i] === 0x0a)) i++;
+  return rawPacket.subarray(i, i + 5).toString('latin1') === 'HEAD ';
 }
