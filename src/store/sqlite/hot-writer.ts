@@ -69,24 +69,22 @@ export class HotWriter {
       if (!worker && full && !this.broken && this.batches.here >= THREAD_AFTER_BATCHES) this.start();
       return this.here(ops);
     }
+    const id = this.nextId;
+    try {
+      worker.postMessage({ id, ops } satisfies WriterRequest);
+    } catch {
+      // Nothing was sent: the batch holds a value structured clone can not copy — a claim under a rate limit whose
+      // bucket `key` is a function. It is written here, where the function is (GroupCommit sends one batch at a
+      // time, so it never overlaps one on the thread); the next batch goes to the thread again.
+      return this.here(ops);
+    }
+    this.nextId++;
     this.batches.thread++;
+    // The answer comes in a later macrotask: registering it after the post can not miss it.
     return new Promise((resolve, reject) => {
-      const id = this.nextId++;
       this.pending.set(id, { resolve, reject });
       // Kept alive while a batch is out: an awaited write must not end the process before its answer.
       if (this.pending.size === 1) worker.ref();
-      try {
-        worker.postMessage({ id, ops } satisfies WriterRequest);
-      } catch {
-        // Nothing was sent: the batch holds a value structured clone can not copy — a claim under a rate limit whose
-        // bucket `key` is a function. It is written here, where the function is (GroupCommit sends one batch at a
-        // time, so it never overlaps one on the thread); the next batch goes to the thread again.
-        this.pending.delete(id);
-        this.nextId = id;
-        this.batches.thread--;
-        if (this.pending.size === 0) worker.unref();
-        this.here(ops).then(resolve, reject);
-      }
     });
   }
 

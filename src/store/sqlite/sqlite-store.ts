@@ -316,14 +316,7 @@ export class SqliteStore implements Store {
 
   private async writeHot(ops: HotOp[]): Promise<unknown[]> {
     this.checkOpen();
-    let result: OpResult<unknown[]>;
-    try {
-      result = await this.hot.write(ops);
-    } catch (err) {
-      throw this.wrap(err);
-    }
-    for (const e of result.events) this.events.emit('event', e);
-    return result.value;
+    return this.committed(this.hot.write(ops));
   }
 
   /**
@@ -333,12 +326,19 @@ export class SqliteStore implements Store {
   private async write<T>(op: (now: number) => OpResult<T>): Promise<T> {
     this.checkOpen();
     const tx = this.db.transaction(() => op(this.clock()));
-    let result: OpResult<T>;
-    try {
-      result = await retryWhileBusy(() => {
+    return this.committed(
+      retryWhileBusy(() => {
         this.checkOpen();
         return tx.immediate();
-      });
+      }),
+    );
+  }
+
+  /** A transaction's outcome, wherever it ran: its error as the store's, or its events emitted and its value. */
+  private async committed<T>(transaction: Promise<OpResult<T>>): Promise<T> {
+    let result: OpResult<T>;
+    try {
+      result = await transaction;
     } catch (err) {
       throw this.wrap(err);
     }
