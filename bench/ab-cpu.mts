@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { descendantsCpu, selfCpu, threadsCpu } from './cpu.js';
+import { descendantsCpu, machineBusyUs, selfCpu, threadsCpu } from './cpu.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -22,8 +22,8 @@ if (at >= 0) {
   root = resolve(args[at + 1]!);
   args.splice(at, 2);
 }
-// --sql "STATEMENTS": run on the scratch SQLite file after it was created (suspects toggled on a throwaway store:
-// DROP TRIGGER job_events_on_update, DROP INDEX …).
+// --sql "STATEMENTS": run on the scratch store after it was created (suspects toggled on a throwaway store:
+// DROP TRIGGER job_events_on_update, DROP INDEX …): the SQLite file, or the PostgreSQL schema (on its search_path).
 const sqlAt = args.indexOf('--sql');
 let scratchSql = '';
 if (sqlAt >= 0) {
@@ -54,12 +54,17 @@ const dir = mkdtempSync(join(tmpdir(), 'vigil-abcpu-'));
 const schema = `ab_${randomBytes(4).toString('hex')}`;
 const url = kind === 'sqlite' ? `sqlite:${join(dir, 'v.db')}` : `${PG}${PG.includes('?') ? '&' : '?'}schema=${schema}`;
 const vigil = await Vigil.open({ store: url, tasks: join(root, dist ? 'dist/bench/tasks.js' : 'bench/tasks.ts') });
-if (scratchSql) {
-  if (kind !== 'sqlite') throw new Error('--sql is for the SQLite store');
+if (scratchSql && kind === 'sqlite') {
   const Database = (await import('better-sqlite3')).default;
   const db = new Database(join(dir, 'v.db'));
   db.exec(scratchSql);
   db.close();
+} else if (scratchSql) {
+  const pg = (await import('pg')).default;
+  const admin = new pg.Client({ connectionString: PG });
+  await admin.connect();
+  await admin.query(`SET search_path TO "${schema}"; ${scratchSql}`);
+  await admin.end();
 }
 const retry = { maxAttempts: 1, backoffMs: 0, factor: 1, maxDelayMs: 0, jitter: 0 };
 for (let i = 0; i < n; i += 1000) await vigil.store.enqueue(Array.from({ length: Math.min(1000, n - i) }, () => ({ task: 'bench.noop', input: {}, retry })));
@@ -71,7 +76,9 @@ let self0 = 0;
 let kids0 = new Map<number, number>();
 let threads0 = new Map<string, number>();
 let threadsUs: Record<string, number> = {};
-const finished = new Promise<{ ms: number; selfUs: number; kidsUs: number; procs: number }>((resolveFinished, reject) => {
+// The machine's busy CPU: what is not Vigil's is the store's backends (PostgreSQL, when the machine is otherwise idle).
+let busy0 = 0;
+const finished = new Promise<{ ms: number; selfUs: number; kidsUs: number; procs: number; busyUs: number }>((resolveFinished, reject) => {
   const onEvent = (e: { type: string; outcome?: string; recorded?: boolean }): void => {
     if (e.type !== 'finished') return;
     if (e.outcome !== 'succeeded' || !e.recorded) reject(new Error(`a no-op ended ${e.outcome} (recorded ${e.recorded})`));
@@ -81,6 +88,7 @@ const finished = new Promise<{ ms: number; selfUs: number; kidsUs: number; procs
       self0 = selfCpu();
       kids0 = descendantsCpu();
       threads0 = threadsCpu();
+      busy0 = machineBusyUs();
     } else if (done === n) {
       // The main thread (tid = pid) against every other thread of the supervisor (libuv pool, V8, Node workers).
       for (const [key, us] of threadsCpu()) {
@@ -92,7 +100,7 @@ const finished = new Promise<{ ms: number; selfUs: number; kidsUs: number; procs
       const kids = descendantsCpu();
       let kidsUs = 0;
       for (const [pid, us] of kids) kidsUs += us - (kids0.get(pid) ?? 0);
-      resolveFinished({ ms, selfUs, kidsUs, procs: kids.size });
+      resolveFinished({ ms, selfUs, kidsUs, procs: kids.size, busyUs: machineBusyUs() - busy0 });
     }
   };
   worker.on('event', onEvent);
@@ -110,6 +118,7 @@ console.log(
     supervisorUsPerJob: Math.round(r.selfUs / per),
     childrenUsPerJob: Math.round(r.kidsUs / per),
     children: r.procs,
+    othersUsPerJob: Math.round((r.busyUs - r.selfUs - r.kidsUs) / per),
     supervisorThreadsUsPerJob: Object.fromEntries(Object.entries(threadsUs).filter(([, us]) => us > 0).map(([k, us]) => [k, Math.round(us / per)])),
   }),
 );

@@ -101,3 +101,14 @@ export function pidsCpuMs(pids: number[]): number {
   }
   return ticks * 10;
 }
+
+/**
+ * CPU time in µs the whole machine spent busy (every CPU, /proc/stat: all but idle and iowait). Less what the
+ * bench's own processes spent, it is what the rest cost — the store's PostgreSQL backends, WAL writer and
+ * checkpointer on an otherwise idle machine, including backends that ended before the measure did.
+ */
+export function machineBusyUs(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
+  return ((user + nice + system + irq + softirq + steal) * 1e6) / TICK;
+}

@@ -505,6 +505,38 @@ describe('PostgreSQL store', { skip }, () => {
     }
   });
 
+  it("a job's attempts and logs are deleted with it by a statement trigger, not by foreign keys checked on every insert (migration 014)", async () => {
+    const schema = freshSchema();
+    const store = await open(schema);
+    try {
+      // No foreign key left on the tables every claim and log line insert into: their check was one query per row.
+      const fks = await admin.query(
+        `SELECT conname FROM pg_constraint WHERE contype = 'f' AND conrelid IN ('"${schema}".attempts'::regclass, '"${schema}".logs'::regclass)`,
+      );
+      assert.deepEqual(fks.rows, []);
+      await store.enqueue([job('cascade'), job('cascade'), job('cascade')]);
+      const claimed = await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 3, tasks: { cascade: 3 } });
+      assert.equal(claimed.length, 3);
+      await store.appendLogs(claimed.map((c) => ({ fence: c.fence, ts: Date.now(), stream: 'stdout' as const, line: `line of ${c.job.id}` })));
+      for (const c of claimed) await store.finishAttempt(c.fence, { outcome: 'succeeded', result: null });
+      const [a, b, c] = claimed.map((x) => x.job.id);
+      const left = async (): Promise<{ attempts: string[]; logs: string[] }> => ({
+        attempts: (await admin.query(`SELECT job_id::text AS id FROM "${schema}".attempts ORDER BY job_id`)).rows.map((r: { id: string }) => r.id),
+        logs: (await admin.query(`SELECT job_id::text AS id FROM "${schema}".logs ORDER BY job_id`)).rows.map((r: { id: string }) => r.id),
+      });
+      assert.deepEqual(await left(), { attempts: [a, b, c], logs: [a, b, c] });
+      // Whoever deletes a job (here a DBA's DELETE), its attempts and logs go with it, and only its.
+      await admin.query(`DELETE FROM "${schema}".jobs WHERE id = $1`, [a]);
+      assert.deepEqual(await left(), { attempts: [b, c], logs: [b, c] });
+      // Retention deletes the rest the same way.
+      const pruned = await store.prune({ finishedBefore: Date.now() + 60_000, states: ['succeeded'], limit: 10 });
+      assert.equal(pruned.count, 2);
+      assert.deepEqual(await left(), { attempts: [], logs: [] });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a success needs nothing of the row to be decided (the one-statement finish relies on it)', () => {
     // finishSucceeded (src/store/postgres/attempts.ts) writes a success without reading the job row; that is only
     // right while nextState() decides a success the same way for every row and policy.
