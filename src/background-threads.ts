@@ -70,3 +70,39 @@ export async function stopThreadLoader(): Promise<void> {
   const stop = (globalThis as Record<symbol, unknown>)[Symbol.for(STOP_KEY)];
   if (typeof stop === 'function') await (stop as () => Promise<void>)();
 }
+
+/**
+ * Stops a thread that may be inside better-sqlite3 without terminate(). A termination pending when the driver
+ * returns from SQLite makes it fail a V8 check while it builds its error or result, which aborts the whole process
+ * (WiseLibs/better-sqlite3#842; SIGABRT in this repository's writer-thread test when the thread was terminated
+ * while it waited out another process's lock). So the thread is asked: `stop` set (it gives up waiting for a lock
+ * at its next try) and `message` sent. Resolves true once it exited; false if it had not within `withinMs`, when it
+ * is left to end by itself, unref'd so the process does not wait for it.
+ */
+export async function askToStop(worker: Worker, stop: Int32Array | null, message: unknown, withinMs: number): Promise<boolean> {
+  if (stop) Atomics.store(stop, 0, 1);
+  // Node sets threadId to -1 once the thread is gone (it may be, before its 'exit' event was emitted).
+  if (worker.threadId === -1) return true;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const exited = new Promise<boolean>((resolve) => {
+    worker.once('exit', () => resolve(true));
+    timer = setTimeout(() => resolve(false), withinMs);
+  });
+  // Waited for: a closing store's last connection out checkpoints the WAL back into the file.
+  worker.ref();
+  worker.postMessage(message);
+  const ended = await exited;
+  clearTimeout(timer);
+  if (!ended) worker.unref();
+  return ended;
+}
+
+/** A flag shared with a thread, set by askToStop(). */
+export function stopFlag(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(4));
+}
+
+/** In the thread: whether it was asked to stop. */
+export function stopAsked(stop: Int32Array): boolean {
+  return Atomics.load(stop, 0) === 1;
+}

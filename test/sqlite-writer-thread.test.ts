@@ -226,11 +226,13 @@ describe('sqlite store: the writer thread', () => {
         assert.ok(turns < 10_000, 'the claim never went to the thread');
         await new Promise((r) => setImmediate(r));
       }
-      await writer.worker!.terminate();
+      // A real death of the thread: an uncaught error in it (a message it does not know is a protocol bug, and it
+      // stops loudly). Not terminate(): terminating a thread inside better-sqlite3 aborts the whole process (askToStop).
+      writer.worker!.postMessage({ not: 'a batch' });
       await assert.rejects(within(claim, 10_000, 'the claim the dead thread had not answered'), (err: unknown) => {
         assert.ok(err instanceof VigilError, String(err));
         assert.equal(err.code, 'VIGIL_STORE_UNAVAILABLE');
-        assert.match(err.message, /writer thread stopped/);
+        assert.match(err.message, /writer thread stopped \(the SQLite writer thread got a message it does not know/);
         return true;
       });
       assert.equal(await holder.lock.release(), 0);
@@ -244,6 +246,48 @@ describe('sqlite store: the writer thread', () => {
       assert.ok(writer.batches.here >= 2, 'the later batches were written on the store connection');
     } finally {
       holder.lock.child.kill('SIGKILL');
+      await store.close();
+    }
+  });
+
+  it('closing while a batch waits out another process\'s lock: the thread gives up at its next try and ends by itself, never terminated', async () => {
+    const path = dbPath();
+    const store = await SqliteStore.open(path);
+    await store.enqueue([{ task: 'closing', input: 1, retry }]);
+    await untilOnThread(store);
+    const lock = await lockHolder(path);
+    try {
+      const writer = writerOf(store);
+      const thread = writer.worker!;
+      let terminated = false;
+      const terminate = thread.terminate.bind(thread);
+      thread.terminate = () => {
+        terminated = true;
+        return terminate();
+      };
+      const sent = writer.batches.thread;
+      // Its outcome taken at once: it fails while close() is awaited.
+      const claim = store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { closing: 1 } }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      for (let turns = 0; writer.batches.thread === sent; turns++) {
+        assert.ok(turns < 10_000, 'the claim never went to the thread');
+        await new Promise((r) => setImmediate(r));
+      }
+      const t0 = performance.now();
+      // Well inside the store's 5 s patience for a lock: the stop flag, not the patience, ended the wait.
+      await within(writer.close(), 2_000, "the writer's close");
+      assert.ok(performance.now() - t0 < 2_000);
+      const err = await within(claim, 2_000, 'the claim');
+      assert.ok(err instanceof VigilError && /SQLITE_BUSY/.test(err.message), `the claim gave up on the lock: ${String(err)}`);
+      assert.equal(thread.threadId, -1, 'the thread ended');
+      assert.equal(terminated, false);
+      assert.equal(await lock.release(), 0);
+      const [c] = await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { closing: 1 } });
+      assert.equal(c?.job.attempts, 1, 'the given-up claim took nothing');
+    } finally {
+      lock.child.kill('SIGKILL');
       await store.close();
     }
   });

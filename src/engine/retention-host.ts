@@ -1,5 +1,6 @@
 import type { Worker } from 'node:worker_threads';
-import { BACKGROUND_THREAD_LIMITS, moduleThread } from '../background-threads.js';
+import { askToStop, BACKGROUND_THREAD_LIMITS, moduleThread } from '../background-threads.js';
+import { BUSY_PATIENCE_MS } from '../store/sqlite/busy.js';
 import type { RetentionThreadData, RetentionThreadMessage } from './retention-thread.js';
 
 /**
@@ -20,10 +21,8 @@ export class RetentionThread {
     this.worker.unref();
   }
 
+  /** The sweep stops between batches, each bounded by the store's patience for a lock. Never terminate(): see askToStop. */
   async stop(): Promise<void> {
-    this.worker.postMessage('stop');
-    const timer = setTimeout(() => void this.worker.terminate(), 5_000);
-    await this.exited;
-    clearTimeout(timer);
+    await askToStop(this.worker, null, 'stop', BUSY_PATIENCE_MS + 5_000);
   }
 }

@@ -21,15 +21,15 @@ export function isBusy(err: unknown): boolean {
 
 /**
  * Runs `op` (one synchronous transaction or read), trying again after an asynchronous, growing, jittered pause while
- * it fails with SQLITE_BUSY, for up to `patienceMs`; then the last BUSY error is thrown.
+ * it fails with SQLITE_BUSY, for up to `patienceMs` or until `stopping()` says so; then the last BUSY error is thrown.
  */
-export async function retryWhileBusy<T>(op: () => T, patienceMs = BUSY_PATIENCE_MS, now: () => number = Date.now): Promise<T> {
+export async function retryWhileBusy<T>(op: () => T, patienceMs = BUSY_PATIENCE_MS, now: () => number = Date.now, stopping: () => boolean = () => false): Promise<T> {
   const giveUpAt = now() + patienceMs;
   for (let pause = 2; ; pause = Math.min(50, pause * 2)) {
     try {
       return op();
     } catch (err) {
-      if (!isBusy(err) || now() >= giveUpAt) throw err;
+      if (!isBusy(err) || now() >= giveUpAt || stopping()) throw err;
     }
     await sleep(Math.round(pause * (0.5 + Math.random() * 0.5)));
   }

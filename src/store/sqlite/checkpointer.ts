@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Db } from './connection.js';
-import { SMALL_THREAD_LIMITS } from '../../background-threads.js';
+import { askToStop, SMALL_THREAD_LIMITS } from '../../background-threads.js';
 
 /**
  * WAL checkpoints off the supervisor's event loop. SQLite runs an automatic checkpoint inside the COMMIT that makes
@@ -54,9 +54,10 @@ export class Checkpointer {
     }
   }
 
-  close(): void {
+  /** Waits for the thread's last checkpoint and its connection's close (never terminate(): see askToStop). */
+  async close(): Promise<void> {
     if (!this.worker) return;
     this.worker.removeAllListeners('exit');
-    this.worker.postMessage('close');
+    await askToStop(this.worker, null, 'close', 2_000);
   }
 }

@@ -1,8 +1,9 @@
 import type { Worker } from 'node:worker_threads';
-import { BACKGROUND_THREAD_LIMITS, moduleThread } from '../../background-threads.js';
+import type { Transaction } from 'better-sqlite3';
+import { askToStop, BACKGROUND_THREAD_LIMITS, moduleThread, stopFlag } from '../../background-threads.js';
 import { StoreUnavailableError, VigilError, type ErrorCode } from '../../errors.js';
 import type { StoreEvent } from '../contract.js';
-import { retryWhileBusy } from './busy.js';
+import { BUSY_PATIENCE_MS, retryWhileBusy } from './busy.js';
 import type { Db } from './connection.js';
 import { runHotOps, type HotOp } from './hot-ops.js';
 import type { OpResult } from './jobs.js';
@@ -53,12 +54,18 @@ export class HotWriter {
   /** Readers waiting for the batches sent before they came (see `sent`). */
   private readonly readers: Array<{ through: number; resolve: () => void }> = [];
 
+  private readonly stop = stopFlag();
+  /** One transaction wrapper for the writer's life (a `db.transaction()` per batch built four functions each time). */
+  private readonly transaction: Transaction<(ops: HotOp[]) => OpResult<unknown[]>>;
+
   constructor(
     private readonly db: Db,
     private readonly path: string,
     private readonly clock: () => number,
     private readonly onThread: boolean,
-  ) {}
+  ) {
+    this.transaction = db.transaction((ops: HotOp[]) => runHotOps(db, ops, this.clock()));
+  }
 
   write(ops: HotOp[]): Promise<OpResult<unknown[]>> {
     const worker = this.worker;
@@ -101,17 +108,16 @@ export class HotWriter {
     return new Promise((resolve) => this.readers.push({ through, resolve }));
   }
 
-  /** Waits for the thread to close its connection (the last one out checkpoints the WAL back into the file). */
+  /**
+   * Waits for the thread to close its connection (the last one out checkpoints the WAL back into the file). A batch
+   * waiting for another process's lock gives up at its next try. Never terminate(): see askToStop.
+   */
   async close(): Promise<void> {
     const worker = this.worker;
     if (!worker) return;
     this.worker = null;
     this.broken = true;
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-    worker.postMessage('close' satisfies WriterRequest);
-    const timer = setTimeout(() => void worker.terminate(), 5_000);
-    await exited;
-    clearTimeout(timer);
+    await askToStop(worker, this.stop, 'close' satisfies WriterRequest, BUSY_PATIENCE_MS + 5_000);
   }
 
   private fullBatches(items: number): boolean {
@@ -123,15 +129,14 @@ export class HotWriter {
 
   private here(ops: HotOp[]): Promise<OpResult<unknown[]>> {
     this.batches.here++;
-    const tx = this.db.transaction(() => runHotOps(this.db, ops, this.clock()));
-    return retryWhileBusy(() => tx.immediate());
+    return retryWhileBusy(() => this.transaction.immediate(ops));
   }
 
   private start(): void {
     let worker: Worker;
     try {
       worker = moduleThread(new URL('./writer-thread', import.meta.url), {
-        workerData: { path: this.path } satisfies WriterThreadData,
+        workerData: { path: this.path, stop: this.stop } satisfies WriterThreadData,
         resourceLimits: BACKGROUND_THREAD_LIMITS,
       });
     } catch {

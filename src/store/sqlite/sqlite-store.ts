@@ -39,6 +39,7 @@ import { GroupCommit } from '../group-commit.js';
 import * as attempts from './attempts.js';
 import * as cancel from './cancel.js';
 import { retryWhileBusy } from './busy.js';
+import type { Transaction } from 'better-sqlite3';
 import { openSqlite, sqliteTrouble, unavailable, type Db } from './connection.js';
 import * as jobs from './jobs.js';
 import type { OpResult } from './jobs.js';
@@ -75,9 +76,15 @@ export class SqliteStore implements Store {
   private closed = false;
   private readonly checkpointer: Checkpointer;
   private readonly hot: HotWriter;
+  /**
+   * Every write's transaction: one wrapper for the store's life, the write passed as its argument. better-sqlite3
+   * builds four functions per `db.transaction()` call, ~4 µs — 4 % of a submit.
+   */
+  private readonly transaction: Transaction<(op: (now: number) => OpResult<unknown>) => OpResult<unknown>>;
 
   private constructor(private readonly db: Db, readonly path: string, private readonly clock: () => number) {
     this.description = `sqlite:${path}`;
+    this.transaction = db.transaction((op: (now: number) => OpResult<unknown>) => op(this.clock()));
     this.checkpointer = new Checkpointer(db, path);
     this.hot = new HotWriter(db, path, clock, path !== ':memory:' && clock === Date.now);
     // Many waiters (one per awaited job) may subscribe; that is not a leak.
@@ -306,7 +313,7 @@ export class SqliteStore implements Store {
     this.closed = true;
     this.events.removeAllListeners();
     await this.hot.close();
-    this.checkpointer.close();
+    await this.checkpointer.close();
     this.db.close();
   }
 
@@ -325,11 +332,10 @@ export class SqliteStore implements Store {
    */
   private async write<T>(op: (now: number) => OpResult<T>): Promise<T> {
     this.checkOpen();
-    const tx = this.db.transaction(() => op(this.clock()));
     return this.committed(
       retryWhileBusy(() => {
         this.checkOpen();
-        return tx.immediate();
+        return this.transaction.immediate(op) as OpResult<T>;
       }),
     );
   }

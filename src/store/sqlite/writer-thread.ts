@@ -1,8 +1,8 @@
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
-import { stopThreadLoader } from '../../background-threads.js';
+import { stopAsked, stopThreadLoader } from '../../background-threads.js';
 import { VigilError, errorMessage } from '../../errors.js';
-import { BUSY_SLICE_MS, retryWhileBusy } from './busy.js';
+import { BUSY_PATIENCE_MS, BUSY_SLICE_MS, retryWhileBusy } from './busy.js';
 import { runHotOps, type HotOp } from './hot-ops.js';
 
 /**
@@ -12,6 +12,8 @@ import { runHotOps, type HotOp } from './hot-ops.js';
  */
 export interface WriterThreadData {
   path: string;
+  /** Set when the store closes: a batch waiting for another process's lock gives up at its next try. */
+  stop: Int32Array;
 }
 
 export type WriterRequest = { id: number; ops: HotOp[] } | 'close';
@@ -30,7 +32,7 @@ export type WriterReply =
   /** The connection is open: batches may come here from now on. */
   | { id: 0; ready: true };
 
-const { path } = workerData as WriterThreadData;
+const { path, stop } = workerData as WriterThreadData;
 const port = parentPort!;
 const db = new Database(path, { fileMustExist: true });
 // The same connection settings as the store's own (connection.ts). Waiting in SQLite's busy handler sleeps only this
@@ -39,12 +41,15 @@ db.pragma(`busy_timeout = ${BUSY_SLICE_MS}`);
 db.pragma('synchronous = NORMAL');
 db.pragma('foreign_keys = ON');
 
+// One transaction wrapper for the thread's life (a `db.transaction()` per batch built four functions each time).
+const transaction = db.transaction((ops: HotOp[]) => runHotOps(db, ops, Date.now()));
+
 port.postMessage({ id: 0, ready: true } satisfies WriterReply);
 
 // One batch at a time: a batch waiting out another process's lock must not interleave a second transaction.
 let queue: Promise<void> = Promise.resolve();
 
-port.on('message', (m: WriterRequest) => {
+port.on('message', (m: unknown) => {
   if (m === 'close') {
     queue = queue
       .then(() => db.close())
@@ -52,14 +57,20 @@ port.on('message', (m: WriterRequest) => {
       .finally(() => port.close());
     return;
   }
+  // Anything else is a bug on the store's side of the protocol: the thread stops loudly (its 'error' reaches the store,
+  // which fails what it had not answered and writes on without it) rather than drop a batch nobody will answer.
+  if (!isBatch(m)) throw new Error(`the SQLite writer thread got a message it does not know (${typeof m === 'object' ? JSON.stringify(m)?.slice(0, 100) : String(m)})`);
   queue = queue.then(() => write(m.id, m.ops));
 });
 
+function isBatch(m: unknown): m is { id: number; ops: HotOp[] } {
+  return typeof m === 'object' && m !== null && Number.isInteger((m as { id?: unknown }).id) && Array.isArray((m as { ops?: unknown }).ops);
+}
+
 async function write(id: number, ops: HotOp[]): Promise<void> {
-  const tx = db.transaction(() => runHotOps(db, ops, Date.now()));
   let reply: WriterReply;
   try {
-    const r = await retryWhileBusy(() => tx.immediate());
+    const r = await retryWhileBusy(() => transaction.immediate(ops), BUSY_PATIENCE_MS, Date.now, () => stopAsked(stop));
     reply = { id, ok: true, value: r.value, events: r.events };
   } catch (err) {
     reply = { id, ok: false, error: failure(err) };
