@@ -1,3 +1,4 @@
+import type { Transaction } from 'better-sqlite3';
 import { Checkpointer } from './checkpointer.js';
 import { EventEmitter } from 'node:events';
 import { resolve } from 'node:path';
@@ -39,7 +40,6 @@ import { GroupCommit } from '../group-commit.js';
 import * as attempts from './attempts.js';
 import * as cancel from './cancel.js';
 import { retryWhileBusy } from './busy.js';
-import type { Transaction } from 'better-sqlite3';
 import { openSqlite, sqliteTrouble, unavailable, type Db } from './connection.js';
 import * as jobs from './jobs.js';
 import type { OpResult } from './jobs.js';
