@@ -59,12 +59,18 @@ test('a tree with a 2 s deadline whose grandchildren spin: all of it ends `deadl
       assert.ok(attempt.hangReport, `leaf ${leaf.id} (${leaf.task}) has a hang report`);
     }
     assert.ok(spun >= 1, 'at least one grandchild spun before the deadline');
-    // Nothing spins any more: the executor hosts use (almost) no CPU.
+    // Nothing spins any more: the executor hosts use (almost) no CPU. A spinner left behind burns in every second; a
+    // thread the executor starts to replace a killed one (its tasks module compiled from source: ~0.4 s of CPU) burns
+    // in one — a clean-clone CI run once measured 30 ticks in the only window. So: one quiet second of three.
     const pids = childPids();
-    const cpu0 = pids.map((p) => cpuTicks(p) ?? 0).reduce((a, b) => a + b, 0);
-    await new Promise((r) => setTimeout(r, 1_000));
-    const cpu1 = pids.map((p) => cpuTicks(p) ?? 0).reduce((a, b) => a + b, 0);
-    assert.ok(cpu1 - cpu0 < 30, `the worker's children used ${cpu1 - cpu0} ticks in 1 s after the tree ended`);
+    const ticks = (): number => pids.map((p) => cpuTicks(p) ?? 0).reduce((a, b) => a + b, 0);
+    const windows: number[] = [];
+    while (windows.length < 3 && !(windows.length > 0 && windows.at(-1)! < 30)) {
+      const cpu0 = ticks();
+      await new Promise((r) => setTimeout(r, 1_000));
+      windows.push(ticks() - cpu0);
+    }
+    assert.ok(windows.at(-1)! < 30, `the worker's children used ${windows.join(', ')} ticks in each of 3 s after the tree ended`);
     await worker.stop({ drainMs: 0 });
   } finally {
     await t.cleanup();
