@@ -13,7 +13,7 @@ import { VigilError } from '../src/errors.js';
 import type { Fence } from '../src/store/contract.js';
 import type { HotWriter } from '../src/store/sqlite/hot-writer.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import type { RetryPolicy } from '../src/types.js';
+import type { Job, RetryPolicy } from '../src/types.js';
 
 const retry: RetryPolicy = { maxAttempts: 3, backoffMs: 0, factor: 2, maxDelayMs: 1000, jitter: 0 };
 
@@ -86,6 +86,23 @@ async function lockHolder(path: string): Promise<{ child: ChildProcess; release(
       return exited;
     },
   };
+}
+
+/** A store with one queued job of `task`, its writer thread taking batches, and a real process holding the lock. */
+async function lockedStore(task: string): Promise<{ store: SqliteStore; queued: Job; lock: Awaited<ReturnType<typeof lockHolder>> }> {
+  const path = dbPath();
+  const store = await SqliteStore.open(path);
+  const [queued] = await store.enqueue([{ task, input: 1, retry }]);
+  await untilOnThread(store);
+  return { store, queued: queued!.job, lock: await lockHolder(path) };
+}
+
+/** Until the writer has sent the thread a batch after the `sent` it had sent before. */
+async function untilSent(writer: HotWriter, sent: number): Promise<void> {
+  for (let turns = 0; writer.batches.thread === sent; turns++) {
+    assert.ok(turns < 10_000, 'the claim never went to the thread');
+    await new Promise((r) => setImmediate(r));
+  }
 }
 
 describe('sqlite store: the writer thread', () => {
@@ -210,22 +227,13 @@ describe('sqlite store: the writer thread', () => {
   });
 
   it('a thread that dies fails the batch it had not answered as a store outage; the store then writes without it and loses nothing', async () => {
-    const path = dbPath();
-    const store = await SqliteStore.open(path);
-    const holder = await (async () => {
-      const [queued] = await store.enqueue([{ task: 'orphan', input: 1, retry }]);
-      await untilOnThread(store);
-      return { queued: queued!.job, lock: await lockHolder(path) };
-    })();
+    const { store, ...holder } = await lockedStore('orphan');
     try {
       // The claim waits in the thread for the other process's lock (async retries, up to 5 s) — then the thread dies.
       const writer = writerOf(store);
       const sent = writer.batches.thread;
       const claim = store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { orphan: 1 } });
-      for (let turns = 0; writer.batches.thread === sent; turns++) {
-        assert.ok(turns < 10_000, 'the claim never went to the thread');
-        await new Promise((r) => setImmediate(r));
-      }
+      await untilSent(writer, sent);
       // A real death of the thread: an uncaught error in it (a message it does not know is a protocol bug, and it
       // stops loudly). Not terminate(): terminating a thread inside better-sqlite3 aborts the whole process (askToStop).
       writer.worker!.postMessage({ not: 'a batch' });
@@ -251,11 +259,7 @@ describe('sqlite store: the writer thread', () => {
   });
 
   it('closing while a batch waits out another process\'s lock: the thread gives up at its next try and ends by itself, never terminated', async () => {
-    const path = dbPath();
-    const store = await SqliteStore.open(path);
-    await store.enqueue([{ task: 'closing', input: 1, retry }]);
-    await untilOnThread(store);
-    const lock = await lockHolder(path);
+    const { store, lock } = await lockedStore('closing');
     try {
       const writer = writerOf(store);
       const thread = writer.worker!;
@@ -271,10 +275,7 @@ describe('sqlite store: the writer thread', () => {
         () => null,
         (e: unknown) => e,
       );
-      for (let turns = 0; writer.batches.thread === sent; turns++) {
-        assert.ok(turns < 10_000, 'the claim never went to the thread');
-        await new Promise((r) => setImmediate(r));
-      }
+      await untilSent(writer, sent);
       const t0 = performance.now();
       // Well inside the store's 5 s patience for a lock: the stop flag, not the patience, ended the wait.
       await within(writer.close(), 2_000, "the writer's close");
@@ -325,11 +326,7 @@ describe('sqlite store: the writer thread', () => {
   });
 
   it("a lock held past the store's patience fails the thread's batch with the store's advice (the driver's code survives the hop)", async () => {
-    const path = dbPath();
-    const store = await SqliteStore.open(path);
-    await store.enqueue([{ task: 'locked', input: 1, retry }]);
-    await untilOnThread(store);
-    const lock = await lockHolder(path);
+    const { store, lock } = await lockedStore('locked');
     try {
       const err = await store.claim({ workerId: 'w', leaseMs: 30_000, limit: 1, tasks: { locked: 1 } }).then(
         () => assert.fail('the claim should have given up on the lock'),
