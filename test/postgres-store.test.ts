@@ -537,6 +537,58 @@ describe('PostgreSQL store', { skip }, () => {
     }
   });
 
+  it("a worker's writes on several job rows lock them in id order: no deadlock with a batch of finishes (renewals, heartbeats, log lines)", async () => {
+    const schema = freshSchema();
+    const store = await open(schema);
+    // A busy table (2,000 running jobs of another worker, analyzed): the planner then joins an UPDATE … FROM
+    // unnest(…) row by row in the order of the list, not through a scan of the few running rows in id order.
+    await store.enqueue(Array.from({ length: 2_000 }, () => job('busy')));
+    assert.equal((await store.claim({ workerId: 'other', leaseMs: 60_000, limit: 2_000, tasks: { busy: 2_000 } })).length, 2_000);
+    await store.enqueue([job('order'), job('order')]);
+    const claimed = await store.claim({ workerId: 'w', leaseMs: 60_000, limit: 2, tasks: { order: 2 } });
+    assert.equal(claimed.length, 2);
+    await admin.query(`ANALYZE "${schema}".jobs`);
+    const [low, high] = claimed.map((c) => c.fence).sort((x, y) => Number(x.jobId) - Number(y.jobId)) as [Fence, Fence];
+    // Each write is handed its rows highest id first.
+    const writes: Array<[string, () => Promise<unknown>]> = [
+      ['lease renewal', () => store.renewLeases('w', [high, low], 60_000)],
+      ['heartbeats', () => store.recordActivity([high, low].map((fence) => ({ fence, heartbeatAt: Date.now() })))],
+      ['log lines', () => store.appendLogs([high, low].map((fence) => ({ fence, ts: Date.now(), stream: 'stdout' as const, line: 'x' })))],
+    ];
+    for (const [what, write] of writes) {
+      // Another transaction takes the rows in id order, as a batch of finishes does: the lower one first, and the
+      // higher one once the write is waiting.
+      const holder = new pg.Client({ connectionString: BASE });
+      await holder.connect();
+      try {
+        await holder.query(`BEGIN`);
+        await holder.query(`SET LOCAL lock_timeout = '20s'`);
+        await holder.query(`SELECT 1 FROM "${schema}".jobs WHERE id = $1 FOR UPDATE`, [low.jobId]);
+        const writing = write().then(() => null, (error: unknown) => error);
+        const waiting = async (): Promise<boolean> =>
+          (await admin.query(`SELECT count(*)::int AS n FROM pg_locks l WHERE NOT l.granted AND l.pid <> $1`, [holder.processID])).rows[0].n > 0;
+        const until = Date.now() + 10_000;
+        while (!(await waiting())) {
+          assert.ok(Date.now() < until, `${what}: never waited for the held row`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        // While it waits for the lower row the write holds no other: the higher row is free (NOWAIT fails at once if
+        // not; with the old statements it was locked, and the two waited on each other until PostgreSQL aborted one).
+        await holder.query(`SELECT 1 FROM "${schema}".jobs WHERE id = $1 FOR UPDATE NOWAIT`, [high.jobId]);
+        await holder.query(`COMMIT`);
+        assert.equal(await writing, null, `${what} failed`);
+      } finally {
+        await holder.end();
+      }
+    }
+    const renewed = await store.renewLeases('w', [high, low], 60_000);
+    assert.deepEqual(renewed.lost, []);
+    assert.equal((await store.logs(low.jobId)).length, 1);
+    assert.equal((await store.logs(high.jobId)).length, 1);
+    const beats = await admin.query(`SELECT count(*)::int AS n FROM "${schema}".jobs WHERE last_heartbeat_at IS NOT NULL`);
+    assert.equal(beats.rows[0].n, 2);
+  });
+
   it('a success needs nothing of the row to be decided (the one-statement finish relies on it)', () => {
     // finishSucceeded (src/store/postgres/attempts.ts) writes a success without reading the job row; that is only
     // right while nextState() decides a success the same way for every row and policy.

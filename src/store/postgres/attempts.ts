@@ -17,6 +17,20 @@ const FENCED = (j: string, jobId: string, attempt: string, worker: string, now: 
   `${j}.id = ${jobId} AND ${j}.attempts = ${attempt} AND ${j}.lease_owner = ${worker} AND ${j}.state = 'running'
    AND (${j}.lease_expires_at > ${now}) IS TRUE`;
 
+/**
+ * The fenced job rows named by `src` (a CTE with job_id, attempt, worker_id), locked one by one in job id order,
+ * with the `carry` columns of `src`. Every statement that updates several job rows takes their locks this way first,
+ * as the finishes do (finishDecided, finish_succeeded): two such statements then never wait on each other in a
+ * cycle. Without it an UPDATE … FROM unnest(…) locked in the order of its join, and a lease renewal deadlocked with
+ * a batch of finishes (bench/NOTES.md: PostgreSQL hot batches side by side), costing both deadlock_timeout and
+ * failing one of them.
+ */
+const LOCK_FENCED = (S: string, src: string, now: string, carry: readonly string[] = []): string =>
+  `SELECT x.id${carry.map((c) => `, o.${c}`).join('')}
+     FROM (SELECT * FROM ${src} ORDER BY job_id) o, LATERAL (
+       SELECT j.id FROM ${S}.jobs j WHERE ${FENCED('j', 'o.job_id', 'o.attempt', 'o.worker_id', now)} FOR UPDATE
+     ) x`;
+
 function fenceArrays(fences: readonly Fence[]): [string[], number[], string[]] {
   return [fences.map((f) => f.jobId), fences.map((f) => f.attempt), fences.map((f) => f.workerId)];
 }
@@ -36,10 +50,12 @@ export async function renewLeases(
   const rows = valid.length === 0 ? [] : await db.query<{ job_id: string; attempt: number; ok: boolean; cancel: boolean; snapshot: string | number | null }>(
     `WITH c AS (SELECT ${db.s}.now_ms() AS now),
      f AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $5::boolean[]) AS f(job_id, attempt, worker_id, held)),
+     lk AS (${LOCK_FENCED(db.s, 'f', '(SELECT now FROM c)', ['held'])}),
      upd AS (
-       UPDATE ${db.s}.jobs j SET lease_expires_at = c.now + $4::bigint, held = f.held
-         FROM f, c
-        WHERE ${FENCED('j', 'f.job_id', 'f.attempt', 'f.worker_id', 'c.now')}
+       -- lk fenced and locked these rows in this statement: nothing can have moved them since.
+       UPDATE ${db.s}.jobs j SET lease_expires_at = c.now + $4::bigint, held = lk.held
+         FROM lk, c
+        WHERE j.id = lk.id
        RETURNING j.id, j.attempts, j.cancel_requested, j.snapshot_requested_at
      )
      SELECT f.job_id::text AS job_id, f.attempt, upd.id IS NOT NULL AS ok, coalesce(upd.cancel_requested, false) AS cancel,
@@ -78,12 +94,13 @@ export async function recordActivity(db: Db, updates: ActivityUpdate[]): Promise
   await db.query(
     `WITH c AS (SELECT ${db.s}.now_ms() AS now),
      u AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bigint[], $5::text[])
-             AS u(job_id, attempt, worker_id, heartbeat_at, progress))
+             AS u(job_id, attempt, worker_id, heartbeat_at, progress)),
+     lk AS (${LOCK_FENCED(db.s, 'u', '(SELECT now FROM c)', ['heartbeat_at', 'progress'])})
      UPDATE ${db.s}.jobs j
-        SET last_heartbeat_at = coalesce(greatest(j.last_heartbeat_at, u.heartbeat_at), u.heartbeat_at, j.last_heartbeat_at),
-            progress = coalesce(u.progress, j.progress)
-       FROM u, c
-      WHERE ${FENCED('j', 'u.job_id', 'u.attempt', 'u.worker_id', 'c.now')}`,
+        SET last_heartbeat_at = coalesce(greatest(j.last_heartbeat_at, lk.heartbeat_at), lk.heartbeat_at, j.last_heartbeat_at),
+            progress = coalesce(lk.progress, j.progress)
+       FROM lk
+      WHERE j.id = lk.id`,
     [
       ...fenceArrays(list.map((u) => u.fence)),
       list.map((u) => (u.heartbeatAt === undefined ? null : Math.round(u.heartbeatAt))),
@@ -108,11 +125,12 @@ export async function appendLogs(db: Db, lines: NewLogLine[]): Promise<void> {
      l AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bigint[], $5::text[], $6::text[])
              WITH ORDINALITY AS l(job_id, attempt, worker_id, ts, stream, line, ord)),
      n AS (SELECT job_id, attempt, worker_id, count(*)::int AS n FROM l GROUP BY job_id, attempt, worker_id),
+     lk AS (${LOCK_FENCED(db.s, 'n', '(SELECT now FROM c)', ['n'])}),
      bump AS (
-       UPDATE ${db.s}.jobs j SET log_seq = j.log_seq + n.n
-         FROM n, c
-        WHERE ${FENCED('j', 'n.job_id', 'n.attempt', 'n.worker_id', 'c.now')}
-       RETURNING j.id, j.attempts, j.lease_owner, j.log_seq - n.n AS base, n.n
+       UPDATE ${db.s}.jobs j SET log_seq = j.log_seq + lk.n
+         FROM lk
+        WHERE j.id = lk.id
+       RETURNING j.id, j.attempts, j.lease_owner, j.log_seq - lk.n AS base, lk.n
      ),
      ins AS (
        INSERT INTO ${db.s}.logs (job_id, seq, attempt, ts, stream, line)
