@@ -141,6 +141,38 @@ function spyQueries(seen: (query: { text: string; name?: string }) => void): () 
   };
 }
 
+/**
+ * Another transaction takes two job rows in id order, as a batch of finishes does: `low` first, then — once `write`
+ * waits for it — `high`. A write that takes its rows in id order holds nothing while it waits for `low`, so `high`
+ * must be free (NOWAIT fails at once if not: the write had locked it first, and the two would wait on each other
+ * until PostgreSQL aborted one after deadlock_timeout). The write must then succeed.
+ */
+async function holdsNothingWhileWaiting(schema: string, low: string, high: string, what: string, write: () => Promise<unknown>): Promise<void> {
+  const holder = new pg.Client({ connectionString: BASE });
+  await holder.connect();
+  try {
+    await holder.query(`BEGIN`);
+    await holder.query(`SET LOCAL lock_timeout = '20s'`);
+    await holder.query(`SELECT 1 FROM "${schema}".jobs WHERE id = $1 FOR UPDATE`, [low]);
+    const writing = write().then(
+      () => null,
+      (error: unknown) => error,
+    );
+    const waiting = async (): Promise<boolean> =>
+      (await admin.query(`SELECT count(*)::int AS n FROM pg_locks l WHERE NOT l.granted AND l.pid <> $1`, [holder.processID])).rows[0].n > 0;
+    const until = Date.now() + 10_000;
+    while (!(await waiting())) {
+      assert.ok(Date.now() < until, `${what}: never waited for the held row`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await holder.query(`SELECT 1 FROM "${schema}".jobs WHERE id = $1 FOR UPDATE NOWAIT`, [high]);
+    await holder.query(`COMMIT`);
+    assert.equal(await writing, null, `${what} failed`);
+  } finally {
+    await holder.end();
+  }
+}
+
 describe('PostgreSQL store', { skip }, () => {
   before(async () => {
     admin = new pg.Client({ connectionString: BASE });
@@ -555,38 +587,33 @@ describe('PostgreSQL store', { skip }, () => {
       ['heartbeats', () => store.recordActivity([high, low].map((fence) => ({ fence, heartbeatAt: Date.now() })))],
       ['log lines', () => store.appendLogs([high, low].map((fence) => ({ fence, ts: Date.now(), stream: 'stdout' as const, line: 'x' })))],
     ];
-    for (const [what, write] of writes) {
-      // Another transaction takes the rows in id order, as a batch of finishes does: the lower one first, and the
-      // higher one once the write is waiting.
-      const holder = new pg.Client({ connectionString: BASE });
-      await holder.connect();
-      try {
-        await holder.query(`BEGIN`);
-        await holder.query(`SET LOCAL lock_timeout = '20s'`);
-        await holder.query(`SELECT 1 FROM "${schema}".jobs WHERE id = $1 FOR UPDATE`, [low.jobId]);
-        const writing = write().then(() => null, (error: unknown) => error);
-        const waiting = async (): Promise<boolean> =>
-          (await admin.query(`SELECT count(*)::int AS n FROM pg_locks l WHERE NOT l.granted AND l.pid <> $1`, [holder.processID])).rows[0].n > 0;
-        const until = Date.now() + 10_000;
-        while (!(await waiting())) {
-          assert.ok(Date.now() < until, `${what}: never waited for the held row`);
-          await new Promise((r) => setTimeout(r, 10));
-        }
-        // While it waits for the lower row the write holds no other: the higher row is free (NOWAIT fails at once if
-        // not; with the old statements it was locked, and the two waited on each other until PostgreSQL aborted one).
-        await holder.query(`SELECT 1 FROM "${schema}".jobs WHERE id = $1 FOR UPDATE NOWAIT`, [high.jobId]);
-        await holder.query(`COMMIT`);
-        assert.equal(await writing, null, `${what} failed`);
-      } finally {
-        await holder.end();
-      }
-    }
+    for (const [what, write] of writes) await holdsNothingWhileWaiting(schema, low.jobId, high.jobId, what, write);
     const renewed = await store.renewLeases('w', [high, low], 60_000);
     assert.deepEqual(renewed.lost, []);
     assert.equal((await store.logs(low.jobId)).length, 1);
     assert.equal((await store.logs(high.jobId)).length, 1);
     const beats = await admin.query(`SELECT count(*)::int AS n FROM "${schema}".jobs WHERE last_heartbeat_at IS NOT NULL`);
     assert.equal(beats.rows[0].n, 2);
+  });
+
+  it('cancelling a job tree locks its rows in id order too: no deadlock with a batch of finishes', async () => {
+    const schema = freshSchema();
+    const store = await open(schema);
+    await store.enqueue(Array.from({ length: 2_000 }, () => job('busy')));
+    assert.equal((await store.claim({ workerId: 'other', leaseMs: 60_000, limit: 2_000, tasks: { busy: 2_000 } })).length, 2_000);
+    const ids = (await store.enqueue(Array.from({ length: 50 }, () => job('tree')))).map((r) => r.job.id);
+    assert.equal((await store.claim({ workerId: 'w', leaseMs: 60_000, limit: 50, tasks: { tree: 50 } })).length, 50);
+    const low = ids[0]!;
+    // The lowest row's newest version stored after others, as updates leave rows in a busy table: a cancel of 50 jobs
+    // in a table of 2,050 is a hash join over a scan of the table, which meets those rows first.
+    await admin.query(`UPDATE "${schema}".jobs SET updated_at = updated_at WHERE id = $1`, [low]);
+    await admin.query(`ANALYZE "${schema}".jobs`);
+    const stored = (await admin.query(`SELECT id::text AS id FROM "${schema}".jobs WHERE id = ANY($1::bigint[]) ORDER BY ctid`, [ids])).rows.map((r: { id: string }) => r.id);
+    const high = stored[0]!;
+    assert.notEqual(high, low, 'the setup must store another row of the tree before the lowest one');
+    await holdsNothingWhileWaiting(schema, low, high, 'cancel', () => store.cancel([...ids].reverse(), 'stop'));
+    const renewed = await store.renewLeases('w', (await store.getMany(ids)).map((j) => ({ jobId: j.id, attempt: j.attempts, workerId: 'w' })), 60_000);
+    assert.equal(renewed.cancelRequested.length, 50);
   });
 
   it('a success needs nothing of the row to be decided (the one-statement finish relies on it)', () => {

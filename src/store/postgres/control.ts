@@ -8,6 +8,9 @@ import { jobColumns, toJob, validIds } from './rows.js';
 /**
  * One statement over the whole subtree. The UPDATE's CASE is evaluated on the row as it is when the lock is
  * taken, so a job a worker claims at this very moment still gets cancelRequested instead of slipping through.
+ * The subtree's rows are locked first, in id order, as every statement that writes several job rows takes them
+ * (attempts.ts LOCK_FENCED): an UPDATE over a hash join locked them in the table's physical order and could wait in a
+ * cycle with a batch of finishes.
  */
 export async function cancel(db: Db, jobIds: string[], reason: string): Promise<Job[]> {
   const ids = validIds(jobIds);
@@ -20,6 +23,7 @@ export async function cancel(db: Db, jobIds: string[], reason: string): Promise<
        SELECT j.id FROM ${S}.jobs j JOIN tree t ON j.parent_id = t.id WHERE j.parent_id IS NOT NULL
      ),
      c AS (SELECT ${S}.now_ms() AS now),
+     lk AS MATERIALIZED (SELECT id FROM ${S}.jobs WHERE id IN (SELECT id FROM tree) ORDER BY id FOR UPDATE),
      upd AS (
        UPDATE ${S}.jobs j SET
          state = CASE WHEN j.state = 'queued' THEN 'cancelled' ELSE j.state END,
@@ -29,7 +33,7 @@ export async function cancel(db: Db, jobIds: string[], reason: string): Promise<
          cancel_reason = $3,
          updated_at = c.now
        FROM c
-       WHERE j.id IN (SELECT id FROM tree) AND (j.state = 'queued' OR (j.state = 'running' AND NOT j.cancel_requested))
+       WHERE j.id IN (SELECT id FROM lk) AND (j.state = 'queued' OR (j.state = 'running' AND NOT j.cancel_requested))
        RETURNING ${jobColumns('j')}
      )
      SELECT ${jobColumns()} FROM upd WHERE id = ANY($1::bigint[])
