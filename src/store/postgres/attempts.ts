@@ -22,8 +22,8 @@ const FENCED = (j: string, jobId: string, attempt: string, worker: string, now: 
  * with the `carry` columns of `src`. Every statement that updates several job rows takes their locks this way first,
  * as the finishes do (finishDecided, finish_succeeded): two such statements then never wait on each other in a
  * cycle. Without it an UPDATE … FROM unnest(…) locked in the order of its join, and a lease renewal deadlocked with
- * a batch of finishes (bench/NOTES.md: PostgreSQL hot batches side by side), costing both deadlock_timeout and
- * failing one of them.
+ * a batch of finishes (bench/NOTES.md, session 2026-12-01 day): both stalled for deadlock_timeout, and PostgreSQL
+ * aborted one of them (the store then retried it).
  */
 const LOCK_FENCED = (S: string, src: string, now: string, carry: readonly string[] = []): string =>
   `SELECT x.id${carry.map((c) => `, o.${c}`).join('')}
