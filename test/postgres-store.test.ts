@@ -141,6 +141,12 @@ function spyQueries(seen: (query: { text: string; name?: string }) => void): () 
   };
 }
 
+/** `n` jobs running for another worker: a busy table, on which the planner picks the plans a real one gets. */
+async function runningElsewhere(store: PostgresStore, n: number): Promise<void> {
+  await store.enqueue(Array.from({ length: n }, () => job('busy')));
+  assert.equal((await store.claim({ workerId: 'other', leaseMs: 60_000, limit: n, tasks: { busy: n } })).length, n);
+}
+
 /**
  * Another transaction takes two job rows in id order, as a batch of finishes does: `low` first, then — once `write`
  * waits for it — `high`. A write that takes its rows in id order holds nothing while it waits for `low`, so `high`
@@ -574,8 +580,7 @@ describe('PostgreSQL store', { skip }, () => {
     const store = await open(schema);
     // A busy table (2,000 running jobs of another worker, analyzed): the planner then joins an UPDATE … FROM
     // unnest(…) row by row in the order of the list, not through a scan of the few running rows in id order.
-    await store.enqueue(Array.from({ length: 2_000 }, () => job('busy')));
-    assert.equal((await store.claim({ workerId: 'other', leaseMs: 60_000, limit: 2_000, tasks: { busy: 2_000 } })).length, 2_000);
+    await runningElsewhere(store, 2_000);
     await store.enqueue([job('order'), job('order')]);
     const claimed = await store.claim({ workerId: 'w', leaseMs: 60_000, limit: 2, tasks: { order: 2 } });
     assert.equal(claimed.length, 2);
@@ -599,8 +604,7 @@ describe('PostgreSQL store', { skip }, () => {
   it('cancelling a job tree locks its rows in id order too: no deadlock with a batch of finishes', async () => {
     const schema = freshSchema();
     const store = await open(schema);
-    await store.enqueue(Array.from({ length: 2_000 }, () => job('busy')));
-    assert.equal((await store.claim({ workerId: 'other', leaseMs: 60_000, limit: 2_000, tasks: { busy: 2_000 } })).length, 2_000);
+    await runningElsewhere(store, 2_000);
     const ids = (await store.enqueue(Array.from({ length: 50 }, () => job('tree')))).map((r) => r.job.id);
     assert.equal((await store.claim({ workerId: 'w', leaseMs: 60_000, limit: 50, tasks: { tree: 50 } })).length, 50);
     const low = ids[0]!;
