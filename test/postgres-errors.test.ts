@@ -3,6 +3,7 @@
 // installed driver, so a pg upgrade that rewords one fails this test instead of turning outages into internal errors.
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { StoreUnavailableError } from '../src/errors.js';
@@ -155,6 +156,21 @@ describe('node-postgres failure texts, provoked for real', { skip: BASE ? false 
       return true;
     });
     assert.ok(Date.now() - started < 15_000);
+  });
+
+  it('a pooled connection killed by the server while checked out by code that does not listen does not crash the process', async () => {
+    const schema = `vigil_errs_${Date.now().toString(36)}`;
+    const url = `${BASE}${BASE!.includes('?') ? '&' : '?'}schema=${schema}`;
+    try {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/fixtures/pg-checked-out-kill.ts', url], { encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 0, `the process died: ${r.stderr.slice(-1_500)}`);
+      assert.match(r.stdout, /alive/);
+    } finally {
+      const admin = new pg.Client({ connectionString: BASE });
+      await admin.connect();
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await admin.end();
+    }
   });
 
   it('an ordinary SQL error is not an outage', async () => {

@@ -122,6 +122,12 @@ export class PostgresStore implements Store {
     });
     // An idle pooled connection killed by a restart emits 'error'; unhandled, it would crash the worker.
     this.pool.on('error', () => undefined);
+    // And every pooled connection keeps a listener of its own for its whole life: pg-pool listens only while a
+    // connection is idle, a transaction of ours while it holds one (db.ts); a server shutdown ("terminating connection
+    // due to administrator command") that reached a connection outside both was emitted with nobody listening and
+    // crashed a worker (postgres-scale's database restart, once in CI). The error still reaches whoever uses the
+    // connection (its query fails), and pg-pool drops a connection that is no longer queryable when it comes back.
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
     this.db = createDb(this.pool, quoteIdent(schema), description);
     this.listener = new Listener({
       clientConfig,
